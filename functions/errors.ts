@@ -1,0 +1,115 @@
+/**
+ * Error names shared with the state machine.
+ *
+ * Every error a function throws on purpose is one of these classes. Step Functions matches
+ * `ErrorEquals` against `error.name`, so each class sets `this.name` to a string literal
+ * (a minifier renames classes, never string literals). `test/unit/asl-errors.test.ts` reads
+ * the ASL and fails when a name there is unknown here, or a class here is handled nowhere.
+ *
+ * Two families:
+ * - retryable: the same call may succeed later (conflicts, throttling, 5xx, network, timeouts);
+ *   the ASL retries them with backoff.
+ * - fatal: retrying cannot help (invalid request, forbidden, unsupported issuer); the ASL
+ *   catches them into the failure path at once.
+ */
+
+export abstract class PxcTlsOpsError extends Error {
+  abstract readonly retryable: boolean;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+abstract class RetryableError extends PxcTlsOpsError {
+  readonly retryable = true;
+}
+
+abstract class FatalError extends PxcTlsOpsError {
+  readonly retryable = false;
+}
+
+// ---- retryable -------------------------------------------------------------------------
+
+/** 409 Conflict on a write with a stale resourceVersion: re-read and try again. */
+export class KubeConflictError extends RetryableError {
+  override readonly name = 'KubeConflictError';
+}
+
+/** 429 from the API server (also an Eviction refused by a PodDisruptionBudget). */
+export class KubeThrottledError extends RetryableError {
+  override readonly name = 'KubeThrottledError';
+}
+
+/** 5xx, a dropped connection or a request timeout talking to the API server. */
+export class KubeUnavailableError extends RetryableError {
+  override readonly name = 'KubeUnavailableError';
+}
+
+/** Throttling or a 5xx from an AWS API (EKS, STS, Step Functions, EventBridge). */
+export class AwsUnavailableError extends RetryableError {
+  override readonly name = 'AwsUnavailableError';
+}
+
+// ---- fatal -----------------------------------------------------------------------------
+
+/** The OpsRequest (or console input) breaks an admission rule; the message says which. */
+export class InvalidRequestError extends FatalError {
+  override readonly name = 'InvalidRequestError';
+}
+
+/** The issuer is missing, not a CA issuer, or its CA fails a check; the message names it. */
+export class InvalidIssuerError extends FatalError {
+  override readonly name = 'InvalidIssuerError';
+}
+
+/** The database is missing or not in a state the request allows (e.g. not Ready under IfReady). */
+export class DatabaseStateError extends FatalError {
+  override readonly name = 'DatabaseStateError';
+}
+
+/** 401/403 from the API server: RBAC or the EKS access entry is missing something. */
+export class KubeForbiddenError extends FatalError {
+  override readonly name = 'KubeForbiddenError';
+}
+
+/** A 4xx the functions did not expect (400, 404 where the object must exist, 415, 422). */
+export class KubeRequestError extends FatalError {
+  override readonly name = 'KubeRequestError';
+}
+
+/** 409 AlreadyExists on create. Ensures swallow it; anywhere else it is a bug. */
+export class KubeAlreadyExistsError extends FatalError {
+  override readonly name = 'KubeAlreadyExistsError';
+}
+
+/** A step did not finish within the OpsRequest's `spec.timeout` (e.g. a pod never got Ready). */
+export class StepTimeoutError extends FatalError {
+  override readonly name = 'StepTimeoutError';
+}
+
+/** The failure path could not restore what it saved; the message says what is left. */
+export class RollbackError extends FatalError {
+  override readonly name = 'RollbackError';
+}
+
+/** Every error class by name, for the ASL consistency test and for re-hydrating names. */
+export const ERROR_CLASSES = {
+  KubeConflictError,
+  KubeThrottledError,
+  KubeUnavailableError,
+  AwsUnavailableError,
+  InvalidRequestError,
+  InvalidIssuerError,
+  DatabaseStateError,
+  KubeForbiddenError,
+  KubeRequestError,
+  KubeAlreadyExistsError,
+  StepTimeoutError,
+  RollbackError,
+} as const;
+
+export type ErrorName = keyof typeof ERROR_CLASSES;
+
+export function isRetryable(err: unknown): boolean {
+  return err instanceof PxcTlsOpsError && err.retryable;
+}

@@ -1,0 +1,135 @@
+/**
+ * The one narrow Kubernetes interface every step uses.
+ *
+ * Steps never see HTTP: they call `Kube`, and the adapter (`client.ts`) maps API errors to the
+ * families in `../errors.ts` (409 Conflict → KubeConflictError, 429 → KubeThrottledError, 5xx and
+ * network → KubeUnavailableError, 401/403 → KubeForbiddenError, 409 AlreadyExists on create →
+ * KubeAlreadyExistsError, other 4xx → KubeRequestError). A 404 on get is `undefined`, a 404 on
+ * delete is `false`; both are normal answers, not errors.
+ */
+
+export interface ResourceKind {
+  apiVersion: string;
+  kind: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+/** The resources the functions touch (and the simulator serves). */
+export const KINDS = {
+  Namespace: { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false },
+  Pod: { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true },
+  Secret: { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true },
+  Service: { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true },
+  ConfigMap: { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
+  Event: { apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true },
+  StatefulSet: { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true },
+  PetSet: { apiVersion: 'apps.k8s.appscode.com/v1', kind: 'PetSet', plural: 'petsets', namespaced: true },
+  PodDisruptionBudget: {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    plural: 'poddisruptionbudgets',
+    namespaced: true,
+  },
+  PerconaXtraDB: { apiVersion: 'kubedb.com/v1', kind: 'PerconaXtraDB', plural: 'perconaxtradbs', namespaced: true },
+  PerconaXtraDBOpsRequest: {
+    apiVersion: 'ops.kubedb.com/v1alpha1',
+    kind: 'PerconaXtraDBOpsRequest',
+    plural: 'perconaxtradbopsrequests',
+    namespaced: true,
+  },
+  Issuer: { apiVersion: 'cert-manager.io/v1', kind: 'Issuer', plural: 'issuers', namespaced: true },
+  ClusterIssuer: { apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', plural: 'clusterissuers', namespaced: false },
+  Certificate: { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', plural: 'certificates', namespaced: true },
+} as const satisfies Record<string, ResourceKind>;
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: Array<{
+    apiVersion: string;
+    kind: string;
+    name: string;
+    uid: string;
+    controller?: boolean;
+    blockOwnerDeletion?: boolean;
+  }>;
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+}
+
+export interface ObjectRef {
+  /** Omitted for cluster-scoped kinds. */
+  namespace?: string;
+  name: string;
+}
+
+export interface ListOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  /** Continue token for the next page; absent on the last page. */
+  continue?: string;
+  resourceVersion: string;
+}
+
+export type PatchType = 'merge' | 'json' | 'strategic';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface WatchOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  resourceVersion?: string;
+  /** Server-side bound; the watch also ends when `onEvent` returns true. */
+  timeoutSeconds: number;
+}
+
+export interface Kube {
+  /** The object, or undefined when it does not exist (404). */
+  get<T extends KubeObject>(kind: ResourceKind, ref: ObjectRef): Promise<T | undefined>;
+  /** One page. `namespace` undefined lists across all namespaces (or a cluster-scoped kind). */
+  list<T extends KubeObject>(kind: ResourceKind, namespace: string | undefined, opts?: ListOptions): Promise<ListResult<T>>;
+  /** Throws KubeAlreadyExistsError on 409 AlreadyExists. `metadata.generateName` is honoured. */
+  create<T extends KubeObject>(kind: ResourceKind, obj: T): Promise<T>;
+  /** PUT; with `metadata.resourceVersion` set a stale write throws KubeConflictError. */
+  replace<T extends KubeObject>(kind: ResourceKind, obj: T, subresource?: 'status'): Promise<T>;
+  patch<T extends KubeObject>(
+    kind: ResourceKind,
+    ref: ObjectRef,
+    patch: unknown,
+    type: PatchType,
+    subresource?: 'status',
+  ): Promise<T>;
+  /** True when this call deleted it, false when it was already gone (404). */
+  delete(kind: ResourceKind, ref: ObjectRef, opts?: { uid?: string }): Promise<boolean>;
+  /** Eviction API (policy/v1). A PodDisruptionBudget refusal is KubeThrottledError (429). */
+  evict(ref: Required<ObjectRef>): Promise<void>;
+  /**
+   * Watches until `onEvent` returns true (resolves true) or the timeout ends (resolves false).
+   * Used for short holds while waiting for readiness, never for minutes.
+   */
+  watch<T extends KubeObject>(
+    kind: ResourceKind,
+    namespace: string | undefined,
+    opts: WatchOptions,
+    onEvent: (type: WatchEventType, obj: T) => boolean,
+  ): Promise<boolean>;
+}
