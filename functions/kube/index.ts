@@ -1,0 +1,37 @@
+/**
+ * `getKube()`: the one place a function gets its cluster connection.
+ *
+ * Cached per Lambda container, so DescribeCluster and the token are reused across invocations.
+ * `KUBECONFIG` (local runs, the simulator, any cluster) wins over `EKS_CLUSTER_NAME` (Lambda);
+ * the EKS module is imported lazily so local runs never load the AWS SDK.
+ */
+import { KubeRequestError } from '../errors.js';
+import { kubeFromAccess, kubeFromKubeconfig } from './client.js';
+import type { Kube } from './types.js';
+
+export type { Kube } from './types.js';
+export { KINDS } from './types.js';
+
+let cached: Promise<Kube> | undefined;
+
+export function getKube(env: NodeJS.ProcessEnv = process.env): Promise<Kube> {
+  cached ??= connect(env).catch((err: unknown) => {
+    cached = undefined; // a failed start must not poison the container
+    throw err;
+  });
+  return cached;
+}
+
+/** Forget the cached connection (tests that switch clusters, or after credentials change). */
+export function resetKube(): void {
+  cached = undefined;
+}
+
+async function connect(env: NodeJS.ProcessEnv): Promise<Kube> {
+  if (env.KUBECONFIG) return kubeFromKubeconfig(env.KUBECONFIG.split(':')[0]!);
+  if (env.EKS_CLUSTER_NAME) {
+    const { createEksAccess } = await import('./eks.js');
+    return kubeFromAccess(createEksAccess({ clusterName: env.EKS_CLUSTER_NAME, region: env.AWS_REGION }));
+  }
+  throw new KubeRequestError('no cluster configured: set KUBECONFIG (local) or EKS_CLUSTER_NAME (Lambda)');
+}
