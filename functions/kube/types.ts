@@ -31,7 +31,12 @@ export const KINDS = {
     plural: 'poddisruptionbudgets',
     namespaced: true,
   },
-  PerconaXtraDB: { apiVersion: 'kubedb.com/v1', kind: 'PerconaXtraDB', plural: 'perconaxtradbs', namespaced: true },
+  PerconaXtraDB: {
+    apiVersion: 'kubedb.com/v1',
+    kind: 'PerconaXtraDB',
+    plural: 'perconaxtradbs',
+    namespaced: true,
+  },
   PerconaXtraDBOpsRequest: {
     apiVersion: 'ops.kubedb.com/v1alpha1',
     kind: 'PerconaXtraDBOpsRequest',
@@ -39,8 +44,18 @@ export const KINDS = {
     namespaced: true,
   },
   Issuer: { apiVersion: 'cert-manager.io/v1', kind: 'Issuer', plural: 'issuers', namespaced: true },
-  ClusterIssuer: { apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', plural: 'clusterissuers', namespaced: false },
-  Certificate: { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', plural: 'certificates', namespaced: true },
+  ClusterIssuer: {
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'ClusterIssuer',
+    plural: 'clusterissuers',
+    namespaced: false,
+  },
+  Certificate: {
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'Certificate',
+    plural: 'certificates',
+    namespaced: true,
+  },
 } as const satisfies Record<string, ResourceKind>;
 
 export interface ObjectMeta {
@@ -106,7 +121,11 @@ export interface Kube {
   /** The object, or undefined when it does not exist (404). */
   get<T extends KubeObject>(kind: ResourceKind, ref: ObjectRef): Promise<T | undefined>;
   /** One page. `namespace` undefined lists across all namespaces (or a cluster-scoped kind). */
-  list<T extends KubeObject>(kind: ResourceKind, namespace: string | undefined, opts?: ListOptions): Promise<ListResult<T>>;
+  list<T extends KubeObject>(
+    kind: ResourceKind,
+    namespace: string | undefined,
+    opts?: ListOptions,
+  ): Promise<ListResult<T>>;
   /** Throws KubeAlreadyExistsError on 409 AlreadyExists. `metadata.generateName` is honoured. */
   create<T extends KubeObject>(kind: ResourceKind, obj: T): Promise<T>;
   /** PUT; with `metadata.resourceVersion` set a stale write throws KubeConflictError. */
