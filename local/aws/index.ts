@@ -60,7 +60,7 @@ export interface AwsStandInOptions {
    * Called for every new execution (not for idempotent repeats). Resolve with the outcome to
    * close the execution (e.g. run the ASL with the local runner); leave it pending to keep it RUNNING.
    */
-  onExecution?: (execution: Execution) => void | Promise<ExecutionOutcome | undefined>; output?: string; error?: string; cause?: string }>;
+  onExecution?: (execution: Execution) => Promise<ExecutionOutcome | undefined> | undefined;
   /** Called for every accepted PutEvents entry (e.g. to route it through a rule). */
   onEvent?: (event: PutEvent) => void;
   /** EKS clusters by name. */
