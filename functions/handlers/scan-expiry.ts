@@ -1,0 +1,12 @@
+/** ScanExpiryFunction: on a daily schedule, renews certificates that are due or expired. */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import { type ScanExpiryInput, scanExpiry } from '../steps/scan-expiry.js';
+import { logger, metrics, triggerDeps } from '../triggers/deps.js';
+
+export const handler = middy(async (event: ScanExpiryInput | null | undefined) =>
+  scanExpiry({ dryRun: event?.dryRun === true }, await triggerDeps()),
+)
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

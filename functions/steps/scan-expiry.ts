@@ -1,0 +1,306 @@
+import { createHash } from 'node:crypto';
+import { KubeAlreadyExistsError } from '../errors.js';
+import type { Kube, KubeObject } from '../kube/types.js';
+import { KINDS } from '../kube/types.js';
+import {
+  CERTIFICATE_ALIASES,
+  type CertificateAlias,
+  type PerconaXtraDB,
+  type PerconaXtraDBOpsRequest,
+} from '../model/types.js';
+import { inspectTlsSecret } from '../pki/index.js';
+import type { StartExecution } from '../triggers/aws.js';
+import { isWaiting } from '../triggers/events.js';
+import { listAll } from '../triggers/list.js';
+import type { StepLogger } from '../triggers/logger.js';
+
+export const MANAGED_BY = 'pxc-tls-ops';
+export const TRIGGER_LABEL = 'pxc-tls-ops.kubedb.com/trigger';
+const DAY_MS = 86_400_000;
+
+interface Secret extends KubeObject {
+  type?: string;
+  data?: Record<string, string>;
+}
+
+/** One certificate Secret of a database, as the scanner found it. */
+export interface CertState {
+  alias: CertificateAlias;
+  secretName: string;
+  /** Absent when the Secret is missing or unreadable (`problem` says which). */
+  serial?: string;
+  notAfter?: string;
+  renewalTime?: string;
+  problem?: string;
+}
+
+export interface DatabaseCerts {
+  namespace: string;
+  database: string;
+  certs: CertState[];
+}
+
+export interface Renewal {
+  namespace: string;
+  database: string;
+  opsRequest: string;
+  executionName: string;
+  apply: 'IfReady' | 'Always';
+  expired: boolean;
+  notAfter: string;
+  renewalTime: string;
+}
+
+export interface RenewalPlan {
+  /** Databases whose certificates are due or expired and have no request in progress. */
+  renew: Renewal[];
+  /** Our request for this certificate already exists and nobody has taken it: start again (idempotent). */
+  restart: Renewal[];
+  /** Due, but left alone this time; the reason says why. */
+  skipped: Array<{ namespace: string; database: string; reason: string }>;
+  /** Days until the earliest notAfter, per database with readable certificates (negative = expired). */
+  daysToExpiry: Array<{ namespace: string; database: string; days: number }>;
+}
+
+/**
+ * Deterministic names: the same certificates give the same OpsRequest and execution names on every
+ * run (so repeats create nothing), new certificates give new names. An expired certificate gets a
+ * name of its own, so a renewal that failed while due is tried once more with `apply: Always`.
+ */
+export function renewalNames(
+  namespace: string,
+  database: string,
+  serials: string[],
+  expired: boolean,
+): { opsRequest: string; executionName: string } {
+  const hash = createHash('sha256')
+    .update([namespace, database, ...[...serials].sort(), expired ? 'expired' : 'due'].join('/'))
+    .digest('hex')
+    .slice(0, 10);
+  const opsRequest = `${database.slice(0, 40)}-tls-renew-${hash}`;
+  const full = `${namespace}-${opsRequest}`.replace(/[^A-Za-z0-9_-]/g, '-');
+  // Step Functions execution names are at most 80 characters.
+  const executionName = full.length <= 80 ? full : `${full.slice(0, 69)}-${hash}`;
+  return { opsRequest, executionName };
+}
+
+/**
+ * Pure: which databases to renew. Due = the earliest renewal time of its certificates has passed
+ * (renewal time = notAfter − renewBefore, else a third of the lifetime before notAfter); expired =
+ * the earliest notAfter has passed. `existing` holds the ReconfigureTLS requests per database.
+ */
+export function planRenewals(
+  databases: DatabaseCerts[],
+  existing: Map<string, PerconaXtraDBOpsRequest[]>,
+  now: Date,
+): RenewalPlan {
+  const plan: RenewalPlan = { renew: [], restart: [], skipped: [], daysToExpiry: [] };
+  for (const db of databases) {
+    const readable = db.certs.filter((c) => c.notAfter && c.renewalTime && c.serial);
+    if (readable.length === 0) continue;
+    const notAfter = minIso(readable.map((c) => c.notAfter!));
+    const renewalTime = minIso(readable.map((c) => c.renewalTime!));
+    plan.daysToExpiry.push({
+      namespace: db.namespace,
+      database: db.database,
+      days: Math.round(((Date.parse(notAfter) - now.getTime()) / DAY_MS) * 100) / 100,
+    });
+    if (Date.parse(renewalTime) > now.getTime()) continue;
+    const expired = Date.parse(notAfter) <= now.getTime();
+    const names = renewalNames(
+      db.namespace,
+      db.database,
+      readable.map((c) => c.serial!),
+      expired,
+    );
+    const renewal: Renewal = {
+      namespace: db.namespace,
+      database: db.database,
+      ...names,
+      apply: expired ? 'Always' : 'IfReady',
+      expired,
+      notAfter,
+      renewalTime,
+    };
+    const requests = existing.get(`${db.namespace}/${db.database}`) ?? [];
+    const ours = requests.find((r) => r.metadata.name === names.opsRequest);
+    if (ours) {
+      if (isWaiting(ours)) plan.restart.push(renewal);
+      continue; // taken, done or failed: this certificate has had its renewal
+    }
+    const open = requests.find((r) => r.status?.phase === 'Progressing' || isWaiting(r));
+    if (open) {
+      plan.skipped.push({
+        namespace: db.namespace,
+        database: db.database,
+        reason: `ReconfigureTLS request ${open.metadata.name} is open; renewal waits for the next scan`,
+      });
+      continue;
+    }
+    plan.renew.push(renewal);
+  }
+  return plan;
+}
+
+/** The rotate request the scanner creates, in the shape of KubeDB's guide. */
+export function renewalOpsRequest(r: Renewal): PerconaXtraDBOpsRequest {
+  return {
+    apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,
+    kind: KINDS.PerconaXtraDBOpsRequest.kind,
+    metadata: {
+      name: r.opsRequest,
+      namespace: r.namespace,
+      labels: {
+        'app.kubernetes.io/managed-by': MANAGED_BY,
+        'app.kubernetes.io/instance': r.database,
+        [TRIGGER_LABEL]: 'expiry',
+      },
+      annotations: {
+        'pxc-tls-ops.kubedb.com/reason': r.expired
+          ? `certificate expired at ${r.notAfter}`
+          : `certificate renewal time ${r.renewalTime} passed (expires ${r.notAfter})`,
+      },
+    },
+    spec: {
+      type: 'ReconfigureTLS',
+      databaseRef: { name: r.database },
+      tls: { rotateCertificates: true },
+      apply: r.apply,
+    },
+  };
+}
+
+export interface ScanExpiryDeps {
+  kube: Kube;
+  startExecution: StartExecution;
+  /** Publishes days-to-expiry per database (Powertools Metrics in Lambda). */
+  recordDaysToExpiry(namespace: string, database: string, days: number): void;
+  now(): Date;
+  logger: StepLogger;
+  pageSize?: number;
+}
+
+export interface ScanExpiryInput {
+  /** Plan and report only: create nothing, start nothing. */
+  dryRun?: boolean;
+}
+
+export interface ScanExpiryResult {
+  databases: number;
+  withTls: number;
+  due: number;
+  created: string[];
+  executionsStarted: number;
+  skipped: RenewalPlan['skipped'];
+  listCalls: number;
+}
+
+/**
+ * Scan expiry: finds databases whose certificates are due or expired and, for each, ensures a
+ * rotate OpsRequest and an execution for it, both with deterministic names.
+ *
+ * List calls do not grow with the number of databases: PerconaXtraDBs, TLS Secrets and OpsRequests
+ * are each listed once across all namespaces, 500 per page. Safe to repeat: an existing request
+ * (409) is success and is not started again once taken; StartExecution with an existing name is
+ * idempotent (ExecutionAlreadyExists is success). Throws the Kube error families and
+ * AwsUnavailableError / InvalidRequestError from Step Functions.
+ */
+export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): Promise<ScanExpiryResult> {
+  const now = deps.now();
+  const { kube, pageSize } = deps;
+  const [dbs, secrets, requests] = await Promise.all([
+    listAll<PerconaXtraDB>(kube, KINDS.PerconaXtraDB, undefined, { pageSize }),
+    listAll<Secret>(kube, KINDS.Secret, undefined, { fieldSelector: 'type=kubernetes.io/tls', pageSize }),
+    listAll<PerconaXtraDBOpsRequest>(kube, KINDS.PerconaXtraDBOpsRequest, undefined, { pageSize }),
+  ]);
+  const listCalls = dbs.calls + secrets.calls + requests.calls;
+
+  const secretByKey = new Map(secrets.items.map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s]));
+  const withTls = dbs.items.filter((db) => db.spec?.tls?.issuerRef && !db.metadata.deletionTimestamp);
+  const databases = withTls.map((db) => gatherCerts(db, secretByKey, now, deps.logger));
+
+  const existing = new Map<string, PerconaXtraDBOpsRequest[]>();
+  for (const r of requests.items) {
+    if (r.spec?.type !== 'ReconfigureTLS') continue;
+    const key = `${r.metadata.namespace}/${r.spec.databaseRef?.name}`;
+    existing.set(key, [...(existing.get(key) ?? []), r]);
+  }
+
+  const plan = planRenewals(databases, existing, now);
+  for (const d of plan.daysToExpiry) deps.recordDaysToExpiry(d.namespace, d.database, d.days);
+
+  const created: string[] = [];
+  let executionsStarted = 0;
+  if (!input.dryRun) {
+    await forEachLimited([...plan.renew, ...plan.restart], 4, async (r) => {
+      try {
+        await kube.create(KINDS.PerconaXtraDBOpsRequest, renewalOpsRequest(r));
+        created.push(`${r.namespace}/${r.opsRequest}`);
+      } catch (err) {
+        if (!(err instanceof KubeAlreadyExistsError)) throw err;
+      }
+      const started = await deps.startExecution(r.executionName, {
+        namespace: r.namespace,
+        opsRequest: r.opsRequest,
+      });
+      if (!started.alreadyExisted) executionsStarted += 1;
+    });
+  }
+  const result: ScanExpiryResult = {
+    databases: dbs.items.length,
+    withTls: withTls.length,
+    due: plan.renew.length + plan.restart.length + plan.skipped.length,
+    created: created.sort(),
+    executionsStarted,
+    skipped: plan.skipped,
+    listCalls,
+  };
+  deps.logger.info('expiry scan done', { ...result, dryRun: Boolean(input.dryRun) });
+  return result;
+}
+
+function gatherCerts(
+  db: PerconaXtraDB,
+  secrets: Map<string, Secret>,
+  now: Date,
+  logger: StepLogger,
+): DatabaseCerts {
+  const namespace = db.metadata.namespace ?? '';
+  const database = db.metadata.name ?? '';
+  const specs = db.spec.tls?.certificates ?? [];
+  const certs = CERTIFICATE_ALIASES.map((alias): CertState => {
+    const spec = specs.find((c) => c.alias === alias);
+    const secretName = spec?.secretName ?? `${database}-${alias}-cert`;
+    const secret = secrets.get(`${namespace}/${secretName}`);
+    if (!secret?.data?.['tls.crt']) return { alias, secretName, problem: 'secret missing' };
+    try {
+      const data = Object.fromEntries(
+        Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+      );
+      const seen = inspectTlsSecret(data, { renewBefore: spec?.renewBefore, now });
+      return {
+        alias,
+        secretName,
+        serial: seen.serial,
+        notAfter: seen.notAfter,
+        renewalTime: seen.renewalTime,
+      };
+    } catch (err) {
+      logger.warn('certificate secret unreadable', { namespace, database, secretName, error: String(err) });
+      return { alias, secretName, problem: 'unreadable' };
+    }
+  });
+  return { namespace, database, certs };
+}
+
+function minIso(values: string[]): string {
+  return values.reduce((a, b) => (Date.parse(a) <= Date.parse(b) ? a : b));
+}
+
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

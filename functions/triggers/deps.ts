@@ -1,0 +1,85 @@
+/**
+ * What the trigger handlers hand to their steps, built lazily from the environment the template
+ * sets (EKS_CLUSTER_NAME or KUBECONFIG, EVENT_BUS_NAME, STATE_MACHINE_ARN) and cached per
+ * container. Tests and local runs replace any part with `setTriggerDeps`.
+ *
+ * AWS clients honour `AWS_ENDPOINT_URL` (SDK v3), so `sam local invoke` or a test can point them
+ * at the stand-ins in local/aws without code changes.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { InvalidRequestError } from '../errors.js';
+import { getKube } from '../kube/index.js';
+import type { Kube } from '../kube/types.js';
+import { eventBridgePublish, type StartExecution, sfnStartExecution } from './aws.js';
+import type { Publish } from './events.js';
+import type { StepLogger } from './logger.js';
+
+export const logger = new Logger();
+
+/** Powertools' Logger seen through the steps' narrow logger type. */
+const powertoolsLogger: StepLogger = {
+  debug: (message, extra) => logger.debug(message, extra ?? {}),
+  info: (message, extra) => logger.info(message, extra ?? {}),
+  warn: (message, extra) => logger.warn(message, extra ?? {}),
+  error: (message, extra) => logger.error(message, extra ?? {}),
+};
+export const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'PxcTlsOps' });
+
+export interface TriggerDeps {
+  kube: Kube;
+  publish: Publish;
+  startExecution: StartExecution;
+  recordDaysToExpiry(namespace: string, database: string, days: number): void;
+  cluster: string;
+  now(): Date;
+  logger: StepLogger;
+}
+
+let overrides: Partial<TriggerDeps> = {};
+let publish: Publish | undefined;
+let startExecution: StartExecution | undefined;
+
+/** Replace parts of the deps (tests, local runs); `resetTriggerDeps()` undoes it. */
+export function setTriggerDeps(parts: Partial<TriggerDeps>): void {
+  overrides = { ...overrides, ...parts };
+}
+
+export function resetTriggerDeps(): void {
+  overrides = {};
+  publish = undefined;
+  startExecution = undefined;
+}
+
+function required(name: string, env: NodeJS.ProcessEnv): string {
+  const value = env[name];
+  if (!value) throw new InvalidRequestError(`environment variable ${name} is not set`);
+  return value;
+}
+
+/** One CloudWatch metric per database, in embedded metric format (no PutMetricData calls). */
+function recordDaysToExpiry(namespace: string, database: string, days: number): void {
+  const single = metrics.singleMetric();
+  single.addDimensions({ Namespace: namespace, Database: database });
+  single.addMetric('CertificateDaysToExpiry', MetricUnit.Count, days);
+}
+
+export async function triggerDeps(env: NodeJS.ProcessEnv = process.env): Promise<TriggerDeps> {
+  return {
+    kube: overrides.kube ?? (await getKube(env)),
+    get publish() {
+      if (overrides.publish) return overrides.publish;
+      publish ??= eventBridgePublish(required('EVENT_BUS_NAME', env));
+      return publish;
+    },
+    get startExecution() {
+      if (overrides.startExecution) return overrides.startExecution;
+      startExecution ??= sfnStartExecution(required('STATE_MACHINE_ARN', env));
+      return startExecution;
+    },
+    recordDaysToExpiry: overrides.recordDaysToExpiry ?? recordDaysToExpiry,
+    cluster: overrides.cluster ?? env.EKS_CLUSTER_NAME ?? 'local',
+    now: overrides.now ?? (() => new Date()),
+    logger: overrides.logger ?? powertoolsLogger,
+  };
+}
