@@ -56,6 +56,17 @@ export function isValidUri(value: string): boolean {
   }
 }
 
+const SUBJECT_KEYS = new Set([
+  'organizations',
+  'countries',
+  'organizationalUnits',
+  'localities',
+  'provinces',
+  'streetAddresses',
+  'postalCodes',
+  'serialNumber',
+]);
+
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]+$/;
 
 function show(value: unknown): string {
@@ -159,6 +170,10 @@ export function certificateSpecProblems(
     if (subject !== undefined) {
       for (const [key, values] of Object.entries(subject)) {
         const field = `${at}.subject.${key}`;
+        if (!SUBJECT_KEYS.has(key)) {
+          out.push(`${field}: ${show(key)} is not a subject field (${[...SUBJECT_KEYS].join(', ')})`);
+          continue;
+        }
         if (key === 'serialNumber') {
           if (typeof values !== 'string' || !PRINTABLE.test(values) || values.length > 64) {
             out.push(`${field}: ${show(values)} is not a printable string of at most 64 characters`);
