@@ -1,0 +1,104 @@
+/**
+ * `npm run build`: bundles every function of template.yaml with esbuild, using exactly the
+ * settings in its `Metadata.BuildProperties` (what `sam build` does), into `dist/<LogicalId>/`.
+ *
+ *   npm run build                      # all functions
+ *   npm run build -- SweepFunction     # some
+ *
+ * `buildFunctions()` is exported for the tests, `scripts/bundle-report.ts` and the benchmark.
+ */
+import { rmSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type BuildOptions, build, type Loader, type Metafile } from 'esbuild';
+import { loadTemplate, type TemplateFunction, templateFunctions } from './template.js';
+
+export interface BuiltFunction {
+  logicalId: string;
+  handler: string;
+  /** Absolute path of the bundle (`dist/<LogicalId>/<name>.mjs`). */
+  outfile: string;
+  bytes: number;
+  /** Packages bundled in, by bytes in the output (largest first). */
+  packages: Array<{ name: string; bytes: number }>;
+  metafile: Metafile;
+}
+
+/** "k=v" list (SAM's multi-value form) → object. */
+function pairs(list: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of (list ?? []) as string[]) {
+    const at = String(item).indexOf('=');
+    if (at > 0) out[String(item).slice(0, at)] = String(item).slice(at + 1);
+  }
+  return out;
+}
+
+/** SAM's esbuild BuildProperties → esbuild options, the way aws-lambda-builders passes them. */
+export function esbuildOptions(fn: TemplateFunction, outDir: string, root = process.cwd()): BuildOptions {
+  const p = fn.buildProperties;
+  if (!fn.entry) throw new Error(`${fn.logicalId}: Metadata.BuildProperties.EntryPoints is missing`);
+  const mainFields = p.MainFields ? String(p.MainFields).split(',') : undefined;
+  return {
+    absWorkingDir: root,
+    entryPoints: [fn.entry],
+    bundle: true,
+    outdir: outDir,
+    platform: (p.Platform as BuildOptions['platform']) ?? 'node',
+    format: (p.Format as BuildOptions['format']) ?? 'cjs',
+    target: p.Target ? String(p.Target) : 'es2020',
+    minify: p.Minify === undefined ? true : Boolean(p.Minify),
+    sourcemap: Boolean(p.Sourcemap),
+    sourcesContent: p.SourcesContent === undefined ? undefined : Boolean(p.SourcesContent),
+    mainFields,
+    external: (p.External as string[] | undefined) ?? [],
+    loader: pairs(p.Loader) as Record<string, Loader>,
+    outExtension: pairs(p.OutExtension),
+    banner: pairs(p.Banner),
+    metafile: true,
+    logLevel: 'silent',
+  };
+}
+
+export async function buildFunctions(
+  opts: { templatePath?: string; outDir?: string; only?: string[]; root?: string } = {},
+): Promise<BuiltFunction[]> {
+  const root = opts.root ?? process.cwd();
+  const outDir = resolve(root, opts.outDir ?? 'dist');
+  const fns = templateFunctions(loadTemplate(resolve(root, opts.templatePath ?? 'template.yaml'))).filter(
+    (f) => !opts.only?.length || opts.only.includes(f.logicalId),
+  );
+  return Promise.all(
+    fns.map(async (fn) => {
+      const dir = join(outDir, fn.logicalId);
+      rmSync(dir, { recursive: true, force: true });
+      const result = await build(esbuildOptions(fn, dir, root));
+      const metafile = result.metafile!;
+      const [outfile, output] = Object.entries(metafile.outputs).find(([path]) => !path.endsWith('.map'))!;
+      const byPackage = new Map<string, number>();
+      for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+        const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+        const name = m ? m[1]! : '(project)';
+        byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
+      }
+      return {
+        logicalId: fn.logicalId,
+        handler: fn.handler,
+        outfile: resolve(root, outfile),
+        bytes: output.bytes,
+        packages: [...byPackage].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes),
+        metafile,
+      };
+    }),
+  );
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const only = process.argv.slice(2);
+  const built = await buildFunctions({ only });
+  for (const b of built) {
+    console.log(
+      `${b.logicalId.padEnd(28)} ${(b.bytes / 1024).toFixed(0).padStart(6)} KiB  dist/${b.logicalId}/${basename(b.outfile)}`,
+    );
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Bundle size and cold import time of every function, on Node 22 (the Lambda runtime).
+ *
+ *   npx tsx scripts/bundle-report.ts            # build, measure, print a table, exit 1 over budget
+ *
+ * Each bundle is imported in a fresh `node` process (the Node 22 running this script), with
+ * `NODE_OPTIONS=--enable-source-maps` as template.yaml sets it, so the figure is what a cold
+ * start pays for loading the code. `measureBundles()` is exported for the benchmark.
+ */
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type BuiltFunction, buildFunctions } from './build.js';
+
+/** Budgets from the issue: functions with the Kubernetes client vs the rest. */
+export const BUDGETS = {
+  kube: { bytes: 2.5 * 1024 * 1024, importMs: 300 },
+  other: { bytes: 2.5 * 1024 * 1024, importMs: 100 },
+} as const;
+
+export interface BundleFigures {
+  logicalId: string;
+  bytes: number;
+  /** Median of `runs` cold imports, in milliseconds. */
+  importMs: number;
+  usesKube: boolean;
+  withinBudget: boolean;
+  /** The largest bundled packages, for the report. */
+  largest: string[];
+}
+
+const IMPORT_PROBE = `
+const t0 = performance.now();
+const m = await import(process.argv[1]);
+const ms = performance.now() - t0;
+if (typeof m.handler !== 'function') { console.error('no handler export'); process.exit(2); }
+console.log(JSON.stringify({ ms }));
+`;
+
+/** Imports one bundle in a fresh process and returns the time `import()` took. */
+export function importTimeMs(outfile: string, env: NodeJS.ProcessEnv = {}): number {
+  const out = execFileSync(
+    process.execPath,
+    ['--input-type=module', '-e', IMPORT_PROBE, pathToFileURL(outfile).href],
+    {
+      env: {
+        PATH: process.env.PATH,
+        NODE_OPTIONS: '--enable-source-maps',
+        AWS_REGION: 'eu-west-1',
+        AWS_LAMBDA_FUNCTION_NAME: 'bundle-report',
+        POWERTOOLS_SERVICE_NAME: 'pxc-tls-ops',
+        ...env,
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
+  return (JSON.parse(out.trim().split('\n').at(-1)!) as { ms: number }).ms;
+}
+
+export function measureBundles(built: BuiltFunction[], runs = 3): BundleFigures[] {
+  return built.map((b) => {
+    const times = Array.from({ length: runs }, () => importTimeMs(b.outfile)).sort((x, y) => x - y);
+    const importMs = Math.round(times[Math.floor(times.length / 2)]! * 10) / 10;
+    const usesKube = b.packages.some((p) => p.name === '@kubernetes/client-node');
+    const budget = usesKube ? BUDGETS.kube : BUDGETS.other;
+    return {
+      logicalId: b.logicalId,
+      bytes: b.bytes,
+      importMs,
+      usesKube,
+      withinBudget: b.bytes <= budget.bytes && importMs <= budget.importMs,
+      largest: b.packages.slice(0, 4).map((p) => `${p.name} ${(p.bytes / 1024).toFixed(0)}K`),
+    };
+  });
+}
+
+export function formatReport(figures: BundleFigures[]): string {
+  const lines = [
+    '| function | bundle | import (median, cold) | budget | largest parts |',
+    '|---|---:|---:|---|---|',
+  ];
+  for (const f of figures) {
+    const budget = f.usesKube ? BUDGETS.kube : BUDGETS.other;
+    lines.push(
+      `| ${f.logicalId} | ${(f.bytes / 1024 / 1024).toFixed(2)} MB | ${f.importMs} ms | ` +
+        `${f.withinBudget ? 'ok' : 'OVER'} (≤ ${budget.bytes / 1024 / 1024} MB, ≤ ${budget.importMs} ms) | ${f.largest.join(', ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const only = process.argv.slice(2);
+  const figures = measureBundles(await buildFunctions({ only }));
+  console.log(formatReport(figures));
+  if (figures.some((f) => !f.withinBudget)) process.exitCode = 1;
+}

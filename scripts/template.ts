@@ -1,0 +1,84 @@
+/**
+ * template.yaml as data: the CloudFormation short-form tags (`!Ref`, `!Sub`, `!GetAtt`, `!If`, ...)
+ * become their long forms (`{Ref}`, `{"Fn::Sub"}`, ...), so tests and the build read exactly what
+ * `sam build` reads.
+ */
+import { readFileSync } from 'node:fs';
+import { parse, type Tags, type YAMLMap, type YAMLSeq } from 'yaml';
+
+const FUNCTIONS: Record<string, string> = {
+  Ref: 'Ref',
+  Condition: 'Condition',
+  Sub: 'Fn::Sub',
+  GetAtt: 'Fn::GetAtt',
+  If: 'Fn::If',
+  Join: 'Fn::Join',
+  Equals: 'Fn::Equals',
+  Not: 'Fn::Not',
+  And: 'Fn::And',
+  Or: 'Fn::Or',
+  Select: 'Fn::Select',
+  Split: 'Fn::Split',
+  FindInMap: 'Fn::FindInMap',
+  Base64: 'Fn::Base64',
+  Cidr: 'Fn::Cidr',
+  ImportValue: 'Fn::ImportValue',
+  GetAZs: 'Fn::GetAZs',
+  Transform: 'Fn::Transform',
+};
+
+const CFN_TAGS: Tags = Object.entries(FUNCTIONS).flatMap(([short, long]) => [
+  {
+    tag: `!${short}`,
+    resolve: (s: string) => ({ [long]: short === 'GetAtt' ? s.split(/\.(.*)/s, 2) : s }),
+  },
+  { tag: `!${short}`, collection: 'seq' as const, resolve: (seq: YAMLSeq) => ({ [long]: seq.toJSON() }) },
+  { tag: `!${short}`, collection: 'map' as const, resolve: (map: YAMLMap) => ({ [long]: map.toJSON() }) },
+]);
+
+export interface Template {
+  Parameters?: Record<string, Record<string, unknown>>;
+  Conditions?: Record<string, unknown>;
+  Globals?: Record<string, Record<string, unknown>>;
+  Resources: Record<
+    string,
+    {
+      Type: string;
+      Condition?: string;
+      Metadata?: Record<string, unknown>;
+      Properties?: Record<string, unknown>;
+    }
+  >;
+  Outputs?: Record<string, { Value: unknown }>;
+}
+
+export function parseTemplate(text: string): Template {
+  return parse(text, { customTags: CFN_TAGS, maxAliasCount: -1 }) as Template;
+}
+
+export function loadTemplate(path = 'template.yaml'): Template {
+  return parseTemplate(readFileSync(path, 'utf8'));
+}
+
+export interface TemplateFunction {
+  logicalId: string;
+  handler: string;
+  /** The file `sam build` bundles (Metadata.BuildProperties.EntryPoints[0]). */
+  entry: string;
+  buildProperties: Record<string, unknown>;
+}
+
+export function templateFunctions(template: Template): TemplateFunction[] {
+  return Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::Serverless::Function')
+    .map(([logicalId, r]) => {
+      const buildProperties = (r.Metadata?.BuildProperties ?? {}) as Record<string, unknown>;
+      const entries = (buildProperties.EntryPoints ?? []) as string[];
+      return {
+        logicalId,
+        handler: String(r.Properties?.Handler ?? ''),
+        entry: entries[0] ?? '',
+        buildProperties,
+      };
+    });
+}
