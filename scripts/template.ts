@@ -4,7 +4,7 @@
  * `sam build` reads.
  */
 import { readFileSync } from 'node:fs';
-import { parse, type Tags, type YAMLMap, type YAMLSeq } from 'yaml';
+import { type CollectionTag, parse, type ScalarTag, type YAMLMap, type YAMLSeq } from 'yaml';
 
 const FUNCTIONS: Record<string, string> = {
   Ref: 'Ref',
@@ -27,14 +27,21 @@ const FUNCTIONS: Record<string, string> = {
   Transform: 'Fn::Transform',
 };
 
-const CFN_TAGS: Tags = Object.entries(FUNCTIONS).flatMap(([short, long]) => [
-  {
-    tag: `!${short}`,
-    resolve: (s: string) => ({ [long]: short === 'GetAtt' ? s.split(/\.(.*)/s, 2) : s }),
-  },
-  { tag: `!${short}`, collection: 'seq' as const, resolve: (seq: YAMLSeq) => ({ [long]: seq.toJSON() }) },
-  { tag: `!${short}`, collection: 'map' as const, resolve: (map: YAMLMap) => ({ [long]: map.toJSON() }) },
-]);
+const CFN_TAGS: Array<ScalarTag | CollectionTag> = Object.entries(FUNCTIONS).flatMap(
+  ([short, long]): Array<ScalarTag | CollectionTag> => [
+    {
+      tag: `!${short}`,
+      resolve: (s: string) => ({ [long]: short === 'GetAtt' ? s.split(/\.(.*)/s, 2) : s }),
+    },
+    ...(['seq', 'map'] as const).map(
+      (collection): CollectionTag => ({
+        tag: `!${short}`,
+        collection,
+        resolve: (node: YAMLMap.Parsed | YAMLSeq.Parsed) => ({ [long]: node.toJSON() }),
+      }),
+    ),
+  ],
+);
 
 export interface Template {
   Parameters?: Record<string, Record<string, unknown>>;
