@@ -1,0 +1,243 @@
+/**
+ * A Kubernetes API server simulator for tests, benchmarks and the local demo: the real REST
+ * protocol on 127.0.0.1 (HTTP, or HTTPS with its own CA), the resources this project touches,
+ * StatefulSet/PetSet controllers and a kubelet stand-in that checks pods' TLS wiring for real.
+ * kubectl and @kubernetes/client-node both work against it through the kubeconfig it writes.
+ *
+ * ```ts
+ * const sim = await startSimulator({ kubeconfigPath: '/tmp/sim.kubeconfig' });
+ * // ... KubeConfig.loadFromString(sim.kubeconfig) ...
+ * await sim.stop();
+ * ```
+ */
+import { writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { Api, NAMESPACE, Timers } from './api.js';
+import { makeServingCerts } from './ca.js';
+import { Controllers, type ReadinessRecord } from './controllers.js';
+import { findByKind } from './resources.js';
+import { type FaultRule, Handler, type RequestRecord } from './server.js';
+import { ApiError, clone, type Obj, Store } from './store.js';
+
+export { templateRevision } from './controllers.js';
+export type { FaultRule, ReadinessRecord, RequestRecord };
+
+export interface SimulatorOptions {
+  port?: number; // default 0 = a free port on 127.0.0.1
+  https?: boolean; // default false; true = TLS with the simulator's own CA (in kubeconfig)
+  token?: string; // bearer token written to the kubeconfig; when set, other tokens get 401
+  /** Extra authentication (the SAM engineer's EKS mode plugs in here): return false → 401. */
+  authenticate?: (token: string | undefined, req: IncomingMessage) => boolean | Promise<boolean>;
+  podReadyDelayMs?: number; // new pod → Running+Ready after this; default 200
+  podDeleteGraceMs?: number; // delete/evict → pod gone after this; default 50
+  kubeconfigPath?: string; // also write the kubeconfig file here
+  namespaces?: string[]; // created at start; default ['default', 'demo', 'cert-manager']
+  /** Namespace of the kubeconfig's context; default 'demo'. */
+  contextNamespace?: string;
+}
+
+export interface Simulator {
+  url: string; // e.g. http://127.0.0.1:41234
+  kubeconfig: string; // kubeconfig YAML text (context "sim")
+  kubeconfigPath?: string;
+  /** In-process access that bypasses HTTP and is NOT counted in `requests` (fixtures, assertions). */
+  store: {
+    get<T>(apiVersion: string, kind: string, namespace: string | undefined, name: string): T | undefined;
+    list<T>(apiVersion: string, kind: string, namespace?: string): T[];
+    create<T>(obj: T): T; // assigns uid/resourceVersion/etc like the API server; runs controllers
+    put<T>(obj: T): T; // unconditional replace, including status (fixtures only)
+    delete(apiVersion: string, kind: string, namespace: string | undefined, name: string): boolean;
+  };
+  faults: {
+    /** Fail the next `times` requests matching method and path regex. */
+    inject(rule: {
+      method?: string;
+      path: RegExp | string;
+      times?: number;
+      action: { status: 409 | 429 | 500 | 503 } | { drop: true } | { delayMs: number };
+    }): void;
+    holdNotReady(namespace: string, podName: string, message?: string): void; // pod (any UID) stays NotReady
+    release(namespace: string, podName: string): void;
+    reset(): void;
+  };
+  /** Every HTTP request served (verb = get|list|watch|create|update|patch|delete|evict, resource plural). */
+  requests: {
+    all(): Array<{
+      at: number;
+      method: string;
+      path: string;
+      verb: string;
+      resource: string;
+      namespace?: string;
+      status: number;
+    }>;
+    countBy(filter?: { verb?: string; resource?: string }): number;
+    reset(): void;
+  };
+  /** Pod readiness transitions, in order — used to prove "no pod was ever refused by a peer". */
+  readiness(): Array<{
+    at: number;
+    namespace: string;
+    pod: string;
+    uid: string;
+    ready: boolean;
+    reason: string;
+    message: string;
+  }>;
+  stop(): Promise<void>; // closes server, timers, watches; leaves nothing running
+}
+
+const DEFAULT_NAMESPACES = ['default', 'demo', 'cert-manager'];
+
+export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
+  const store = new Store();
+  const timers = new Timers();
+  const api = new Api(store, timers, opts.podDeleteGraceMs ?? 50);
+  const controllers = new Controllers(store, api, timers, opts.podReadyDelayMs ?? 200);
+  for (const ns of opts.namespaces ?? DEFAULT_NAMESPACES) {
+    api.create(NAMESPACE, undefined, { metadata: { name: ns } });
+  }
+
+  const authenticate = async (token: string | undefined, req: IncomingMessage): Promise<boolean> => {
+    if (opts.token !== undefined && token === opts.token) return true;
+    if (opts.authenticate) return await opts.authenticate(token, req);
+    return opts.token === undefined;
+  };
+  const kubelet = controllers.kubelet;
+  const hold = (ns: string, pod: string, message?: string) =>
+    kubelet.hold(ns, pod, message ?? 'held NotReady by the simulator (fault injection)');
+  const handler = new Handler(store, api, {
+    authenticate,
+    hold,
+    release: (ns, pod) => kubelet.release(ns, pod),
+    reset: () => {
+      handler.clearFaults();
+      kubelet.releaseAll();
+    },
+    readiness: () => kubelet.transitions,
+  });
+
+  const certs = opts.https ? makeServingCerts() : undefined;
+  const server: Server = certs
+    ? (createHttpsServer({ cert: certs.certPem, key: certs.keyPem }, handler.handle) as unknown as Server)
+    : createHttpServer(handler.handle);
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  handler.hostPort = `127.0.0.1:${port}`;
+  const url = `${certs ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const kubeconfig = makeKubeconfig(url, opts.token ?? 'sim', certs?.caPem, opts.contextNamespace ?? 'demo');
+  if (opts.kubeconfigPath) writeFileSync(opts.kubeconfigPath, kubeconfig, { mode: 0o600 });
+
+  const resOf = (apiVersion: string, kind: string) => {
+    const res = findByKind(apiVersion, kind);
+    if (!res) throw new Error(`simulator: no resource ${apiVersion} ${kind}`);
+    return res;
+  };
+  let stopped = false;
+
+  return {
+    url,
+    kubeconfig,
+    kubeconfigPath: opts.kubeconfigPath,
+    store: {
+      get<T>(apiVersion: string, kind: string, namespace: string | undefined, name: string): T | undefined {
+        return clone(store.get(resOf(apiVersion, kind), namespace, name)) as T | undefined;
+      },
+      list<T>(apiVersion: string, kind: string, namespace?: string): T[] {
+        return store.list(resOf(apiVersion, kind), namespace).map((o) => clone(o) as T);
+      },
+      create<T>(obj: T): T {
+        const o = obj as unknown as Obj;
+        const res = resOf(o.apiVersion ?? '', o.kind ?? '');
+        const out = api.create(res, o.metadata?.namespace, clone(o), { keepStatus: true });
+        controllers.flush();
+        return clone(store.get(res, out.metadata.namespace, out.metadata.name) ?? out) as T;
+      },
+      put<T>(obj: T): T {
+        const o = clone(obj as unknown as Obj);
+        const res = resOf(o.apiVersion ?? '', o.kind ?? '');
+        const prev = store.get(res, o.metadata?.namespace, o.metadata?.name);
+        const out = prev
+          ? store.replace(res, prev, { ...o, apiVersion: prev.apiVersion, kind: prev.kind })
+          : api.create(res, o.metadata?.namespace, o, { keepStatus: true });
+        controllers.flush();
+        return clone(out) as T;
+      },
+      delete(apiVersion: string, kind: string, namespace: string | undefined, name: string): boolean {
+        try {
+          api.delete(resOf(apiVersion, kind), namespace, name);
+          controllers.flush();
+          return true;
+        } catch (err) {
+          if (err instanceof ApiError && err.code === 404) return false;
+          throw err;
+        }
+      },
+    },
+    faults: {
+      inject: (rule) => handler.inject(rule),
+      holdNotReady: hold,
+      release: (ns, pod) => kubelet.release(ns, pod),
+      reset: () => {
+        handler.clearFaults();
+        kubelet.releaseAll();
+      },
+    },
+    requests: {
+      all: () => handler.records.map((r) => ({ ...r })),
+      countBy: (filter = {}) =>
+        handler.records.filter(
+          (r) =>
+            (filter.verb === undefined || r.verb === filter.verb) &&
+            (filter.resource === undefined || r.resource === filter.resource),
+        ).length,
+      reset: () => {
+        handler.records.length = 0;
+      },
+    },
+    readiness: () => kubelet.transitions.map((t) => ({ ...t })),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      timers.clear();
+      controllers.stop();
+      handler.closeWatches();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+function makeKubeconfig(url: string, token: string, caPem: string | undefined, namespace: string): string {
+  // Plain HTTP: @kubernetes/client-node refuses http:// unless TLS verification is marked off.
+  const ca = caPem
+    ? `\n    certificate-authority-data: ${Buffer.from(caPem).toString('base64')}`
+    : '\n    insecure-skip-tls-verify: true';
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: sim
+  cluster:
+    server: ${url}${ca}
+contexts:
+- name: sim
+  context:
+    cluster: sim
+    user: sim
+    namespace: ${namespace}
+current-context: sim
+preferences: {}
+users:
+- name: sim
+  user:
+    token: ${JSON.stringify(token)}
+`;
+}

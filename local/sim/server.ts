@@ -1,0 +1,620 @@
+/**
+ * The HTTP face of the simulator: Kubernetes REST paths, discovery, watch streams, Status bodies
+ * for errors, bearer-token authentication, fault injection, and a record of every request.
+ * Control endpoints for tests and demos live under the reserved prefix `/_sim/` (not
+ * authenticated, not counted, not subject to faults).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Api, type ListQuery, NAMESPACE, type PatchFormat, POD } from './api.js';
+import { findByPlural, groupVersion, RESOURCES, type SimResource } from './resources.js';
+import { parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { ApiError, type J, type Obj, type Store, type StoreEvent } from './store.js';
+
+export interface RequestRecord {
+  at: number;
+  method: string;
+  path: string;
+  verb: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  status: number;
+}
+
+export type FaultAction = { status: 409 | 429 | 500 | 503 } | { drop: true } | { delayMs: number };
+
+export interface FaultRule {
+  method?: string;
+  path: RegExp | string;
+  times?: number;
+  action: FaultAction;
+}
+
+interface ActiveFault {
+  method?: string;
+  path: RegExp;
+  remaining: number;
+  action: FaultAction;
+}
+
+export interface ServerHooks {
+  authenticate(token: string | undefined, req: IncomingMessage): Promise<boolean>;
+  hold(namespace: string, pod: string, message?: string): void;
+  release(namespace: string, pod: string): void;
+  reset(): void;
+  readiness(): unknown[];
+}
+
+const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+interface Route {
+  res: SimResource;
+  version: string;
+  namespace?: string;
+  name?: string;
+  sub?: string;
+  watch: boolean;
+}
+
+export class Handler {
+  readonly records: RequestRecord[] = [];
+  private faults: ActiveFault[] = [];
+  private readonly watches = new Set<ServerResponse>();
+  hostPort = '127.0.0.1';
+
+  constructor(
+    private readonly store: Store,
+    private readonly api: Api,
+    private readonly hooks: ServerHooks,
+  ) {}
+
+  inject(rule: FaultRule): void {
+    this.faults.push({
+      method: rule.method?.toUpperCase(),
+      path: typeof rule.path === 'string' ? new RegExp(rule.path) : rule.path,
+      remaining: rule.times ?? 1,
+      action: rule.action,
+    });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  closeWatches(): void {
+    for (const w of this.watches) w.end();
+    this.watches.clear();
+  }
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.dispatch(req, res).catch((err) => {
+      if (!res.headersSent) this.sendError(res, toApiError(err));
+      else res.end();
+    });
+  };
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://sim');
+    const method = (req.method ?? 'GET').toUpperCase();
+    if (url.pathname.startsWith('/_sim/')) return this.control(req, res, url, method);
+
+    const route = this.route(url);
+    const record: RequestRecord = {
+      at: Date.now(),
+      method,
+      path: url.pathname + url.search,
+      ...classify(method, route, url),
+      status: 0,
+    };
+    this.records.push(record);
+    res.on('finish', () => {
+      record.status = res.statusCode;
+    });
+    res.on('close', () => {
+      if (!record.status) record.status = res.headersSent ? res.statusCode : 0;
+    });
+
+    const auth = req.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : undefined;
+    if (!(await this.hooks.authenticate(token, req))) {
+      return this.sendError(res, new ApiError(401, 'Unauthorized', 'Unauthorized'));
+    }
+
+    const fault = this.faults.find(
+      (f) =>
+        f.remaining > 0 &&
+        (!f.method || f.method === method) &&
+        (f.path.test(url.pathname) || f.path.test(url.pathname + url.search)),
+    );
+    if (fault) {
+      fault.remaining--;
+      this.faults = this.faults.filter((f) => f.remaining > 0);
+      const a = fault.action;
+      if ('drop' in a) {
+        req.socket.destroy();
+        return;
+      }
+      if ('delayMs' in a) await new Promise((r) => setTimeout(r, a.delayMs));
+      else {
+        await readBody(req);
+        const reasons: Record<number, string> = {
+          409: 'Conflict',
+          429: 'TooManyRequests',
+          500: 'InternalError',
+          503: 'ServiceUnavailable',
+        };
+        if (a.status === 429) res.setHeader('Retry-After', '1');
+        return this.sendError(
+          res,
+          new ApiError(a.status, reasons[a.status] ?? 'InternalError', `injected fault: ${a.status}`),
+        );
+      }
+    }
+
+    const p = url.pathname.replace(/\/+$/, '') || '/';
+    if (method === 'GET') {
+      const doc = this.discovery(p);
+      if (doc) return this.send(res, 200, doc);
+    }
+    if (!route) {
+      return this.sendError(
+        res,
+        new ApiError(404, 'NotFound', 'the server could not find the requested resource'),
+      );
+    }
+    return this.resource(req, res, url, method, route);
+  }
+
+  private route(url: URL): Route | undefined {
+    const seg = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    let group: string;
+    let version: string;
+    let rest: string[];
+    if (seg[0] === 'api' && seg.length >= 3) {
+      group = '';
+      version = seg[1]!;
+      rest = seg.slice(2);
+    } else if (seg[0] === 'apis' && seg.length >= 4) {
+      group = seg[1]!;
+      version = seg[2]!;
+      rest = seg.slice(3);
+    } else return undefined;
+    let watch = false;
+    if (rest[0] === 'watch') {
+      watch = true;
+      rest = rest.slice(1);
+    }
+    let namespace: string | undefined;
+    if (
+      rest[0] === 'namespaces' &&
+      rest.length >= 3 &&
+      !(rest.length === 3 && ['status', 'finalize'].includes(rest[2]!))
+    ) {
+      namespace = rest[1];
+      rest = rest.slice(2);
+    }
+    const res = findByPlural(group, version, rest[0] ?? '');
+    if (!res || rest.length > 3) return undefined;
+    if (namespace !== undefined && !res.namespaced) return undefined;
+    const w = url.searchParams.get('watch');
+    if (w === 'true' || w === '1') watch = true;
+    return { res, version, namespace, name: rest[1], sub: rest[2], watch };
+  }
+
+  private discovery(p: string): unknown {
+    if (p === '/version') {
+      return {
+        major: '1',
+        minor: '31',
+        gitVersion: 'v1.31.0-pxc-tls-ops-sim',
+        gitCommit: '0000000000000000000000000000000000000000',
+        gitTreeState: 'clean',
+        buildDate: '2026-01-01T00:00:00Z',
+        goVersion: 'go1.22.0',
+        compiler: 'gc',
+        platform: 'linux/amd64',
+      };
+    }
+    if (p === '/healthz' || p === '/livez' || p === '/readyz') return 'ok';
+    if (p === '/api') {
+      return {
+        kind: 'APIVersions',
+        versions: ['v1'],
+        serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: this.hostPort }],
+      };
+    }
+    if (p === '/apis') {
+      return { kind: 'APIGroupList', apiVersion: 'v1', groups: groups().map(apiGroup) };
+    }
+    const m = /^\/apis\/([^/]+)$/.exec(p);
+    if (m) {
+      const g = groups().find((x) => x.name === m[1]);
+      return g ? { kind: 'APIGroup', apiVersion: 'v1', ...(apiGroup(g) as object) } : undefined;
+    }
+    const gv = /^\/api\/(v1)$/.exec(p) ?? /^\/apis\/([^/]+\/[^/]+)$/.exec(p);
+    if (gv) {
+      const [group, version] = gv[1]!.includes('/') ? (gv[1]!.split('/') as [string, string]) : ['', gv[1]!];
+      const list = RESOURCES.filter((r) => r.group === group && r.versions.includes(version));
+      if (list.length === 0) return undefined;
+      return {
+        kind: 'APIResourceList',
+        apiVersion: 'v1',
+        groupVersion: groupVersion(group, version),
+        resources: resourceList(list),
+      };
+    }
+    return undefined;
+  }
+
+  private async resource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    method: string,
+    r: Route,
+  ): Promise<void> {
+    const { res: kind, namespace, name, sub } = r;
+    const q = url.searchParams;
+    const body = method === 'GET' ? undefined : await readBody(req);
+    const withVersion = (o: Obj): Obj =>
+      kind.versions[0] === r.version ? o : { ...o, apiVersion: groupVersion(kind.group, r.version) };
+    if (
+      sub !== undefined &&
+      !(sub === 'status' && kind.status) &&
+      !(sub === 'eviction' && kind === POD && method === 'POST')
+    ) {
+      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    }
+    if (method === 'GET' && r.watch) return this.watch(req, res, r, q);
+    if (method === 'GET' && name === undefined) {
+      const page = this.api.list(kind, namespace, listQuery(q));
+      return this.send(res, 200, {
+        kind: `${kind.kind}List`,
+        apiVersion: groupVersion(kind.group, r.version),
+        metadata: {
+          resourceVersion: page.resourceVersion,
+          ...(page.continue ? { continue: page.continue, remainingItemCount: page.remainingItemCount } : {}),
+        },
+        items: page.items.map(withVersion),
+      });
+    }
+    if (method === 'GET') return this.send(res, 200, withVersion(this.api.get(kind, namespace, name!)));
+    if (method === 'POST' && sub === 'eviction') {
+      this.api.evict(namespace!, name!, parseJson(body));
+      return this.send(res, 201, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Success',
+        code: 201,
+      });
+    }
+    if (method === 'POST' && name === undefined) {
+      return this.send(res, 201, withVersion(this.api.create(kind, namespace, parseJson(body))));
+    }
+    if (method === 'PUT' && name !== undefined) {
+      return this.send(
+        res,
+        200,
+        withVersion(this.api.update(kind, namespace, name, parseJson(body), sub as 'status')),
+      );
+    }
+    if (method === 'PATCH' && name !== undefined) {
+      const format = patchFormat(req.headers['content-type']);
+      return this.send(
+        res,
+        200,
+        withVersion(this.api.patch(kind, namespace, name, parseJson(body), format, sub as 'status')),
+      );
+    }
+    if (method === 'DELETE' && name !== undefined && sub === undefined) {
+      const opts = body && body.length > 0 ? parseJson(body) : {};
+      if (q.get('gracePeriodSeconds') !== null) opts.gracePeriodSeconds = Number(q.get('gracePeriodSeconds'));
+      const out = this.api.delete(kind, namespace, name, opts);
+      if (out.graceful) return this.send(res, 200, withVersion(out.obj));
+      return this.send(res, 200, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Success',
+        details: { name, group: kind.group, kind: kind.plural, uid: out.obj.metadata.uid },
+      });
+    }
+    if (method === 'DELETE' && name === undefined) {
+      const page = this.api.list(kind, namespace, listQuery(q));
+      for (const o of page.items) {
+        try {
+          this.api.delete(kind, o.metadata.namespace, o.metadata.name);
+        } catch {
+          // gone meanwhile
+        }
+      }
+      return this.send(res, 200, {
+        kind: `${kind.kind}List`,
+        apiVersion: groupVersion(kind.group, r.version),
+        metadata: { resourceVersion: this.store.resourceVersion },
+        items: page.items.map(withVersion),
+      });
+    }
+    throw new ApiError(
+      405,
+      'MethodNotAllowed',
+      `the server does not allow this method on the requested resource`,
+    );
+  }
+
+  /** `?watch=true`: newline-delimited events, from `resourceVersion` or from a synthetic ADDED of what exists. */
+  private watch(req: IncomingMessage, res: ServerResponse, r: Route, q: URLSearchParams): void {
+    const labels = parseLabelSelector(q.get('labelSelector'));
+    let fields = parseFieldSelector(q.get('fieldSelector'));
+    if (r.name !== undefined) {
+      const byName = fields;
+      fields = (o) => o.metadata.name === r.name && byName(o);
+    }
+    const inScope = (o: Obj) =>
+      (r.namespace === undefined || o.metadata.namespace === r.namespace) && labels(o) && fields(o);
+    const rvParam = q.get('resourceVersion');
+    let backlog: StoreEvent[] | undefined;
+    const initial: Obj[] = [];
+    if (rvParam && rvParam !== '0') {
+      const rv = Number(rvParam);
+      backlog = Number.isFinite(rv) ? this.store.eventsSince(rv) : undefined;
+      if (!backlog) {
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+        res.end(
+          `${JSON.stringify({
+            type: 'ERROR',
+            object: statusBody(
+              new ApiError(410, 'Expired', `too old resource version: ${rvParam} (${this.store.oldestRv})`),
+            ),
+          })}\n`,
+        );
+        return;
+      }
+    } else {
+      for (const o of this.store.list(r.res, r.namespace)) if (inScope(o)) initial.push(o);
+    }
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Transfer-Encoding': 'chunked',
+      'Cache-Control': 'no-cache',
+    });
+    res.flushHeaders();
+    const apiVersion = groupVersion(r.res.group, r.version);
+    const write = (type: string, obj: Obj) => {
+      res.write(`${JSON.stringify({ type, object: { ...obj, apiVersion } })}\n`);
+    };
+    const deliver = (ev: StoreEvent) => {
+      if (ev.res !== r.res) return;
+      const now = inScope(ev.obj);
+      if (ev.type === 'MODIFIED') {
+        const before = ev.old ? inScope(ev.old) : now;
+        if (now && before) write('MODIFIED', ev.obj);
+        else if (now) write('ADDED', ev.obj);
+        else if (before) write('DELETED', ev.obj);
+      } else if (now) write(ev.type, ev.obj);
+    };
+    for (const o of initial) write('ADDED', o);
+    for (const ev of backlog ?? []) deliver(ev);
+    const unsubscribe = this.store.subscribe(deliver);
+    this.watches.add(res);
+    const timeout = Number(q.get('timeoutSeconds') ?? '1800');
+    const timer = setTimeout(() => res.end(), Math.max(1, timeout) * 1000);
+    const done = () => {
+      clearTimeout(timer);
+      unsubscribe();
+      this.watches.delete(res);
+    };
+    res.on('close', done);
+    req.on('close', done);
+  }
+
+  private async control(req: IncomingMessage, res: ServerResponse, url: URL, method: string): Promise<void> {
+    const body = method === 'GET' ? undefined : await readBody(req);
+    const input: J = body && body.length > 0 ? parseJson(body) : {};
+    switch (`${method} ${url.pathname}`) {
+      case 'POST /_sim/faults':
+        if (!input.path || !input.action)
+          throw new ApiError(400, 'BadRequest', 'a fault needs path and action');
+        this.inject({
+          method: input.method,
+          path: String(input.path),
+          times: input.times,
+          action: input.action,
+        });
+        return this.send(res, 201, { ok: true });
+      case 'POST /_sim/hold':
+        this.hooks.hold(input.namespace, input.pod, input.message);
+        return this.send(res, 200, { ok: true });
+      case 'POST /_sim/release':
+        this.hooks.release(input.namespace, input.pod);
+        return this.send(res, 200, { ok: true });
+      case 'POST /_sim/reset':
+        this.hooks.reset();
+        return this.send(res, 200, { ok: true });
+      case 'GET /_sim/requests':
+        return this.send(res, 200, { items: this.records });
+      case 'DELETE /_sim/requests':
+        this.records.length = 0;
+        return this.send(res, 200, { ok: true });
+      case 'GET /_sim/readiness':
+        return this.send(res, 200, { items: this.hooks.readiness() });
+      default:
+        throw new ApiError(404, 'NotFound', `no simulator control endpoint ${method} ${url.pathname}`);
+    }
+  }
+
+  private send(res: ServerResponse, code: number, body: unknown): void {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(code, {
+      'Content-Type': typeof body === 'string' ? 'text/plain' : 'application/json',
+      'Content-Length': Buffer.byteLength(text),
+    });
+    res.end(text);
+  }
+
+  private sendError(res: ServerResponse, err: ApiError): void {
+    this.send(res, err.code, statusBody(err));
+  }
+}
+
+function statusBody(err: ApiError): unknown {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: err.message,
+    reason: err.reason,
+    ...(err.details ? { details: err.details } : {}),
+    code: err.code,
+  };
+}
+
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  console.error('sim: internal error:', err);
+  return new ApiError(500, 'InternalError', `internal error: ${(err as Error)?.message ?? String(err)}`);
+}
+
+function classify(
+  method: string,
+  route: Route | undefined,
+  url: URL,
+): Omit<RequestRecord, 'at' | 'method' | 'path' | 'status'> {
+  if (!route) return { verb: method === 'GET' ? 'get' : method.toLowerCase(), resource: '' };
+  const base = {
+    resource: route.res.plural,
+    ...(route.namespace !== undefined ? { namespace: route.namespace } : {}),
+    ...(route.name !== undefined ? { name: route.name } : {}),
+    ...(route.sub !== undefined ? { subresource: route.sub } : {}),
+  };
+  let verb: string;
+  const w = url.searchParams.get('watch');
+  switch (method) {
+    case 'GET':
+      verb = route.watch || w === 'true' || w === '1' ? 'watch' : route.name === undefined ? 'list' : 'get';
+      break;
+    case 'POST':
+      verb = route.sub === 'eviction' ? 'evict' : 'create';
+      break;
+    case 'PUT':
+      verb = 'update';
+      break;
+    case 'PATCH':
+      verb = 'patch';
+      break;
+    case 'DELETE':
+      verb = route.name === undefined ? 'deletecollection' : 'delete';
+      break;
+    default:
+      verb = method.toLowerCase();
+  }
+  return { verb, ...base };
+}
+
+function listQuery(q: URLSearchParams): ListQuery {
+  const limit = q.get('limit');
+  return {
+    labelSelector: q.get('labelSelector'),
+    fieldSelector: q.get('fieldSelector'),
+    limit: limit ? Number(limit) : undefined,
+    continue: q.get('continue'),
+  };
+}
+
+function patchFormat(contentType: string | undefined): PatchFormat {
+  const ct = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (ct === 'application/merge-patch+json') return 'merge';
+  if (ct === 'application/json-patch+json') return 'json';
+  if (ct === 'application/strategic-merge-patch+json') return 'strategic';
+  throw new ApiError(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`,
+  );
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function parseJson(body: Buffer | undefined): J {
+  if (!body || body.length === 0) throw new ApiError(400, 'BadRequest', 'the request body is empty');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new ApiError(400, 'BadRequest', `the request body is not JSON: ${(err as Error).message}`);
+  }
+}
+
+interface Group {
+  name: string;
+  versions: string[];
+}
+
+function groups(): Group[] {
+  const out: Group[] = [];
+  for (const r of RESOURCES) {
+    if (r.group === '') continue;
+    let g = out.find((x) => x.name === r.group);
+    if (!g) {
+      g = { name: r.group, versions: [] };
+      out.push(g);
+    }
+    for (const v of r.versions) if (!g.versions.includes(v)) g.versions.push(v);
+  }
+  return out;
+}
+
+function apiGroup(g: Group): unknown {
+  return {
+    name: g.name,
+    versions: g.versions.map((v) => ({ groupVersion: `${g.name}/${v}`, version: v })),
+    preferredVersion: { groupVersion: `${g.name}/${g.versions[0]}`, version: g.versions[0] },
+  };
+}
+
+function resourceList(list: SimResource[]): unknown[] {
+  const out: unknown[] = [];
+  for (const r of list) {
+    out.push({
+      name: r.plural,
+      singularName: r.singular,
+      namespaced: r.namespaced,
+      kind: r.kind,
+      verbs: VERBS,
+      ...(r.shortNames.length ? { shortNames: r.shortNames } : {}),
+      ...(r.categories?.length ? { categories: r.categories } : {}),
+    });
+    if (r.status) {
+      out.push({
+        name: `${r.plural}/status`,
+        singularName: '',
+        namespaced: r.namespaced,
+        kind: r.kind,
+        verbs: ['get', 'patch', 'update'],
+      });
+    }
+    if (r === POD) {
+      out.push({
+        name: 'pods/eviction',
+        singularName: '',
+        namespaced: true,
+        group: 'policy',
+        version: 'v1',
+        kind: 'Eviction',
+        verbs: ['create'],
+      });
+    }
+  }
+  return out;
+}
+
+export { NAMESPACE };
