@@ -88,11 +88,21 @@ export const nativeRsaKey: KeyGenerator = async (encoding) => {
   };
 };
 
-/** RSA 2048 from node-forge's pure-JS generator: only for the benchmark's comparison. */
+/**
+ * RSA 2048 from node-forge's pure-JS generator: only for the benchmark's comparison. forge
+ * quietly uses node:crypto when it can, so its pure-JS switch is turned on for this one call.
+ */
 export const forgeRsaKey: KeyGenerator = async (encoding) => {
-  const pair = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
-  const pkcs1 = forge.pki.privateKeyToPem(pair.privateKey);
-  const key = createPrivateKey(pkcs1);
+  const options = (forge as unknown as { options: { usePureJavaScript: boolean } }).options;
+  const previous = options.usePureJavaScript;
+  let pair: forge.pki.rsa.KeyPair;
+  try {
+    options.usePureJavaScript = true;
+    pair = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
+  } finally {
+    options.usePureJavaScript = previous;
+  }
+  const key = createPrivateKey(forge.pki.privateKeyToPem(pair.privateKey));
   return {
     privateKeyPem: key.export({ type: encoding === 'PKCS8' ? 'pkcs8' : 'pkcs1', format: 'pem' }) as string,
     spkiDer: createPublicKey(key).export({ type: 'spki', format: 'der' }),
