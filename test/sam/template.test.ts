@@ -1,0 +1,229 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BuiltFunction, buildFunctions } from '../../scripts/build.js';
+import { importTimeMs } from '../../scripts/bundle-report.js';
+import { loadTemplate, type Template, templateFunctions } from '../../scripts/template.js';
+
+const template: Template = loadTemplate('template.yaml');
+const functions = templateFunctions(template);
+const asl = readFileSync('statemachine/reconfigure-tls.asl.json', 'utf8');
+const stateMachine = template.Resources.ReconfigureTlsStateMachine!.Properties as Record<string, any>;
+
+/** Every object in the template with a `Statement` key: IAM policy documents of any kind. */
+function statements(node: unknown, out: Array<Record<string, unknown>> = []): Array<Record<string, unknown>> {
+  if (Array.isArray(node)) for (const n of node) statements(n, out);
+  else if (node && typeof node === 'object') {
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'Statement') out.push(...(Array.isArray(v) ? v : [v]));
+      statements(v, out);
+    }
+  }
+  return out;
+}
+
+/** Does this function have a trigger: an event source, or a log subscription pointing at it? */
+function triggered(logicalId: string): boolean {
+  const fn = template.Resources[logicalId]!;
+  if (Object.keys((fn.Properties?.Events as object | undefined) ?? {}).length > 0) return true;
+  return Object.values(template.Resources).some(
+    (r) =>
+      r.Type === 'AWS::Logs::SubscriptionFilter' &&
+      JSON.stringify(r.Properties?.DestinationArn) === JSON.stringify({ 'Fn::GetAtt': [logicalId, 'Arn'] }),
+  );
+}
+
+describe('template.yaml', () => {
+  it('declares the ten functions of the design, named after their handler files', () => {
+    expect(functions.map((f) => f.logicalId).sort()).toEqual(
+      [
+        'ChangeCertificatesFunction',
+        'CheckPodFunction',
+        'ForwardAuditFunction',
+        'PauseFunction',
+        'ResumeFunction',
+        'RestartPodFunction',
+        'RollBackFunction',
+        'ScanExpiryFunction',
+        'SweepFunction',
+        'ValidateFunction',
+      ].sort(),
+    );
+    for (const f of functions) {
+      const name = basename(f.entry, '.ts');
+      const pascal = name.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
+      expect(f.logicalId).toBe(`${pascal}Function`);
+      expect(f.handler).toBe(`${name}.handler`);
+    }
+  });
+
+  it.each(functions.map((f) => [f.logicalId, f] as const))(
+    '%s has a handler file and a sample event',
+    (_, f) => {
+      expect(f.entry).toMatch(/^functions\/handlers\/[a-z-]+\.ts$/);
+      expect(existsSync(f.entry), f.entry).toBe(true);
+      const samples = join('events', basename(f.entry, '.ts'));
+      const files = existsSync(samples) ? readdirSync(samples).filter((n) => n.endsWith('.json')) : [];
+      expect(files.length, `${samples}/*.json`).toBeGreaterThan(0);
+      for (const file of files)
+        expect(() => JSON.parse(readFileSync(join(samples, file), 'utf8'))).not.toThrow();
+    },
+  );
+
+  it.each(functions.map((f) => [f.logicalId] as const))(
+    '%s is used by the state machine or a trigger',
+    (id) => {
+      const substitution = Object.entries(stateMachine.DefinitionSubstitutions).find(
+        ([, v]) => JSON.stringify(v) === JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }),
+      );
+      const inAsl = substitution !== undefined && asl.includes(`\${${substitution[0]}}`);
+      expect(inAsl || triggered(id)).toBe(true);
+    },
+  );
+
+  it('bundles every function as minified ESM for Node 22 with source maps and a require shim', () => {
+    for (const f of functions) {
+      const p = f.buildProperties;
+      expect(template.Resources[f.logicalId]!.Metadata?.BuildMethod).toBe('esbuild');
+      expect(p).toMatchObject({
+        Format: 'esm',
+        Platform: 'node',
+        Target: 'node22',
+        Minify: true,
+        Sourcemap: true,
+      });
+      expect(p.OutExtension).toEqual(['.js=.mjs']);
+      expect((p.Banner as string[])[0]).toMatch(/^js=.*createRequire.*import\.meta\.url/);
+    }
+    expect(template.Globals?.Function).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'] });
+  });
+
+  it('grants no IAM action with a wildcard', () => {
+    const all = statements(template.Resources);
+    expect(all.length).toBeGreaterThan(4);
+    for (const s of all) {
+      expect(s.NotAction, JSON.stringify(s)).toBeUndefined();
+      const actions = Array.isArray(s.Action) ? s.Action : [s.Action];
+      for (const a of actions) {
+        expect(typeof a, JSON.stringify(s)).toBe('string');
+        expect(a as string, JSON.stringify(s)).not.toContain('*');
+      }
+    }
+  });
+
+  it('scopes the functions to the one cluster, the one state machine and the one bus', () => {
+    const docs = statements(template.Resources);
+    const byAction = (action: string) => docs.filter((s) => s.Action === action);
+    expect(byAction('eks:DescribeCluster')).toEqual([
+      expect.objectContaining({
+        Resource: {
+          'Fn::Sub': 'arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/${EksClusterName}',
+        },
+      }),
+    ]);
+    expect(byAction('states:StartExecution')).toEqual([
+      expect.objectContaining({ Resource: { Ref: 'ReconfigureTlsStateMachine' } }),
+    ]);
+    expect(byAction('events:PutEvents')).toEqual([
+      expect.objectContaining({ Resource: { 'Fn::GetAtt': ['EventBus', 'Arn'] } }),
+    ]);
+  });
+
+  it('substitutes every ASL placeholder and nothing else', () => {
+    const placeholders = new Set([...asl.matchAll(/\$\{([A-Za-z0-9]+)\}/g)].map((m) => m[1]));
+    expect(new Set(Object.keys(stateMachine.DefinitionSubstitutions))).toEqual(placeholders);
+  });
+
+  it('logs the state machine without execution data and traces it with X-Ray', () => {
+    expect(stateMachine.Logging).toMatchObject({ IncludeExecutionData: false });
+    expect(stateMachine.Tracing).toEqual({ Enabled: true });
+    expect(stateMachine.DefinitionUri).toBe('statemachine/reconfigure-tls.asl.json');
+  });
+
+  it('starts the state machine from Pending ReconfigureTLS events, with retries and a dead-letter queue', () => {
+    const rule = stateMachine.Events.OpsRequestPending;
+    expect(rule.Type).toBe('EventBridgeRule');
+    expect(rule.Properties.EventBusName).toEqual({ Ref: 'EventBus' });
+    expect(rule.Properties.Pattern).toEqual({
+      source: ['pxc-tls-ops'],
+      'detail-type': ['PerconaXtraDBOpsRequest Pending'],
+      detail: { type: ['ReconfigureTLS'] },
+    });
+    expect(rule.Properties.RetryPolicy.MaximumRetryAttempts).toBeGreaterThan(0);
+    expect(rule.Properties.DeadLetterConfig.Type).toBe('SQS');
+  });
+
+  it('schedules the sweep every 5 minutes and the expiry scan daily, both as parameters', () => {
+    const schedule = (id: string) => (template.Resources[id]!.Properties!.Events as any).Schedule;
+    expect(schedule('SweepFunction')).toMatchObject({
+      Type: 'ScheduleV2',
+      Properties: { ScheduleExpression: { Ref: 'SweepSchedule' } },
+    });
+    expect(schedule('ScanExpiryFunction')).toMatchObject({
+      Type: 'ScheduleV2',
+      Properties: { ScheduleExpression: { Ref: 'ExpiryScanSchedule' } },
+    });
+    expect(template.Parameters?.SweepSchedule?.Default).toBe('rate(5 minutes)');
+    expect(template.Parameters?.ExpiryScanSchedule?.Default).toMatch(/^cron\(\d+ \d+ \* \* \? \*\)$/);
+  });
+
+  it('makes the audit subscription, the access entry and the VPC settings optional', () => {
+    expect(template.Resources.AuditLogSubscription?.Condition).toBe('HasAuditLogGroup');
+    expect(template.Resources.AuditLogInvokePermission?.Condition).toBe('HasAuditLogGroup');
+    expect(template.Resources.FunctionAccessEntry).toMatchObject({
+      Type: 'AWS::EKS::AccessEntry',
+      Condition: 'CreateAccessEntry',
+      Properties: { KubernetesGroups: [{ Ref: 'KubernetesGroup' }] },
+    });
+    expect((template.Globals?.Function?.VpcConfig as any)['Fn::If'][0]).toBe('HasVpc');
+  });
+
+  it('gives the functions the environment the code reads', () => {
+    const env = (template.Globals?.Function?.Environment as any).Variables;
+    for (const name of [
+      'EKS_CLUSTER_NAME',
+      'CLUSTER_RESOURCE_NAMESPACE',
+      'EVENT_BUS_NAME',
+      'POWERTOOLS_SERVICE_NAME',
+      'POWERTOOLS_LOG_LEVEL',
+    ]) {
+      expect(env[name], name).toBeDefined();
+    }
+    const scan = template.Resources.ScanExpiryFunction!.Properties as any;
+    expect(scan.Environment.Variables.STATE_MACHINE_ARN).toEqual({ Ref: 'ReconfigureTlsStateMachine' });
+  });
+
+  it('outputs the state machine ARN, the bus name and the function role ARN', () => {
+    expect(Object.keys(template.Outputs ?? {})).toEqual(
+      expect.arrayContaining(['StateMachineArn', 'EventBusName', 'FunctionRoleArn']),
+    );
+  });
+});
+
+describe('the bundles', () => {
+  let outDir: string;
+  let built: BuiltFunction[];
+
+  beforeAll(async () => {
+    outDir = mkdtempSync(join(tmpdir(), 'pxc-bundles-'));
+    built = await buildFunctions({ outDir });
+  }, 180_000);
+  afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it('build from the template settings, one per function, each with a source map', () => {
+    expect(built.map((b) => b.logicalId).sort()).toEqual(functions.map((f) => f.logicalId).sort());
+    for (const b of built) {
+      expect(b.outfile.startsWith(join(outDir, b.logicalId))).toBe(true);
+      expect(b.outfile.endsWith(`${b.handler.split('.')[0]}.mjs`)).toBe(true);
+      expect(existsSync(`${b.outfile}.map`)).toBe(true);
+    }
+  });
+
+  it('import on Node 22 and export a handler function', () => {
+    for (const b of built) {
+      // importTimeMs exits non-zero (and throws) when the bundle fails to load or has no handler.
+      expect(importTimeMs(b.outfile)).toBeGreaterThan(0);
+    }
+  }, 180_000);
+});
