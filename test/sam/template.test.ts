@@ -6,10 +6,13 @@ import { type BuiltFunction, buildFunctions } from '../../scripts/build.js';
 import { importTimeMs } from '../../scripts/bundle-report.js';
 import { loadTemplate, type Template, templateFunctions } from '../../scripts/template.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: template nodes are looked up by key, as CloudFormation does
+type Node = any;
+
 const template: Template = loadTemplate('template.yaml');
 const functions = templateFunctions(template);
 const asl = readFileSync('statemachine/reconfigure-tls.asl.json', 'utf8');
-const stateMachine = template.Resources.ReconfigureTlsStateMachine!.Properties as Record<string, any>;
+const stateMachine = template.Resources.ReconfigureTlsStateMachine!.Properties as Node;
 
 /** Every object in the template with a `Statement` key: IAM policy documents of any kind. */
 function statements(node: unknown, out: Array<Record<string, unknown>> = []): Array<Record<string, unknown>> {
@@ -118,6 +121,7 @@ describe('template.yaml', () => {
     expect(byAction('eks:DescribeCluster')).toEqual([
       expect.objectContaining({
         Resource: {
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation !Sub syntax
           'Fn::Sub': 'arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/${EksClusterName}',
         },
       }),
@@ -155,7 +159,7 @@ describe('template.yaml', () => {
   });
 
   it('schedules the sweep every 5 minutes and the expiry scan daily, both as parameters', () => {
-    const schedule = (id: string) => (template.Resources[id]!.Properties!.Events as any).Schedule;
+    const schedule = (id: string) => (template.Resources[id]!.Properties!.Events as Node).Schedule;
     expect(schedule('SweepFunction')).toMatchObject({
       Type: 'ScheduleV2',
       Properties: { ScheduleExpression: { Ref: 'SweepSchedule' } },
@@ -176,11 +180,11 @@ describe('template.yaml', () => {
       Condition: 'CreateAccessEntry',
       Properties: { KubernetesGroups: [{ Ref: 'KubernetesGroup' }] },
     });
-    expect((template.Globals?.Function?.VpcConfig as any)['Fn::If'][0]).toBe('HasVpc');
+    expect((template.Globals!.Function!.VpcConfig as Node)['Fn::If'][0]).toBe('HasVpc');
   });
 
   it('gives the functions the environment the code reads', () => {
-    const env = (template.Globals?.Function?.Environment as any).Variables;
+    const env = (template.Globals!.Function!.Environment as Node).Variables;
     for (const name of [
       'EKS_CLUSTER_NAME',
       'CLUSTER_RESOURCE_NAMESPACE',
@@ -190,7 +194,7 @@ describe('template.yaml', () => {
     ]) {
       expect(env[name], name).toBeDefined();
     }
-    const scan = template.Resources.ScanExpiryFunction!.Properties as any;
+    const scan = template.Resources.ScanExpiryFunction!.Properties as Node;
     expect(scan.Environment.Variables.STATE_MACHINE_ARN).toEqual({ Ref: 'ReconfigureTlsStateMachine' });
   });
 
