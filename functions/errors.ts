@@ -50,6 +50,14 @@ export class AwsUnavailableError extends RetryableError {
   override readonly name = 'AwsUnavailableError';
 }
 
+/**
+ * Another OpsRequest for the same database is in progress: this one waits (the ASL retries with a
+ * long backoff) until that one ends, or fails once its own timeout has passed.
+ */
+export class DatabaseBusyError extends RetryableError {
+  override readonly name = 'DatabaseBusyError';
+}
+
 // ---- fatal -----------------------------------------------------------------------------
 
 /** The OpsRequest (or console input) breaks an admission rule; the message says which. */
@@ -98,6 +106,7 @@ export const ERROR_CLASSES = {
   KubeThrottledError,
   KubeUnavailableError,
   AwsUnavailableError,
+  DatabaseBusyError,
   InvalidRequestError,
   InvalidIssuerError,
   DatabaseStateError,

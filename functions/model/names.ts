@@ -1,0 +1,51 @@
+/**
+ * Names, labels and annotations this project writes, in one place so the steps, the rollback and
+ * the tests agree on them.
+ */
+import { createHash } from 'node:crypto';
+
+export const GROUP = 'pxc-tls-ops.kubedb.com';
+
+/** On the OpsRequest: the Step Functions execution that owns it (written under a resourceVersion precondition). */
+export const CLAIM_ANNOTATION = `${GROUP}/claimed-by`;
+/** On the OpsRequest: when the claim was made (for the "one request per database" wait). */
+export const CLAIMED_AT_ANNOTATION = `${GROUP}/claimed-at`;
+/** On console-created OpsRequests: where the request came from. */
+export const SOURCE_LABEL = `${GROUP}/source`;
+/** On console-created OpsRequests: the execution that created it (label-safe form). */
+export const EXECUTION_LABEL = `${GROUP}/execution`;
+/** On the rollback backup Secret: the workload template wiring and database TLS spec before the change (JSON). */
+export const BACKUP_STATE_ANNOTATION = `${GROUP}/previous-state`;
+/** On the rollback backup Secret: which certificate Secrets existed before (JSON list of names). */
+export const BACKUP_SECRETS_ANNOTATION = `${GROUP}/previous-secrets`;
+export const BACKUP_LABEL = `${GROUP}/backup-of`;
+
+export const MANAGED_BY = 'pxc-tls-ops';
+export const CONSOLE_SOURCE = 'console';
+
+/** The Secret that keeps what Change certificates overwrote, until the request ends. */
+export function backupSecretName(database: string, opsRequest: string): string {
+  return truncateName(`${database}-tls-backup-${opsRequest}`);
+}
+
+export function podName(database: string, ordinal: number): string {
+  return `${database}-${ordinal}`;
+}
+
+/** Label selector of a KubeDB database's pods. */
+export function podSelector(database: string): string {
+  return `app.kubernetes.io/instance=${database},app.kubernetes.io/name=perconaxtradbs.kubedb.com`;
+}
+
+/** A label value (≤ 63 chars, alphanumerics at both ends) for an execution name; long names are hashed. */
+export function labelSafe(value: string): string {
+  if (/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(value)) return value;
+  return `x-${createHash('sha256').update(value).digest('hex').slice(0, 40)}`;
+}
+
+/** Kubernetes object names are at most 253 characters; a long one keeps a hash so it stays unique. */
+export function truncateName(name: string, max = 253): string {
+  if (name.length <= max) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 10);
+  return `${name.slice(0, max - 11)}-${hash}`;
+}

@@ -1,0 +1,211 @@
+/**
+ * What a ReconfigureTLS request asks for, and how it is carried out: the admission rules
+ * (DOMAIN.md "Admission rules") and the plan (action, passes, pods). Pure: the Validate step
+ * gathers the objects, these functions decide, tests use plain tables.
+ */
+import { DatabaseStateError, InvalidRequestError } from '../errors.js';
+import { parseDuration } from '../pki/duration.js';
+import { mergeCertificateSpecs } from '../pki/profile.js';
+import { certificateSpecProblems, issuerRefProblems } from '../pki/validate.js';
+import { podName } from './names.js';
+import type { CertificateSpec, IssuerRef, PerconaXtraDB, PerconaXtraDBOpsRequest } from './types.js';
+
+export type Action = 'add' | 'rotate' | 'update' | 'change-issuer' | 'require-ssl' | 'remove';
+
+/**
+ * One round of changes followed by one restart of every pod:
+ * - `trust-bundle`: ca.crt becomes old CA + new CA, leaf certificates unchanged (first half of a CA change);
+ * - `certificates`: new keys and certificates (and the database spec and pod wiring for add/update);
+ * - `wiring`: only the database spec and pod template (requireSSL, remove).
+ */
+export type PassKind = 'trust-bundle' | 'certificates' | 'wiring';
+
+export const DEFAULT_TIMEOUT = '10m';
+
+export interface Plan {
+  action: Action;
+  database: string;
+  replicas: number;
+  /** Pod names in restart order (ordinal order, like KubeDB). */
+  pods: string[];
+  passes: PassKind[];
+  timeoutSeconds: number;
+  apply: 'IfReady' | 'Always';
+}
+
+/** The TLS part of the database spec a request leads to. */
+export interface TargetTls {
+  enabled: boolean;
+  issuerRef?: IssuerRef;
+  certificates: CertificateSpec[];
+  requireSSL: boolean;
+}
+
+const TLS_FIELDS = new Set(['issuerRef', 'certificates', 'rotateCertificates', 'remove', 'requireSSL']);
+
+/** The request is for us at all (checked before the claim: other request types are someone else's). */
+export function checkRequestType(ops: PerconaXtraDBOpsRequest): void {
+  if (ops.spec?.type !== 'ReconfigureTLS') {
+    throw new InvalidRequestError(
+      `spec.type is ${JSON.stringify(ops.spec?.type)}: this workflow only handles ReconfigureTLS requests`,
+    );
+  }
+}
+
+export function timeoutSeconds(ops: PerconaXtraDBOpsRequest): number {
+  const ms = parseDuration(ops.spec.timeout ?? DEFAULT_TIMEOUT, 'spec.timeout');
+  if (ms < 1000)
+    throw new InvalidRequestError(`spec.timeout: ${JSON.stringify(ops.spec.timeout)} is shorter than 1s`);
+  return Math.ceil(ms / 1000);
+}
+
+/**
+ * The action a request asks for, or InvalidRequestError/DatabaseStateError saying which rule it
+ * breaks. `db` undefined means the database does not exist.
+ */
+export function admit(ops: PerconaXtraDBOpsRequest, db: PerconaXtraDB | undefined): Action {
+  const ns = ops.metadata.namespace;
+  const tls = ops.spec.tls;
+  if (!tls || typeof tls !== 'object')
+    throw new InvalidRequestError('spec.tls is required for ReconfigureTLS');
+  const unknown = Object.keys(tls).filter((k) => !TLS_FIELDS.has(k));
+  if (unknown.length > 0) throw new InvalidRequestError(`spec.tls: unknown field(s) ${unknown.join(', ')}`);
+  if (!ops.spec.databaseRef?.name) throw new InvalidRequestError('spec.databaseRef.name is required');
+  const apply = ops.spec.apply ?? 'IfReady';
+  if (apply !== 'IfReady' && apply !== 'Always') {
+    throw new InvalidRequestError(`spec.apply: ${JSON.stringify(apply)} is not IfReady or Always`);
+  }
+  timeoutSeconds(ops);
+
+  const asked = [
+    tls.remove === true ? 'remove' : undefined,
+    tls.rotateCertificates === true ? 'rotateCertificates' : undefined,
+    tls.issuerRef !== undefined || tls.certificates !== undefined || tls.requireSSL !== undefined
+      ? 'issuerRef/certificates/requireSSL'
+      : undefined,
+  ].filter((x): x is string => x !== undefined);
+  if (asked.length !== 1) {
+    throw new InvalidRequestError(
+      asked.length === 0
+        ? 'spec.tls asks for nothing: set exactly one of remove, rotateCertificates, or issuerRef/certificates/requireSSL'
+        : `spec.tls asks for ${asked.join(' and ')} at once: exactly one of remove, rotateCertificates, or issuerRef/certificates/requireSSL is allowed`,
+    );
+  }
+  const problems = [
+    ...issuerRefProblems(tls.issuerRef, 'spec.tls.issuerRef'),
+    ...certificateSpecProblems(tls.certificates ?? []),
+  ];
+  if (tls.requireSSL !== undefined && typeof tls.requireSSL !== 'boolean') {
+    problems.push(`spec.tls.requireSSL: ${JSON.stringify(tls.requireSSL)} is not a boolean`);
+  }
+  if (problems.length > 0) throw new InvalidRequestError(`invalid request: ${problems.join('; ')}`);
+
+  const dbName = `PerconaXtraDB ${ns}/${ops.spec.databaseRef.name}`;
+  if (!db) throw new DatabaseStateError(`${dbName} not found`);
+  if (apply === 'IfReady' && db.status?.phase !== 'Ready') {
+    throw new DatabaseStateError(
+      `${dbName} is ${db.status?.phase ?? 'not Ready (no status)'}; apply: IfReady only runs on a Ready database (use apply: Always to proceed anyway)`,
+    );
+  }
+  const hasTls = !!db.spec.tls?.issuerRef;
+  if (tls.remove) {
+    if (!hasTls) throw new InvalidRequestError(`remove: ${dbName} has no TLS to remove`);
+    return 'remove';
+  }
+  if (tls.rotateCertificates) {
+    if (!hasTls)
+      throw new InvalidRequestError(
+        `rotateCertificates: ${dbName} has no TLS to rotate (add it with issuerRef)`,
+      );
+    return 'rotate';
+  }
+  if (!hasTls) {
+    if (!tls.issuerRef) {
+      throw new InvalidRequestError(`${dbName} has no TLS: adding it needs spec.tls.issuerRef`);
+    }
+    return 'add';
+  }
+  if (tls.issuerRef && !sameIssuer(tls.issuerRef, db.spec.tls!.issuerRef!)) return 'change-issuer';
+  if (tls.certificates !== undefined || tls.issuerRef) return 'update';
+  return 'require-ssl';
+}
+
+export function sameIssuer(a: IssuerRef, b: IssuerRef): boolean {
+  return a.kind === b.kind && a.name === b.name;
+}
+
+/** The database's TLS spec once the request is done. Idempotent: applying it twice gives the same. */
+export function targetTls(
+  action: Action,
+  request: PerconaXtraDBOpsRequest['spec']['tls'],
+  db: PerconaXtraDB,
+): TargetTls {
+  const current = db.spec.tls;
+  const requireSSL = db.spec.requireSSL ?? false;
+  if (action === 'remove') return { enabled: false, certificates: [], requireSSL: false };
+  return {
+    enabled: true,
+    issuerRef: request?.issuerRef ?? current?.issuerRef,
+    certificates: mergeCertificateSpecs(current?.certificates ?? [], request?.certificates ?? []),
+    requireSSL: request?.requireSSL ?? requireSSL,
+  };
+}
+
+/**
+ * The passes an action needs. A CA change is two passes (trust first, then certificates) unless
+ * every pod already trusts the new CA; `onePassCaChange` exists only for the test that proves why.
+ */
+export function passesFor(action: Action, opts: { newCaAlreadyTrusted?: boolean } = {}): PassKind[] {
+  switch (action) {
+    case 'change-issuer':
+      return opts.newCaAlreadyTrusted ? ['certificates'] : ['trust-bundle', 'certificates'];
+    case 'add':
+    case 'rotate':
+    case 'update':
+      return ['certificates'];
+    case 'require-ssl':
+    case 'remove':
+      return ['wiring'];
+  }
+}
+
+export function buildPlan(
+  ops: PerconaXtraDBOpsRequest,
+  db: PerconaXtraDB,
+  action: Action,
+  opts: { newCaAlreadyTrusted?: boolean } = {},
+): Plan {
+  const replicas = db.spec.replicas ?? 3;
+  return {
+    action,
+    database: db.metadata.name!,
+    replicas,
+    pods: Array.from({ length: replicas }, (_, i) => podName(db.metadata.name!, i)),
+    passes: passesFor(action, opts),
+    timeoutSeconds: timeoutSeconds(ops),
+    apply: ops.spec.apply === 'Always' ? 'Always' : 'IfReady',
+  };
+}
+
+/** Another request for the same database that this one must wait for, if any. */
+export function blockingRequest(
+  self: PerconaXtraDBOpsRequest,
+  others: readonly PerconaXtraDBOpsRequest[],
+  claimAnnotation: string,
+): PerconaXtraDBOpsRequest | undefined {
+  const db = self.spec.databaseRef?.name;
+  const selfKey = orderKey(self);
+  return others.find((o) => {
+    if (o.metadata.uid === self.metadata.uid || o.metadata.name === self.metadata.name) return false;
+    if (o.spec?.type !== 'ReconfigureTLS' || o.spec?.databaseRef?.name !== db) return false;
+    const phase = o.status?.phase;
+    if (phase === 'Successful' || phase === 'Failed' || phase === 'Skipped') return false;
+    if (phase === 'Progressing') return true;
+    // Both claimed, neither started yet: the older one goes first.
+    return !!o.metadata.annotations?.[claimAnnotation] && orderKey(o) < selfKey;
+  });
+}
+
+function orderKey(o: PerconaXtraDBOpsRequest): string {
+  return `${o.metadata.creationTimestamp ?? ''}/${o.metadata.name ?? ''}`;
+}

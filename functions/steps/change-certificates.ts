@@ -1,0 +1,368 @@
+/**
+ * Change certificates: one pass of the plan.
+ *
+ * Ensures, in order: a backup Secret `<db>-tls-backup-<ops>` holds the certificate Secrets, the
+ * database TLS spec and the pod template wiring as they were before the request (first pass
+ * only; an existing backup is never overwritten, so a re-run keeps the original); the
+ * certificate Secrets hold what this pass needs (`certificates`: new keys signed by the issuer's
+ * CA; `trust-bundle`: ca.crt = old CA + new CA, leaves unchanged; `wiring`: untouched); on the
+ * last pass, the database spec and the workload's pod template match the request.
+ * Returns the pods to restart (with their current UIDs) and whether another pass follows.
+ * Safe to repeat: a re-run issues fresh keys again before any pod has restarted, and writes
+ * spec/template only when they differ. Throws InvalidIssuerError, InvalidRequestError,
+ * DatabaseStateError (fatal), Kube* errors from the adapter.
+ */
+import type { Deps } from '../deps.js';
+import { DatabaseStateError, InvalidRequestError } from '../errors.js';
+import { KINDS } from '../kube/types.js';
+import type { ConditionInput } from '../model/conditions.js';
+import { BACKUP_LABEL, BACKUP_STATE_ANNOTATION, backupSecretName, MANAGED_BY } from '../model/names.js';
+import { type PassKind, type Plan, type TargetTls, targetTls } from '../model/plan.js';
+import type { CertificateAlias, PerconaXtraDB } from '../model/types.js';
+import { CERTIFICATE_ALIASES } from '../model/types.js';
+import {
+  applyWiring,
+  readWiring,
+  snapshotWiring,
+  type TlsWiring,
+  type WiringSnapshot,
+} from '../model/wiring.js';
+import {
+  decodeSecretData,
+  issueCertificates,
+  mergeTrustBundle,
+  resolveIssuer,
+  secretManifest,
+} from '../pki/index.js';
+import { defaultSecretName } from '../pki/profile.js';
+import {
+  getDatabase,
+  getOpsRequest,
+  getWorkload,
+  type PodObject,
+  type RequestIds,
+  recordEvent,
+  type SecretObject,
+  selectorOf,
+  updateOpsStatus,
+  upsertSecret,
+  type Workload,
+} from './common.js';
+
+export interface ChangeCertificatesInput extends RequestIds {
+  plan: Plan;
+  pass: number;
+}
+
+export interface PodToRestart {
+  name: string;
+  /** UID before the restart ('' when the pod did not exist). */
+  uid: string;
+  index: number;
+  total: number;
+}
+
+export interface Round {
+  pass: number;
+  next: number;
+  more: boolean;
+  kind: PassKind;
+  /** The workload's controller rolls the pods itself (RollingUpdate and the template changed). */
+  rollout: boolean;
+  selector: string;
+  pods: PodToRestart[];
+  /** Public facts about what was issued (serials, notAfter): never key material. */
+  certificates: Array<{ alias: string; secretName: string; serial: string; notAfter: string }>;
+}
+
+/** What the backup keeps besides the Secrets' data (JSON in an annotation of the backup Secret). */
+export interface BackupState {
+  database: { tls: PerconaXtraDB['spec']['tls'] | null; requireSSL: boolean | null };
+  workload: { kind: 'PetSet' | 'StatefulSet'; name: string; wiring: WiringSnapshot };
+  /** Certificate Secrets that existed (their data is in the backup's data). */
+  existed: string[];
+  /** Every certificate Secret name the request may write (those not in `existed` are deleted on rollback). */
+  managed: string[];
+}
+
+export function secretNamesOf(
+  certificates: Array<{ alias: string; secretName?: string }> | undefined,
+  database: string,
+) {
+  return Object.fromEntries(
+    CERTIFICATE_ALIASES.map((alias) => [
+      alias,
+      certificates?.find((c) => c.alias === alias)?.secretName || defaultSecretName(database, alias),
+    ]),
+  ) as Record<CertificateAlias, string>;
+}
+
+export function backupKey(secretName: string, key: string): string {
+  return `${secretName}__${key}`;
+}
+
+export async function changeCertificates(input: ChangeCertificatesInput, deps: Deps): Promise<Round> {
+  const { kube, logger } = deps;
+  const { namespace: ns, opsRequest, plan, pass } = input;
+  const kind = plan.passes[pass];
+  if (!kind) throw new InvalidRequestError(`pass ${pass} is not in the plan (${plan.passes.join(', ')})`);
+  const final = pass === plan.passes.length - 1;
+
+  const ops = await getOpsRequest(kube, ns, opsRequest);
+  const db = await getDatabase(kube, ns, plan.database);
+  if (!db) throw new DatabaseStateError(`PerconaXtraDB ${ns}/${plan.database} not found`);
+  const workload = await getWorkload(kube, ns, plan.database);
+  if (!workload)
+    throw new DatabaseStateError(`PerconaXtraDB ${ns}/${plan.database} has no PetSet or StatefulSet`);
+  const target = targetTls(plan.action, ops.spec.tls, db);
+  const hasTls = !!db.spec.tls?.issuerRef;
+  const currentNames = secretNamesOf(db.spec.tls?.certificates, plan.database);
+  const targetNames = secretNamesOf(target.certificates, plan.database);
+  const secrets = await readSecrets(deps, ns, plan.database, hasTls ? Object.values(currentNames) : []);
+
+  if (pass === 0) {
+    const managed = [...new Set([...Object.values(currentNames), ...Object.values(targetNames)])];
+    await ensureBackup(deps, {
+      ns,
+      opsRequest,
+      db,
+      workload: { kind: workload.kind.kind, object: workload.object },
+      secrets,
+      managed,
+    });
+  }
+
+  const conditions: ConditionInput[] = [];
+  let certificates: Round['certificates'] = [];
+  if (kind === 'certificates') {
+    const ca = await resolveIssuer(kube, target.issuerRef!, { namespace: ns, now: deps.clock.now() });
+    // During a CA change every pod keeps trusting the old CA too; the old CA leaves at the next rotation.
+    const oldCa =
+      plan.action === 'change-issuer' ? decoded(secrets.get(currentNames.server))?.['ca.crt'] : undefined;
+    const issued = await issueCertificates({
+      database: plan.database,
+      namespace: ns,
+      certificates: target.certificates,
+      ca,
+      ...(oldCa ? { trustBundlePem: mergeTrustBundle(oldCa, ca.rootPem) } : {}),
+      now: deps.clock.now(),
+    });
+    for (const s of issued) {
+      await upsertSecret(kube, secretManifest(s, ns, ownerRefs(db)), secrets.get(s.secretName));
+    }
+    certificates = issued.map((s) => ({
+      alias: s.alias,
+      secretName: s.secretName,
+      serial: s.serial,
+      notAfter: s.notAfter,
+    }));
+    conditions.push(
+      {
+        type: 'IssueCertificatesSucceeded',
+        status: 'True',
+        reason: 'IssueCertificatesSucceeded',
+        message: `Issued ${issued.length} certificates signed by ${ca.issuerRef.kind} ${ca.issuerRef.name}`,
+      },
+      {
+        type: 'CertificateSynced',
+        status: 'True',
+        reason: 'CertificateSynced',
+        message: 'Certificate Secrets are up to date',
+      },
+    );
+  } else if (kind === 'trust-bundle') {
+    const ca = await resolveIssuer(kube, target.issuerRef!, { namespace: ns, now: deps.clock.now() });
+    for (const name of new Set(Object.values(currentNames))) {
+      const secret = secrets.get(name);
+      const data = decoded(secret);
+      if (!secret || !data) continue;
+      const bundle = mergeTrustBundle(data['ca.crt'] ?? '', ca.rootPem);
+      if (bundle === data['ca.crt']) continue;
+      await kube.replace(KINDS.Secret, {
+        ...secret,
+        data: { ...secret.data, 'ca.crt': Buffer.from(bundle, 'utf8').toString('base64') },
+      });
+    }
+    conditions.push({
+      type: 'CertificateSynced',
+      status: 'True',
+      reason: 'TrustBundleSynced',
+      message: `ca.crt trusts both the current CA and ${ca.issuerRef.kind} ${ca.issuerRef.name}'s CA`,
+    });
+  }
+
+  let templateChanged = false;
+  let specChanged = false;
+  if (final) {
+    specChanged = await ensureDatabaseSpec(deps, db, target);
+    const wiring: TlsWiring = {
+      enabled: target.enabled,
+      requireSSL: target.requireSSL,
+      secretNames: targetNames,
+    };
+    const { template, changed } = applyWiring(workload.object.spec.template, wiring);
+    if (changed) {
+      await kube.patch(
+        workload.kind,
+        { namespace: ns, name: plan.database },
+        { spec: { template } },
+        'merge',
+      );
+      templateChanged = true;
+      conditions.push({
+        type: 'UpdatePetSets',
+        status: 'True',
+        reason: 'UpdatePetSets',
+        message: `Updated the TLS wiring of ${workload.kind.kind} ${ns}/${plan.database}`,
+      });
+    }
+  }
+
+  const restart = kind !== 'wiring' || templateChanged || specChanged;
+  const rollout = templateChanged && rollsItself(workload.object);
+  const selector = selectorOf(workload.object, plan.database);
+  const pods = restart ? await podsToRestart(deps, ns, selector, plan, rollout) : [];
+
+  await updateOpsStatus(deps, ops, { conditions });
+  await recordEvent(
+    deps,
+    ops,
+    'Normal',
+    kind === 'certificates'
+      ? 'IssueCertificates'
+      : kind === 'trust-bundle'
+        ? 'UpdateTrustBundle'
+        : 'UpdatePetSets',
+    `Pass ${pass + 1}/${plan.passes.length} (${kind}) done for PerconaXtraDB ${ns}/${plan.database}; ${pods.length} pod(s) to restart`,
+  );
+  logger.info('pass done', { pass, kind, templateChanged, specChanged, rollout, pods: pods.length });
+  return { pass, next: pass + 1, more: !final, kind, rollout, selector, pods, certificates };
+}
+
+function decoded(secret: SecretObject | undefined): Record<string, string | undefined> | undefined {
+  return secret?.data ? decodeSecretData(secret.data) : undefined;
+}
+
+function ownerRefs(db: PerconaXtraDB) {
+  return db.metadata.uid
+    ? [
+        {
+          apiVersion: KINDS.PerconaXtraDB.apiVersion,
+          kind: KINDS.PerconaXtraDB.kind,
+          name: db.metadata.name!,
+          uid: db.metadata.uid,
+          blockOwnerDeletion: true,
+        },
+      ]
+    : undefined;
+}
+
+/** The database's certificate Secrets by name: one labelled list, plus a get for named ones it missed. */
+async function readSecrets(
+  deps: Deps,
+  ns: string,
+  database: string,
+  mustRead: string[],
+): Promise<Map<string, SecretObject>> {
+  const list = await deps.kube.list<SecretObject>(KINDS.Secret, ns, {
+    labelSelector: `app.kubernetes.io/instance=${database}`,
+  });
+  const byName = new Map(list.items.map((s) => [s.metadata.name!, s]));
+  for (const name of new Set(mustRead)) {
+    if (byName.has(name)) continue;
+    const s = await deps.kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
+    if (s) byName.set(name, s);
+  }
+  return byName;
+}
+
+async function ensureBackup(
+  deps: Deps,
+  a: {
+    ns: string;
+    opsRequest: string;
+    db: PerconaXtraDB;
+    workload: { kind: 'PetSet' | 'StatefulSet'; object: Workload };
+    secrets: Map<string, SecretObject>;
+    managed: string[];
+  },
+): Promise<void> {
+  const existed = a.managed.filter((n) => a.secrets.has(n));
+  const data: Record<string, string> = {};
+  for (const name of existed) {
+    for (const [k, v] of Object.entries(a.secrets.get(name)!.data ?? {})) data[backupKey(name, k)] = v;
+  }
+  const state: BackupState = {
+    database: { tls: a.db.spec.tls ?? null, requireSSL: a.db.spec.requireSSL ?? null },
+    workload: {
+      kind: a.workload.kind,
+      name: a.workload.object.metadata.name!,
+      wiring: snapshotWiring(a.workload.object.spec.template),
+    },
+    existed,
+    managed: a.managed,
+  };
+  try {
+    await deps.kube.create(KINDS.Secret, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      metadata: {
+        name: backupSecretName(a.db.metadata.name!, a.opsRequest),
+        namespace: a.ns,
+        labels: {
+          'app.kubernetes.io/managed-by': MANAGED_BY,
+          [BACKUP_LABEL]: a.opsRequest,
+        },
+        annotations: { [BACKUP_STATE_ANNOTATION]: JSON.stringify(state) },
+      },
+      data,
+    } as SecretObject);
+  } catch (err) {
+    // Already there from an earlier attempt: it holds the state before any write, keep it.
+    if ((err as Error).name !== 'KubeAlreadyExistsError') throw err;
+  }
+}
+
+/** Writes spec.tls / spec.requireSSL when they differ from the target; true when it wrote. */
+async function ensureDatabaseSpec(deps: Deps, db: PerconaXtraDB, target: TargetTls): Promise<boolean> {
+  const desiredTls = target.enabled
+    ? { issuerRef: target.issuerRef, certificates: target.certificates }
+    : null;
+  const currentTls = db.spec.tls ?? null;
+  const sameTls =
+    JSON.stringify(desiredTls) ===
+    JSON.stringify(
+      currentTls ? { issuerRef: currentTls.issuerRef, certificates: currentTls.certificates ?? [] } : null,
+    );
+  const sameSsl = (db.spec.requireSSL ?? false) === target.requireSSL;
+  if (sameTls && sameSsl) return false;
+  await deps.kube.patch(
+    KINDS.PerconaXtraDB,
+    { namespace: db.metadata.namespace!, name: db.metadata.name! },
+    { spec: { tls: desiredTls, requireSSL: target.requireSSL } },
+    'merge',
+  );
+  return true;
+}
+
+/** StatefulSet semantics: RollingUpdate unless OnDelete is set. */
+export function rollsItself(workload: Workload): boolean {
+  return (workload.spec.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate';
+}
+
+async function podsToRestart(
+  deps: Deps,
+  ns: string,
+  selector: string,
+  plan: Plan,
+  rollout: boolean,
+): Promise<PodToRestart[]> {
+  const list = await deps.kube.list<PodObject>(KINDS.Pod, ns, { labelSelector: selector });
+  const uid = new Map(list.items.map((p) => [p.metadata.name!, p.metadata.uid ?? '']));
+  // A StatefulSet's controller rolls from the highest ordinal down; eviction goes in ordinal order like KubeDB.
+  const order = rollout ? [...plan.pods].reverse() : plan.pods;
+  return order.map((name, index) => ({ name, uid: uid.get(name) ?? '', index, total: order.length }));
+}
+
+export { readWiring };

@@ -1,0 +1,265 @@
+/**
+ * Reads and writes several steps share: the OpsRequest's status and Events, the database's
+ * conditions, the workload, the backup Secret. Every write is an ensure (skipped when nothing
+ * changes), so a step can run twice.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Deps } from '../deps.js';
+import { InvalidRequestError, KubeAlreadyExistsError } from '../errors.js';
+import type { Kube, KubeObject } from '../kube/types.js';
+import { KINDS } from '../kube/types.js';
+import { type ConditionInput, setConditions } from '../model/conditions.js';
+import { CLAIM_ANNOTATION, MANAGED_BY } from '../model/names.js';
+import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../model/types.js';
+import type { PodTemplate } from '../model/wiring.js';
+
+/** The identifiers every step after Validate gets in its input. */
+export interface RequestIds {
+  namespace: string;
+  opsRequest: string;
+  execution?: string;
+}
+
+export interface SecretObject extends KubeObject {
+  type?: string;
+  data?: Record<string, string>;
+}
+
+export interface Workload extends KubeObject {
+  spec: {
+    replicas?: number;
+    selector?: { matchLabels?: Record<string, string> };
+    updateStrategy?: { type?: string };
+    podManagementPolicy?: string;
+    template: PodTemplate;
+    [k: string]: unknown;
+  };
+}
+
+export interface PodObject extends KubeObject {
+  spec?: { containers?: unknown[]; [k: string]: unknown };
+  status?: {
+    phase?: string;
+    conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+    containerStatuses?: Array<{
+      name: string;
+      ready?: boolean;
+      state?: Record<string, { reason?: string; message?: string }>;
+    }>;
+    [k: string]: unknown;
+  };
+}
+
+export async function getOpsRequest(kube: Kube, ns: string, name: string): Promise<PerconaXtraDBOpsRequest> {
+  const ops = await kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, { namespace: ns, name });
+  if (!ops) throw new InvalidRequestError(`PerconaXtraDBOpsRequest ${ns}/${name} not found`);
+  return ops;
+}
+
+export async function getDatabase(kube: Kube, ns: string, name: string): Promise<PerconaXtraDB | undefined> {
+  return kube.get<PerconaXtraDB>(KINDS.PerconaXtraDB, { namespace: ns, name });
+}
+
+export function isClaimedBy(ops: PerconaXtraDBOpsRequest, execution: string | undefined): boolean {
+  return !!execution && ops.metadata.annotations?.[CLAIM_ANNOTATION] === execution;
+}
+
+/**
+ * Sets conditions (and optionally the phase) on the OpsRequest's status; skips the write when
+ * nothing changes. Merge patch without a precondition: only the claiming execution writes here.
+ */
+export async function updateOpsStatus(
+  deps: Deps,
+  ops: PerconaXtraDBOpsRequest,
+  update: { phase?: string; conditions: ConditionInput[] },
+): Promise<PerconaXtraDBOpsRequest> {
+  const now = deps.clock.now();
+  const generation = ops.metadata.generation;
+  const current = ops.status?.conditions;
+  const conditions = setConditions(current, update.conditions, generation, now);
+  const phase = update.phase ?? ops.status?.phase;
+  if (conditions === current && phase === ops.status?.phase && ops.status?.observedGeneration === generation)
+    return ops;
+  const status = {
+    ...(phase ? { phase } : {}),
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    conditions,
+  };
+  return deps.kube.patch<PerconaXtraDBOpsRequest>(
+    KINDS.PerconaXtraDBOpsRequest,
+    { namespace: ops.metadata.namespace!, name: ops.metadata.name! },
+    { status },
+    'merge',
+    'status',
+  );
+}
+
+/**
+ * A core v1 Event on the OpsRequest, so `kubectl describe pxcops` tells the story. Best effort:
+ * a failed Event is logged, never fails the step.
+ */
+export async function recordEvent(
+  deps: Deps,
+  ops: PerconaXtraDBOpsRequest,
+  type: 'Normal' | 'Warning',
+  reason: string,
+  message: string,
+): Promise<void> {
+  const now = deps.clock.now().toISOString();
+  const ns = ops.metadata.namespace!;
+  try {
+    await deps.kube.create(KINDS.Event, {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `${ops.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: ns },
+      involvedObject: {
+        apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,
+        kind: KINDS.PerconaXtraDBOpsRequest.kind,
+        name: ops.metadata.name,
+        namespace: ns,
+        uid: ops.metadata.uid,
+        ...(ops.metadata.resourceVersion ? { resourceVersion: ops.metadata.resourceVersion } : {}),
+      },
+      reason,
+      message,
+      type,
+      source: { component: MANAGED_BY },
+      reportingComponent: MANAGED_BY,
+      reportingInstance: MANAGED_BY,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    } as KubeObject);
+  } catch (err) {
+    deps.logger.warn('could not record an Event', { reason, error: (err as Error).message });
+  }
+}
+
+/** Sets or removes the database's Paused condition; no write when already so. */
+export async function ensureDatabasePaused(
+  deps: Deps,
+  db: PerconaXtraDB,
+  paused: boolean,
+  by: string,
+): Promise<boolean> {
+  const current = db.status?.conditions ?? [];
+  const has = current.some((c) => c.type === 'Paused');
+  if (paused === has) return false;
+  const conditions = paused
+    ? setConditions(
+        current,
+        [
+          {
+            type: 'Paused',
+            status: 'True',
+            reason: 'PausedByOpsRequest',
+            message: `Paused by ${by} for ReconfigureTLS`,
+          },
+        ],
+        db.metadata.generation,
+        deps.clock.now(),
+      )
+    : current.filter((c) => c.type !== 'Paused');
+  await deps.kube.patch(
+    KINDS.PerconaXtraDB,
+    { namespace: db.metadata.namespace!, name: db.metadata.name! },
+    { status: { conditions } },
+    'merge',
+    'status',
+  );
+  return true;
+}
+
+/** The database's workload: the PetSet named like it when there is one, else the StatefulSet. */
+export async function getWorkload(
+  kube: Kube,
+  ns: string,
+  database: string,
+): Promise<{ kind: typeof KINDS.PetSet | typeof KINDS.StatefulSet; object: Workload } | undefined> {
+  const petset = await kube.get<Workload>(KINDS.PetSet, { namespace: ns, name: database });
+  if (petset) return { kind: KINDS.PetSet, object: petset };
+  const sts = await kube.get<Workload>(KINDS.StatefulSet, { namespace: ns, name: database });
+  return sts ? { kind: KINDS.StatefulSet, object: sts } : undefined;
+}
+
+export function selectorOf(workload: Workload, database: string): string {
+  const labels = workload.spec.selector?.matchLabels;
+  if (labels && Object.keys(labels).length > 0) {
+    return Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+  }
+  return `app.kubernetes.io/instance=${database}`;
+}
+
+/** Create, or replace when it exists (resourceVersion precondition: a race is a retryable conflict). */
+export async function upsertSecret(
+  kube: Kube,
+  secret: SecretObject,
+  existing: SecretObject | undefined,
+): Promise<void> {
+  if (existing) {
+    await kube.replace(KINDS.Secret, {
+      ...secret,
+      metadata: {
+        ...existing.metadata,
+        ...secret.metadata,
+        resourceVersion: existing.metadata.resourceVersion,
+      },
+    });
+    return;
+  }
+  try {
+    await kube.create(KINDS.Secret, secret);
+  } catch (err) {
+    if (!(err instanceof KubeAlreadyExistsError)) throw err;
+    const now = await kube.get<SecretObject>(KINDS.Secret, {
+      namespace: secret.metadata.namespace!,
+      name: secret.metadata.name!,
+    });
+    await upsertSecret(kube, secret, now);
+  }
+}
+
+/** The readiness story of a pod in one line, for messages ("not Ready: containers with unready status ..."). */
+export function readinessMessage(pod: PodObject | undefined): string {
+  if (!pod) return 'the pod does not exist';
+  if (pod.metadata.deletionTimestamp) return 'the pod is terminating';
+  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
+  const waiting = pod.status?.containerStatuses
+    ?.map((c) => {
+      const s = c.state && Object.values(c.state)[0];
+      return s?.message || s?.reason ? `${c.name}: ${s.message ?? s.reason}` : undefined;
+    })
+    .filter(Boolean)
+    .join('; ');
+  const parts = [
+    `phase ${pod.status?.phase ?? 'Unknown'}`,
+    ready
+      ? `Ready=${ready.status}${ready.reason ? ` (${ready.reason})` : ''}${ready.message ? `: ${ready.message}` : ''}`
+      : 'no Ready condition',
+    ...(waiting ? [waiting] : []),
+  ];
+  return parts.join(', ');
+}
+
+export function isPodReady(pod: PodObject | undefined): boolean {
+  return (
+    !!pod &&
+    !pod.metadata.deletionTimestamp &&
+    pod.status?.phase === 'Running' &&
+    pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true
+  );
+}
+
+/** Cause strings from Step Functions: the local engine passes the message, AWS a JSON envelope. */
+export function causeMessage(cause: unknown): string {
+  if (typeof cause !== 'string') return cause === undefined ? '' : JSON.stringify(cause);
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (parsed && typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // a plain message
+  }
+  return cause;
+}

@@ -1,0 +1,101 @@
+/**
+ * Edge validators of the handlers' events (the shapes the ASL passes). Hand-written, so nothing
+ * is compiled at cold start; a bad event is an InvalidRequestError naming the field.
+ */
+import { InvalidRequestError } from '../errors.js';
+import { numberField, objectOf, stringField } from '../middleware/index.js';
+import type { Plan } from '../model/plan.js';
+import type { ChangeCertificatesInput, PodToRestart } from './change-certificates.js';
+import type { CheckPodInput } from './check-pod.js';
+import type { PauseInput } from './pause.js';
+import type { RestartPodInput } from './restart-pod.js';
+import type { ResumeInput } from './resume.js';
+import type { FailedState, RollBackInput } from './roll-back.js';
+
+function plan(o: Record<string, unknown>, what: string): Plan {
+  const p = objectOf(o.plan, `${what}.plan`);
+  stringField(p, 'action', `${what}.plan`);
+  stringField(p, 'database', `${what}.plan`);
+  numberField(p, 'replicas', `${what}.plan`);
+  numberField(p, 'timeoutSeconds', `${what}.plan`);
+  if (!Array.isArray(p.pods) || !Array.isArray(p.passes))
+    throw new InvalidRequestError(`${what}.plan: pods and passes must be lists`);
+  return p as unknown as Plan;
+}
+
+function ids(o: Record<string, unknown>, what: string) {
+  return {
+    namespace: stringField(o, 'namespace', what),
+    opsRequest: stringField(o, 'opsRequest', what),
+    ...(typeof o.execution === 'string' ? { execution: o.execution } : {}),
+  };
+}
+
+function pod(o: Record<string, unknown>, what: string): PodToRestart {
+  const p = objectOf(o.pod, `${what}.pod`);
+  stringField(p, 'name', `${what}.pod`);
+  if (typeof p.uid !== 'string') throw new InvalidRequestError(`${what}.pod: "uid" must be a string`);
+  return { name: p.name as string, uid: p.uid, index: Number(p.index ?? 0), total: Number(p.total ?? 1) };
+}
+
+export function parsePause(event: unknown): PauseInput {
+  const o = objectOf(event, 'Pause input');
+  return { ...ids(o, 'Pause input'), plan: plan(o, 'Pause input') };
+}
+
+export function parseResume(event: unknown): ResumeInput {
+  const o = objectOf(event, 'Resume input');
+  return { ...ids(o, 'Resume input'), plan: plan(o, 'Resume input') };
+}
+
+export function parseChangeCertificates(event: unknown): ChangeCertificatesInput {
+  const o = objectOf(event, 'Change certificates input');
+  return {
+    ...ids(o, 'Change certificates input'),
+    plan: plan(o, 'Change certificates input'),
+    pass: numberField(o, 'pass', 'Change certificates input'),
+  };
+}
+
+export function parseRestartPod(event: unknown): RestartPodInput {
+  const w = 'Restart pod input';
+  const o = objectOf(event, w);
+  return {
+    namespace: stringField(o, 'namespace', w),
+    opsRequest: stringField(o, 'opsRequest', w),
+    database: stringField(o, 'database', w),
+    pod: pod(o, w),
+    rollout: o.rollout === true,
+    timeoutSeconds: numberField(o, 'timeoutSeconds', w),
+  };
+}
+
+export function parseCheckPod(event: unknown): CheckPodInput {
+  const w = 'Check pod input';
+  const o = objectOf(event, w);
+  const deadline = stringField(o, 'deadline', w);
+  if (Number.isNaN(Date.parse(deadline)))
+    throw new InvalidRequestError(`${w}: "deadline" is not a timestamp`);
+  return {
+    namespace: stringField(o, 'namespace', w),
+    ...(typeof o.opsRequest === 'string' && o.opsRequest ? { opsRequest: o.opsRequest } : {}),
+    database: stringField(o, 'database', w),
+    replicas: numberField(o, 'replicas', w),
+    selector: stringField(o, 'selector', w),
+    pod: pod(o, w),
+    deadline,
+    record: o.record === true,
+  };
+}
+
+export function parseRollBack(event: unknown): RollBackInput {
+  const w = 'Roll back input';
+  const o = objectOf(event, w);
+  if (o.stage !== 'restore' && o.stage !== 'finish')
+    throw new InvalidRequestError(`${w}: "stage" must be restore or finish`);
+  return {
+    stage: o.stage,
+    execution: typeof o.execution === 'string' ? o.execution : '',
+    state: (o.state && typeof o.state === 'object' ? o.state : {}) as FailedState,
+  };
+}

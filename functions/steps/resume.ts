@@ -1,0 +1,90 @@
+/**
+ * Resume: the request is done. Ensures the database has no Paused condition, the backup Secret is
+ * gone (and, for remove, the certificate Secrets now that no pod mounts them), and the OpsRequest
+ * is Successful with KubeDB's final conditions. Safe to repeat: deletes of what is gone and
+ * writes of what is already there are skipped. Throws Kube* errors from the adapter.
+ */
+import type { Deps } from '../deps.js';
+import { KINDS } from '../kube/types.js';
+import { BACKUP_STATE_ANNOTATION, backupSecretName } from '../model/names.js';
+import type { Plan } from '../model/plan.js';
+import type { BackupState } from './change-certificates.js';
+import {
+  ensureDatabasePaused,
+  getDatabase,
+  getOpsRequest,
+  type RequestIds,
+  recordEvent,
+  type SecretObject,
+  updateOpsStatus,
+} from './common.js';
+
+export interface ResumeInput extends RequestIds {
+  plan: Plan;
+}
+
+export interface Outcome {
+  namespace: string;
+  opsRequest: string;
+  database: string;
+  action?: string;
+  phase: 'Successful' | 'Failed';
+  reason: string;
+}
+
+export async function resume(input: ResumeInput, deps: Deps): Promise<Outcome> {
+  const { kube } = deps;
+  const { namespace: ns, opsRequest, plan } = input;
+  const db = await getDatabase(kube, ns, plan.database);
+  if (db) await ensureDatabasePaused(deps, db, false, opsRequest);
+
+  const backupName = backupSecretName(plan.database, opsRequest);
+  if (plan.action === 'remove') {
+    // The pods run without the certificates now: their Secrets can go.
+    const backup = await kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name: backupName });
+    const state = backup?.metadata.annotations?.[BACKUP_STATE_ANNOTATION];
+    const names = state ? (JSON.parse(state) as BackupState).managed : [];
+    for (const name of names) await kube.delete(KINDS.Secret, { namespace: ns, name });
+  }
+  await kube.delete(KINDS.Secret, { namespace: ns, name: backupName });
+
+  const ops = await getOpsRequest(kube, ns, opsRequest);
+  const reason = `ReconfigureTLS (${plan.action}) of PerconaXtraDB ${ns}/${plan.database} succeeded`;
+  if (ops.status?.phase !== 'Successful') {
+    await updateOpsStatus(deps, ops, {
+      phase: 'Successful',
+      conditions: [
+        {
+          type: 'RestartPods',
+          status: 'True',
+          reason: 'RestartPods',
+          message: `Restarted the pods of ${ns}/${plan.database}`,
+        },
+        {
+          type: 'DatabaseResumeSucceeded',
+          status: 'True',
+          reason: 'DatabaseResumeSucceeded',
+          message: `Successfully resumed PerconaXtraDB database: ${ns}/${plan.database}`,
+        },
+        { type: 'Running', status: 'False', reason: 'Successful', message: reason },
+        { type: 'Successful', status: 'True', reason: 'Successful', message: reason },
+      ],
+    });
+    await recordEvent(
+      deps,
+      ops,
+      'Normal',
+      'Successful',
+      `Successfully resumed PerconaXtraDB database: ${ns}/${plan.database}; ${reason}`,
+    );
+  }
+  deps.logger.info('request successful', { action: plan.action });
+  return {
+    namespace: ns,
+    opsRequest,
+    database: plan.database,
+    action: plan.action,
+    phase: 'Successful',
+    reason,
+  };
+}

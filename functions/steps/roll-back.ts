@@ -1,0 +1,253 @@
+/**
+ * Roll back: the one failure path, in two stages.
+ *
+ * `restore` — if this execution claimed the request and Change certificates saved a backup:
+ * ensures the certificate Secrets, the database TLS spec and the pod template wiring are as they
+ * were, then deletes (so the controller recreates) every pod that is not Ready, and returns them
+ * for the ASL to wait on. Writes nothing for a request this execution did not claim.
+ * `finish` — always reached: ensures the database has no Paused condition, marks the OpsRequest
+ * Failed with the reason (the error's message, which names the pod and its readiness message for a
+ * timeout) and how the rollback went, and records a Warning Event. Keeps the backup when the
+ * rollback did not complete, so nothing is lost.
+ * Both stages are safe to repeat. `restore` throws RollbackError when a restore write is refused.
+ */
+import type { Deps } from '../deps.js';
+import { PxcTlsOpsError, RollbackError } from '../errors.js';
+import { KINDS } from '../kube/types.js';
+import { BACKUP_STATE_ANNOTATION, backupSecretName, EXECUTION_LABEL, labelSafe } from '../model/names.js';
+import type { Plan } from '../model/plan.js';
+import type { PerconaXtraDBOpsRequest } from '../model/types.js';
+import { restoreWiring } from '../model/wiring.js';
+import { type BackupState, backupKey, type PodToRestart } from './change-certificates.js';
+import {
+  causeMessage,
+  ensureDatabasePaused,
+  getDatabase,
+  getWorkload,
+  isClaimedBy,
+  isPodReady,
+  type PodObject,
+  recordEvent,
+  type SecretObject,
+  selectorOf,
+  updateOpsStatus,
+  upsertSecret,
+} from './common.js';
+import type { Outcome } from './resume.js';
+
+interface ErrorInfo {
+  Error?: string;
+  Cause?: unknown;
+}
+
+/** The execution's state when the failure was caught (any shape: Validate may not have run). */
+export interface FailedState {
+  namespace?: unknown;
+  opsRequest?: unknown;
+  database?: unknown;
+  plan?: Plan;
+  error?: ErrorInfo;
+  rollback?: RestoreOutput;
+  rollbackError?: ErrorInfo;
+  [k: string]: unknown;
+}
+
+export interface RollBackInput {
+  stage: 'restore' | 'finish';
+  execution: string;
+  state: FailedState;
+}
+
+export interface RestoreOutput {
+  claimed: boolean;
+  restored: boolean;
+  namespace: string;
+  opsRequest: string;
+  database: string;
+  replicas: number;
+  selector: string;
+  deadline: string;
+  pods: PodToRestart[];
+}
+
+export async function rollBack(input: RollBackInput, deps: Deps): Promise<RestoreOutput | Outcome> {
+  return input.stage === 'restore' ? restore(input, deps) : finish(input, deps);
+}
+
+async function locate(
+  input: RollBackInput,
+  deps: Deps,
+): Promise<{ ns: string; ops?: PerconaXtraDBOpsRequest; claimed: boolean }> {
+  const s = input.state;
+  const ns = typeof s.namespace === 'string' ? s.namespace : '';
+  if (!ns) return { ns, claimed: false };
+  let ops: PerconaXtraDBOpsRequest | undefined;
+  if (typeof s.opsRequest === 'string' && s.opsRequest) {
+    ops = await deps.kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {
+      namespace: ns,
+      name: s.opsRequest,
+    });
+  } else {
+    // Console input that failed after Validate created the request: find it by the execution label.
+    const list = await deps.kube.list<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, ns, {
+      labelSelector: `${EXECUTION_LABEL}=${labelSafe(input.execution)}`,
+    });
+    ops = list.items[0];
+  }
+  return { ns, ops, claimed: !!ops && isClaimedBy(ops, input.execution) };
+}
+
+async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput> {
+  const { kube, logger } = deps;
+  const { ns, ops, claimed } = await locate(input, deps);
+  const database = input.state.plan?.database ?? ops?.spec.databaseRef?.name ?? '';
+  const timeoutSeconds = input.state.plan?.timeoutSeconds ?? 600;
+  const out: RestoreOutput = {
+    claimed,
+    restored: false,
+    namespace: ns,
+    opsRequest: ops?.metadata.name ?? '',
+    database,
+    replicas: input.state.plan?.replicas ?? 0,
+    selector: `app.kubernetes.io/instance=${database}`,
+    deadline: new Date(deps.clock.now().getTime() + timeoutSeconds * 1000).toISOString(),
+    pods: [],
+  };
+  if (!claimed || !ops || !database) {
+    logger.info('not rolling back: this execution did not claim the request');
+    return out;
+  }
+  const backupName = backupSecretName(database, ops.metadata.name!);
+  const backup = await kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name: backupName });
+  const rawState = backup?.metadata.annotations?.[BACKUP_STATE_ANNOTATION];
+  if (!backup || !rawState) {
+    logger.info('nothing to roll back: no change was made');
+    return out;
+  }
+  const saved = JSON.parse(rawState) as BackupState;
+  try {
+    for (const name of saved.managed) {
+      const current = await kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
+      if (!saved.existed.includes(name)) {
+        if (current) await kube.delete(KINDS.Secret, { namespace: ns, name });
+        continue;
+      }
+      const prefix = backupKey(name, '');
+      const data = Object.fromEntries(
+        Object.entries(backup.data ?? {})
+          .filter(([k]) => k.startsWith(prefix))
+          .map(([k, v]) => [k.slice(prefix.length), v]),
+      );
+      if (current && JSON.stringify(current.data ?? {}) === JSON.stringify(data)) continue;
+      await upsertSecret(
+        kube,
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          type: current?.type ?? 'kubernetes.io/tls',
+          metadata: { name, namespace: ns },
+          data,
+        },
+        current,
+      );
+    }
+    const db = await getDatabase(kube, ns, database);
+    if (db) {
+      const same =
+        JSON.stringify(db.spec.tls ?? null) === JSON.stringify(saved.database.tls) &&
+        (db.spec.requireSSL ?? null) === saved.database.requireSSL;
+      if (!same) {
+        await kube.patch(
+          KINDS.PerconaXtraDB,
+          { namespace: ns, name: database },
+          { spec: { tls: saved.database.tls, requireSSL: saved.database.requireSSL } },
+          'merge',
+        );
+      }
+    }
+    const workload = await getWorkload(kube, ns, database);
+    if (workload) {
+      const { template, changed } = restoreWiring(workload.object.spec.template, saved.workload.wiring);
+      if (changed)
+        await kube.patch(workload.kind, { namespace: ns, name: database }, { spec: { template } }, 'merge');
+      out.selector = selectorOf(workload.object, database);
+      out.replicas ||= workload.object.spec.replicas ?? 3;
+    }
+    // The pods that are not Ready are the ones the change broke: restart them on the old material.
+    // Delete rather than evict: a PodDisruptionBudget must not block replacing a pod that serves nothing.
+    const pods = await kube.list<PodObject>(KINDS.Pod, ns, { labelSelector: out.selector });
+    const broken = pods.items.filter((p) => !isPodReady(p) && !p.metadata.deletionTimestamp);
+    for (const p of broken)
+      await kube.delete(KINDS.Pod, { namespace: ns, name: p.metadata.name! }, { uid: p.metadata.uid });
+    out.pods = broken.map((p, index) => ({
+      name: p.metadata.name!,
+      uid: p.metadata.uid ?? '',
+      index,
+      total: broken.length,
+    }));
+  } catch (err) {
+    if (err instanceof PxcTlsOpsError && err.retryable) throw err;
+    throw new RollbackError(
+      `could not restore the state saved in Secret ${ns}/${backupName}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  out.restored = true;
+  logger.info('rolled back', { pods: out.pods.map((p) => p.name) });
+  if (ops) {
+    await recordEvent(
+      deps,
+      ops,
+      'Warning',
+      'RollingBack',
+      `Restored the previous certificates and TLS settings of PerconaXtraDB ${ns}/${database}` +
+        (out.pods.length ? `; restarting ${out.pods.map((p) => p.name).join(', ')}` : ''),
+    );
+  }
+  return out;
+}
+
+async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
+  const { kube } = deps;
+  const s = input.state;
+  const { ns, ops, claimed } = await locate(input, deps);
+  const database =
+    s.plan?.database ?? ops?.spec.databaseRef?.name ?? (typeof s.database === 'string' ? s.database : '');
+  const errorName = s.error?.Error ?? 'Error';
+  let reason = causeMessage(s.error?.Cause) || errorName;
+  const backupName = database && ops ? backupSecretName(database, ops.metadata.name!) : '';
+  if (s.rollbackError) {
+    reason += `; rollback did not complete (${causeMessage(s.rollbackError.Cause) || s.rollbackError.Error}); the previous state is kept in Secret ${ns}/${backupName}`;
+  } else if (s.rollback?.restored) {
+    reason +=
+      '; rolled back to the previous certificates and TLS settings' +
+      (s.rollback.pods.length ? ` and restarted ${s.rollback.pods.map((p) => p.name).join(', ')}` : '');
+  }
+  const outcome: Outcome = {
+    namespace: ns,
+    opsRequest: ops?.metadata.name ?? (typeof s.opsRequest === 'string' ? s.opsRequest : ''),
+    database,
+    ...(s.plan?.action ? { action: s.plan.action } : {}),
+    phase: 'Failed',
+    reason,
+  };
+  if (!claimed || !ops) return outcome;
+
+  const db = database ? await getDatabase(kube, ns, database) : undefined;
+  if (db) await ensureDatabasePaused(deps, db, false, ops.metadata.name!);
+  if (!s.rollbackError && backupName) await kube.delete(KINDS.Secret, { namespace: ns, name: backupName });
+  if (ops.status?.phase !== 'Failed' && ops.status?.phase !== 'Successful') {
+    await updateOpsStatus(deps, ops, {
+      phase: 'Failed',
+      conditions: [
+        { type: 'Running', status: 'False', reason: 'Failed', message: reason },
+        { type: 'Failed', status: 'True', reason: errorName, message: reason },
+      ],
+    });
+    await recordEvent(deps, ops, 'Warning', 'Failed', `ReconfigureTLS failed: ${reason}`);
+  }
+  deps.logger.warn('request failed', { reason });
+  return outcome;
+}

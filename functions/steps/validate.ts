@@ -1,0 +1,281 @@
+/**
+ * Validate: turns the execution input into a claimed, checked OpsRequest and a plan.
+ *
+ * Ensures: the OpsRequest exists (console input creates it, once per execution), is claimed by
+ * this execution (annotation written under a resourceVersion precondition, so of two executions
+ * only one wins), passes the admission rules and the issuer's CA checks, and is `Progressing`.
+ * Safe to repeat: a re-run finds its own claim and recomputes the same plan.
+ * Returns `skip: true`, having written nothing, for a request claimed by another execution or
+ * already finished.
+ * Throws InvalidRequestError / DatabaseStateError / InvalidIssuerError (fatal),
+ * DatabaseBusyError while another request holds the database, Kube* errors from the adapter.
+ */
+import type { Deps } from '../deps.js';
+import { DatabaseBusyError, DatabaseStateError, InvalidRequestError } from '../errors.js';
+import { KINDS } from '../kube/types.js';
+import {
+  CLAIM_ANNOTATION,
+  CLAIMED_AT_ANNOTATION,
+  CONSOLE_SOURCE,
+  EXECUTION_LABEL,
+  labelSafe,
+  SOURCE_LABEL,
+} from '../model/names.js';
+import {
+  admit,
+  blockingRequest,
+  buildPlan,
+  checkRequestType,
+  type Plan,
+  targetTls,
+  timeoutSeconds,
+} from '../model/plan.js';
+import type { PerconaXtraDBOpsRequest, ReconfigureTLSSpec } from '../model/types.js';
+import { decodeSecretData, inspectTlsSecret, resolveIssuer } from '../pki/index.js';
+import { defaultSecretName } from '../pki/profile.js';
+import { getDatabase, getOpsRequest, recordEvent, type SecretObject, updateOpsStatus } from './common.js';
+
+export const ACCEPTED_SHAPES =
+  'expected {"namespace": "<ns>", "opsRequest": "<name>"} to run an existing PerconaXtraDBOpsRequest, or ' +
+  '{"namespace": "<ns>", "database": "<name>", "tls": {...}} (optionally with "timeout" and "apply") to create one';
+
+export type ExecutionInput =
+  | { kind: 'by-name'; namespace: string; opsRequest: string }
+  | {
+      kind: 'console';
+      namespace: string;
+      database: string;
+      tls: ReconfigureTLSSpec;
+      timeout?: string;
+      apply?: string;
+    };
+
+export interface ValidateInput {
+  request: ExecutionInput;
+  execution: string;
+}
+
+export interface ValidateOutput {
+  namespace: string;
+  opsRequest: string;
+  execution: string;
+  skip: boolean;
+  reason?: string;
+  plan?: Plan;
+  round?: { next: number };
+}
+
+const BY_NAME = ['namespace', 'opsRequest'];
+const CONSOLE_REQUIRED = ['namespace', 'database', 'tls'];
+const CONSOLE_OPTIONAL = ['timeout', 'apply'];
+
+/** The two accepted input shapes; anything else is an InvalidRequestError that shows both. */
+export function parseExecutionInput(raw: unknown): ExecutionInput {
+  const reject = (why: string): never => {
+    throw new InvalidRequestError(`invalid input (${why}): ${ACCEPTED_SHAPES}`);
+  };
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return reject('not a JSON object');
+  const o = raw as Record<string, unknown>;
+  const keys = Object.keys(o);
+  const nonEmpty = (k: string) => typeof o[k] === 'string' && (o[k] as string) !== '';
+  if (keys.includes('opsRequest')) {
+    const extra = keys.filter((k) => !BY_NAME.includes(k));
+    if (extra.length > 0) reject(`unexpected field(s) ${extra.join(', ')}`);
+    if (!nonEmpty('namespace') || !nonEmpty('opsRequest'))
+      reject('namespace and opsRequest must be non-empty strings');
+    return { kind: 'by-name', namespace: o.namespace as string, opsRequest: o.opsRequest as string };
+  }
+  const extra = keys.filter((k) => !CONSOLE_REQUIRED.includes(k) && !CONSOLE_OPTIONAL.includes(k));
+  if (extra.length > 0) reject(`unexpected field(s) ${extra.join(', ')}`);
+  const missing = CONSOLE_REQUIRED.filter((k) => !(k in o));
+  if (missing.length > 0) reject(`missing ${missing.join(', ')}`);
+  if (!nonEmpty('namespace') || !nonEmpty('database'))
+    reject('namespace and database must be non-empty strings');
+  if (!o.tls || typeof o.tls !== 'object' || Array.isArray(o.tls)) reject('tls must be an object');
+  for (const k of CONSOLE_OPTIONAL) if (k in o && !nonEmpty(k)) reject(`${k} must be a non-empty string`);
+  return {
+    kind: 'console',
+    namespace: o.namespace as string,
+    database: o.database as string,
+    tls: o.tls as ReconfigureTLSSpec,
+    ...(o.timeout !== undefined ? { timeout: o.timeout as string } : {}),
+    ...(o.apply !== undefined ? { apply: o.apply as string } : {}),
+  };
+}
+
+/** The edge validator of the Validate handler. */
+export function parseValidateEvent(event: unknown): ValidateInput {
+  const e = (event ?? {}) as Record<string, unknown>;
+  const execution = typeof e.execution === 'string' && e.execution ? e.execution : 'local';
+  return { request: parseExecutionInput(e.request), execution };
+}
+
+export async function validate(input: ValidateInput, deps: Deps): Promise<ValidateOutput> {
+  const { kube, logger } = deps;
+  const { request, execution } = input;
+  const ns = request.namespace;
+  const name = request.kind === 'console' ? await ensureConsoleRequest(input, deps) : request.opsRequest;
+  const out = (skip: boolean, reason?: string): ValidateOutput => ({
+    namespace: ns,
+    opsRequest: name,
+    execution,
+    skip,
+    ...(reason ? { reason } : {}),
+  });
+
+  let ops = await getOpsRequest(kube, ns, name);
+  const phase = ops.status?.phase;
+  if (phase === 'Successful' || phase === 'Failed' || phase === 'Skipped') {
+    logger.info('request already finished, nothing to do', { phase });
+    return out(true, `already ${phase}`);
+  }
+  checkRequestType(ops);
+  const owner = ops.metadata.annotations?.[CLAIM_ANNOTATION];
+  if (owner && owner !== execution) {
+    logger.info('request claimed by another execution, nothing to do', { owner });
+    return out(true, `claimed by execution ${owner}`);
+  }
+  if (!owner) ops = await claim(ops, execution, deps);
+
+  await waitForOtherRequests(ops, deps);
+
+  const db = await getDatabase(kube, ns, ops.spec.databaseRef?.name);
+  const action = admit(ops, db);
+  const target = targetTls(action, ops.spec.tls, db!);
+  let newCaAlreadyTrusted = false;
+  if (target.enabled && action !== 'require-ssl') {
+    // Checks the CA (exists, is a CA issuer, not expired, key matches) before anything is paused.
+    const ca = await resolveIssuer(kube, target.issuerRef!, { namespace: ns, now: deps.clock.now() });
+    if (action === 'change-issuer')
+      newCaAlreadyTrusted = await serverTrusts(deps, ns, db!.metadata.name!, target, ca.rootFingerprint);
+  }
+  const plan = buildPlan(ops, db!, action, { newCaAlreadyTrusted });
+
+  if (ops.status?.phase !== 'Progressing') {
+    await updateOpsStatus(deps, ops, {
+      phase: 'Progressing',
+      conditions: [
+        {
+          type: 'Running',
+          status: 'True',
+          reason: 'Running',
+          message: `ReconfigureTLS (${action}) of PerconaXtraDB ${ns}/${plan.database} is progressing: ${plan.passes.length} pass(es) over ${plan.replicas} pods`,
+        },
+      ],
+    });
+    await recordEvent(
+      deps,
+      ops,
+      'Normal',
+      'Starting',
+      `Start processing ReconfigureTLS (${action}) for PerconaXtraDB ${ns}/${plan.database}`,
+    );
+  }
+  logger.info('request validated', { action, passes: plan.passes });
+  return { ...out(false), plan, round: { next: 0 } };
+}
+
+async function claim(
+  ops: PerconaXtraDBOpsRequest,
+  execution: string,
+  deps: Deps,
+): Promise<PerconaXtraDBOpsRequest> {
+  // PUT with the resourceVersion just read: a concurrent claim makes this a KubeConflictError,
+  // the ASL retries, and the re-read finds the other execution's claim.
+  const claimed: PerconaXtraDBOpsRequest = {
+    ...ops,
+    metadata: {
+      ...ops.metadata,
+      annotations: {
+        ...(ops.metadata.annotations ?? {}),
+        [CLAIM_ANNOTATION]: execution,
+        [CLAIMED_AT_ANNOTATION]: deps.clock.now().toISOString(),
+      },
+    },
+  };
+  delete (claimed as { status?: unknown }).status;
+  const written = await deps.kube.replace<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, claimed);
+  deps.logger.info('request claimed');
+  return { ...written, status: written.status ?? ops.status };
+}
+
+async function waitForOtherRequests(ops: PerconaXtraDBOpsRequest, deps: Deps): Promise<void> {
+  const ns = ops.metadata.namespace!;
+  const all = await deps.kube.list<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, ns);
+  const other = blockingRequest(ops, all.items, CLAIM_ANNOTATION);
+  if (!other) return;
+  const since = Date.parse(
+    ops.metadata.annotations?.[CLAIMED_AT_ANNOTATION] ?? ops.metadata.creationTimestamp ?? '',
+  );
+  let limit = 600;
+  try {
+    limit = timeoutSeconds(ops);
+  } catch {
+    // admission reports a bad timeout once the database is free
+  }
+  const waited =
+    (deps.clock.now().getTime() - (Number.isNaN(since) ? deps.clock.now().getTime() : since)) / 1000;
+  const what = `PerconaXtraDBOpsRequest ${ns}/${other.metadata.name} is still ${other.status?.phase ?? 'claimed'} on PerconaXtraDB ${ns}/${ops.spec.databaseRef.name}`;
+  if (waited > limit) {
+    throw new DatabaseStateError(
+      `${what}; waited ${Math.round(waited)}s, longer than this request's timeout (${limit}s)`,
+    );
+  }
+  deps.logger.info('waiting for another request on the same database', { other: other.metadata.name });
+  throw new DatabaseBusyError(`${what}; waiting for it to finish`);
+}
+
+/** Whether the running pods already trust the new CA (then a CA change needs no trust pass). */
+async function serverTrusts(
+  deps: Deps,
+  ns: string,
+  database: string,
+  target: { certificates: { alias: string; secretName?: string }[] },
+  rootFingerprint: string,
+): Promise<boolean> {
+  const name =
+    target.certificates.find((c) => c.alias === 'server')?.secretName ||
+    defaultSecretName(database, 'server');
+  const secret = await deps.kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
+  if (!secret?.data?.['tls.crt']) return false;
+  try {
+    return inspectTlsSecret(decodeSecretData(secret.data), { now: deps.clock.now() }).caFingerprints.includes(
+      rootFingerprint,
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Console input: the OpsRequest this execution created, or a new one (generated name, labelled). */
+async function ensureConsoleRequest(input: ValidateInput, deps: Deps): Promise<string> {
+  const r = input.request as Extract<ExecutionInput, { kind: 'console' }>;
+  const label = labelSafe(input.execution);
+  const existing = await deps.kube.list<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, r.namespace, {
+    labelSelector: `${EXECUTION_LABEL}=${label}`,
+  });
+  const mine = existing.items[0];
+  if (mine) return mine.metadata.name!;
+  const created = await deps.kube.create<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {
+    apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,
+    kind: KINDS.PerconaXtraDBOpsRequest.kind,
+    metadata: {
+      generateName: `${r.database}-tls-`,
+      namespace: r.namespace,
+      labels: { [SOURCE_LABEL]: CONSOLE_SOURCE, [EXECUTION_LABEL]: label },
+      annotations: {
+        [CLAIM_ANNOTATION]: input.execution,
+        [CLAIMED_AT_ANNOTATION]: deps.clock.now().toISOString(),
+      },
+    },
+    spec: {
+      type: 'ReconfigureTLS',
+      databaseRef: { name: r.database },
+      tls: r.tls,
+      ...(r.timeout ? { timeout: r.timeout } : {}),
+      ...(r.apply ? { apply: r.apply } : {}),
+    },
+  });
+  deps.logger.info('created the OpsRequest from console input', { opsRequest: created.metadata.name });
+  return created.metadata.name!;
+}

@@ -1,0 +1,282 @@
+/**
+ * The local runner: executes statemachine/reconfigure-tls.asl.json with aws-local-stepfunctions,
+ * routing every Task to its real handler in-process (the putEvents Tasks to a local collector),
+ * against any cluster (a kubeconfig, the simulator, or a `Kube` passed in).
+ *
+ * Tests, the demo and the benchmark all call `runExecution`. Wait states keep their real
+ * durations unless `waitScale` shortens them (tests); the benchmark leaves it unset.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { type Clock, type Deps, runWithDeps } from '../../functions/deps.js';
+import { handler as changeCertificates } from '../../functions/handlers/change-certificates.js';
+import { handler as checkPod } from '../../functions/handlers/check-pod.js';
+import { handler as pause } from '../../functions/handlers/pause.js';
+import { handler as restartPod } from '../../functions/handlers/restart-pod.js';
+import { handler as resume } from '../../functions/handlers/resume.js';
+import { handler as rollBack } from '../../functions/handlers/roll-back.js';
+import { handler as validate } from '../../functions/handlers/validate.js';
+import { kubeFromKubeconfig } from '../../functions/kube/client.js';
+import type { Kube } from '../../functions/kube/types.js';
+
+export const DEFINITION_PATH = fileURLToPath(
+  new URL('../../statemachine/reconfigure-tls.asl.json', import.meta.url),
+);
+
+type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
+type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
+export type TaskFn = (input: JsonValue) => Promise<JsonValue>;
+
+/** One entry of the execution's event log (aws-local-stepfunctions' EventLog, the fields used here). */
+export interface EventLog {
+  type: string;
+  timestamp: number;
+  state?: { name: string; type: string; input: unknown; output?: unknown };
+  index?: number;
+  Error?: string;
+  Cause?: unknown;
+  [k: string]: unknown;
+}
+
+/** Function logical names (as in template.yaml) → the handler that runs for them locally. */
+export const HANDLERS: Record<string, LambdaHandler> = {
+  ValidateFunction: validate as unknown as LambdaHandler,
+  PauseFunction: pause as unknown as LambdaHandler,
+  ChangeCertificatesFunction: changeCertificates as unknown as LambdaHandler,
+  RestartPodFunction: restartPod as unknown as LambdaHandler,
+  CheckPodFunction: checkPod as unknown as LambdaHandler,
+  ResumeFunction: resume as unknown as LambdaHandler,
+  RollBackFunction: rollBack as unknown as LambdaHandler,
+};
+
+const ACCOUNT = '123456789012';
+const REGION = 'us-east-1';
+
+/** Each `${Placeholder}` → a fake but well-formed value (Lambda ARNs for `...FunctionArn`). */
+export function substitute(text: string): string {
+  return text.replace(/\$\{([A-Za-z0-9]+)\}/g, (_, name: string) =>
+    name.endsWith('FunctionArn')
+      ? `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name.slice(0, -'Arn'.length)}`
+      : `local-${name}`,
+  );
+}
+
+export interface StateDef {
+  Type: string;
+  Resource?: string;
+  Seconds?: number;
+  Retry?: Array<{ IntervalSeconds?: number }>;
+  ItemProcessor?: { States: Record<string, StateDef> };
+  Iterator?: { States: Record<string, StateDef> };
+  [k: string]: unknown;
+}
+export interface Definition {
+  StartAt: string;
+  States: Record<string, StateDef>;
+  [k: string]: unknown;
+}
+
+export function loadDefinition(path = DEFINITION_PATH): Definition {
+  return JSON.parse(substitute(readFileSync(path, 'utf8'))) as Definition;
+}
+
+/** Every state, nested Map processors included (state names are unique across the definition). */
+export function allStates(def: { States: Record<string, StateDef> }): Array<[string, StateDef]> {
+  const out: Array<[string, StateDef]> = [];
+  for (const [name, s] of Object.entries(def.States)) {
+    out.push([name, s]);
+    const inner = s.ItemProcessor ?? s.Iterator;
+    if (inner) out.push(...allStates(inner));
+  }
+  return out;
+}
+
+export interface Progress {
+  state: string;
+  type: string;
+  elapsedMs: number;
+  /** Inside "Restart pods"/"Check restored pods": the pod and its place in the order. */
+  pod?: { name: string; index: number; total: number };
+  pass?: { index: number; total: number; kind?: string };
+}
+
+export interface PublishedEvent {
+  EventBusName?: string;
+  Source?: string;
+  DetailType?: string;
+  Detail?: unknown;
+}
+
+export interface RunOptions {
+  /** The cluster: a Kube, or a kubeconfig (path or YAML text). */
+  kube?: Kube;
+  kubeconfig?: string;
+  input: unknown;
+  executionName?: string;
+  onProgress?: (p: Progress) => void;
+  /** Multiplies every Wait state's duration (tests: e.g. 0.05); unset = the real durations. */
+  waitScale?: number;
+  /** Replaces retry intervals with IntervalSeconds × this (no backoff); unset = the ASL's own. */
+  retryScale?: number;
+  logger?: Logger;
+  clock?: Clock;
+  /** Test hook: wrap the local function of a Task state (e.g. to alter a plan). */
+  wrapTask?: (state: string, fn: TaskFn) => TaskFn;
+  definition?: Definition;
+}
+
+export interface RunResult {
+  status: 'SUCCEEDED' | 'FAILED';
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  /** The execution's event log (state inputs and outputs included). */
+  events: EventLog[];
+  durationMs: number;
+  /** State transitions (states entered), as Step Functions bills them. */
+  transitions: number;
+  /** Entries the putEvents Tasks sent. */
+  published: PublishedEvent[];
+  executionName: string;
+}
+
+function fakeContext(functionName: string, executionName: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: executionName,
+    getRemainingTimeInMillis: () => 120_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+export async function runExecution(opts: RunOptions): Promise<RunResult> {
+  const def = opts.definition ?? loadDefinition();
+  const kube = opts.kube ?? (opts.kubeconfig ? kubeFromKubeconfig(opts.kubeconfig) : undefined);
+  if (!kube) throw new Error('runExecution: pass kube or kubeconfig');
+  const deps: Partial<Deps> = {
+    kube,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  };
+  const executionName = opts.executionName ?? `local-${randomUUID()}`;
+  const published: PublishedEvent[] = [];
+
+  const taskResourceLocalHandlers: Record<string, TaskFn> = {};
+  const waitTimeOverrides: Record<string, number> = {};
+  const retryIntervalOverrides: Record<string, number[]> = {};
+  for (const [name, s] of allStates(def)) {
+    if (s.Type === 'Task' && s.Resource) {
+      let fn: TaskFn;
+      if (s.Resource.startsWith('arn:aws:states:::events:putEvents')) {
+        fn = async (input) => {
+          const entries = ((input as { Entries?: PublishedEvent[] }).Entries ?? []) as PublishedEvent[];
+          published.push(...entries);
+          return { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: randomUUID() })) };
+        };
+      } else {
+        const functionName = s.Resource.split(':').pop() ?? '';
+        const h = HANDLERS[functionName];
+        if (!h) throw new Error(`runExecution: no local handler for ${s.Resource} (state "${name}")`);
+        fn = (input) =>
+          runWithDeps(deps, async () => {
+            // Through JSON both ways, as Lambda does: no shared references, no undefined.
+            const out = await h(JSON.parse(JSON.stringify(input)), fakeContext(functionName, executionName));
+            return (out === undefined ? null : JSON.parse(JSON.stringify(out))) as JsonValue;
+          });
+      }
+      taskResourceLocalHandlers[name] = opts.wrapTask ? opts.wrapTask(name, fn) : fn;
+    }
+    if (s.Type === 'Wait' && opts.waitScale !== undefined && typeof s.Seconds === 'number') {
+      waitTimeOverrides[name] = Math.round(s.Seconds * 1000 * opts.waitScale);
+    }
+    if (s.Retry && opts.retryScale !== undefined) {
+      retryIntervalOverrides[name] = s.Retry.map((r) =>
+        Math.round((r.IntervalSeconds ?? 1) * 1000 * opts.retryScale!),
+      );
+    }
+  }
+
+  const machine = new StateMachine(def as never, {
+    validationOptions: { checkArn: false, checkPaths: true },
+  });
+  const started = Date.now();
+  const execution = machine.run(opts.input as never, {
+    overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
+    context: {
+      Execution: {
+        Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:reconfigure-tls:${executionName}`,
+        Name: executionName,
+        RoleArn: `arn:aws:iam::${ACCOUNT}:role/local`,
+      },
+      StateMachine: {
+        Id: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:reconfigure-tls`,
+        Name: 'reconfigure-tls',
+      },
+    },
+  });
+
+  const events: EventLog[] = [];
+  let transitions = 0;
+  let pass: Progress['pass'];
+  const collect = (async () => {
+    for await (const raw of execution.eventLogs) {
+      const ev = raw as unknown as EventLog;
+      events.push(ev);
+      if (ev.type !== 'StateEntered' || !ev.state) continue;
+      transitions++;
+      const input = (ev.state.input ?? {}) as Record<string, unknown>;
+      if (ev.state.name === 'Change certificates') {
+        const plan = input.plan as { passes?: string[] } | undefined;
+        const idx = Number((input.round as { next?: number } | undefined)?.next ?? 0);
+        pass = { index: idx, total: plan?.passes?.length ?? 1, kind: plan?.passes?.[idx] };
+      }
+      const pod = input.pod as Progress['pod'] | undefined;
+      opts.onProgress?.({
+        state: ev.state.name,
+        type: ev.state.type,
+        elapsedMs: ev.timestamp - started,
+        ...(pod && typeof pod === 'object' && pod.name
+          ? { pod: { name: pod.name, index: pod.index, total: pod.total } }
+          : {}),
+        ...(pass ? { pass } : {}),
+      });
+    }
+  })();
+
+  let result: RunResult;
+  try {
+    const output = await execution.result;
+    result = { status: 'SUCCEEDED', output, events, durationMs: 0, transitions: 0, published, executionName };
+  } catch (err) {
+    const e =
+      (err as { cause?: unknown }).cause instanceof Error
+        ? ((err as { cause: Error }).cause as Error)
+        : (err as Error);
+    result = {
+      status: 'FAILED',
+      error: e.name,
+      cause: e.message,
+      events,
+      durationMs: 0,
+      transitions: 0,
+      published,
+      executionName,
+    };
+  }
+  await collect;
+  result.durationMs = Date.now() - started;
+  result.transitions = transitions;
+  return result;
+}

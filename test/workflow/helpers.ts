@@ -1,0 +1,106 @@
+/**
+ * A small world for workflow tests: a simulator with short pod delays, a CA Issuer, a
+ * PerconaXtraDB, and `run()` executing the real ASL through the local runner with Waits and
+ * retry intervals shortened. Logs are captured (and kept off the console) for the key scan.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { vi } from 'vitest';
+import { kubeFromKubeconfig } from '../../functions/kube/client.js';
+import type { Kube } from '../../functions/kube/types.js';
+import { KINDS } from '../../functions/kube/types.js';
+import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
+import { type RunOptions, type RunResult, runExecution } from '../../local/runner/index.js';
+import { type CaIssuer, createCaIssuer } from '../../local/runner/world.js';
+import {
+  createPerconaXtraDB,
+  type PerconaXtraDBFixture,
+  waitForPodsReady,
+} from '../../local/sim/fixtures.js';
+import { type Simulator, startSimulator } from '../../local/sim/index.js';
+
+export const NS = 'demo';
+
+export interface World {
+  sim: Simulator;
+  kube: Kube;
+  issuer: CaIssuer;
+  logs: string[];
+  run(input: unknown, opts?: Partial<RunOptions>): Promise<RunResult>;
+  createDatabase(f: Partial<PerconaXtraDBFixture> & { name: string }): Promise<void>;
+  createOps(ops: PerconaXtraDBOpsRequest): PerconaXtraDBOpsRequest;
+  ops(name: string): PerconaXtraDBOpsRequest;
+  db(name: string): PerconaXtraDB;
+  // biome-ignore lint/suspicious/noExplicitAny: free-form objects from the simulator store
+  get(kind: { apiVersion: string; kind: string }, name: string, namespace?: string): any;
+  stop(): Promise<void>;
+}
+
+export async function startWorld(o: { podReadyDelayMs?: number } = {}): Promise<World> {
+  const sim = await startSimulator({ podReadyDelayMs: o.podReadyDelayMs ?? 150, podDeleteGraceMs: 30 });
+  const kube = kubeFromKubeconfig(sim.kubeconfig);
+  const issuer = await createCaIssuer(sim, { name: 'px-issuer', namespace: NS });
+  const logs: string[] = [];
+  const logger = new Logger({ serviceName: 'pxc-tls-ops-test', logLevel: 'DEBUG' });
+  const get = (
+    kind: { apiVersion: string; kind: string },
+    name: string,
+    namespace: string | undefined = NS,
+  ) => sim.store.get(kind.apiVersion, kind.kind, namespace, name);
+  return {
+    sim,
+    kube,
+    issuer,
+    logs,
+    async run(input, opts = {}) {
+      const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
+        logs.push(String(chunk));
+        return true;
+      });
+      try {
+        return await runExecution({ kube, input, waitScale: 0.05, retryScale: 0.02, logger, ...opts });
+      } finally {
+        write.mockRestore();
+      }
+    },
+    async createDatabase(f) {
+      const created = createPerconaXtraDB(sim, { namespace: NS, replicas: 3, ...f });
+      await waitForPodsReady(sim, NS, created.podNames);
+    },
+    createOps(ops) {
+      return sim.store.create(ops);
+    },
+    ops: (name) => get(KINDS.PerconaXtraDBOpsRequest, name),
+    db: (name) => get(KINDS.PerconaXtraDB, name),
+    get,
+    stop: () => sim.stop(),
+  };
+}
+
+/** Pod name → UID, from the simulator's store. */
+export function podUids(world: World, database: string): Record<string, string> {
+  const pods = world.sim.store.list<{
+    metadata: { name: string; uid: string; labels?: Record<string, string> };
+  }>('v1', 'Pod', NS);
+  return Object.fromEntries(
+    pods
+      .filter((p) => p.metadata.labels?.['app.kubernetes.io/instance'] === database)
+      .map((p) => [p.metadata.name, p.metadata.uid]),
+  );
+}
+
+export function secretPem(
+  world: World,
+  name: string,
+  key: 'ca.crt' | 'tls.crt' | 'tls.key',
+): string | undefined {
+  const s = world.get(KINDS.Secret, name);
+  const v = s?.data?.[key];
+  return v ? Buffer.from(v, 'base64').toString('utf8') : undefined;
+}
+
+/** Every string in a JSON value, flattened: for scanning payloads. */
+export function allText(value: unknown): string {
+  return JSON.stringify(value ?? null);
+}
+
+export const PRIVATE_KEY = /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/;
