@@ -202,6 +202,8 @@ export async function createTestCA(
     keyType?: 'rsa' | 'ec';
     /** For negative tests: a CA certificate without CA:TRUE / keyCertSign. */
     isCA?: boolean;
+    /** For negative tests: CA:TRUE but a keyUsage without keyCertSign. */
+    keyCertSign?: boolean;
   } = {},
 ): Promise<{ certPem: string; keyPem: string }> {
   const { privateKey, publicKey } =
@@ -230,9 +232,10 @@ export async function createTestCA(
       subjectKeyId: publicKeyId(publicKey),
       authorityKeyId: parent?.subjectKeyId,
       isCA,
-      keyUsage: isCA
-        ? { keyCertSign: true, cRLSign: true, digitalSignature: true }
-        : { digitalSignature: true },
+      keyUsage:
+        isCA && opts.keyCertSign !== false
+          ? { keyCertSign: true, cRLSign: true, digitalSignature: true }
+          : { digitalSignature: true },
     },
     opts.parent ? opts.parent.keyPem : privateKey,
   );

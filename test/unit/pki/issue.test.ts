@@ -257,6 +257,23 @@ describe('Issuing certificates', () => {
     });
   });
 
+  it('writes dates from 2050 on as GeneralizedTime that OpenSSL reads back', async () => {
+    const longRoot = await createTestCA({ notAfter: new Date('2060-01-01T00:00:00Z') });
+    const [server] = await issueCertificates({
+      database: 'db',
+      namespace: 'ns',
+      ca: authority(longRoot.certPem, longRoot.keyPem),
+      now: new Date('2049-12-01T00:00:00Z'),
+      certificates: [{ alias: 'server', duration: '2160h' }],
+    });
+    const x = leafOf(server!.data['tls.crt']);
+    expect(new Date(x.validFrom).toISOString()).toBe('2049-11-30T23:55:00.000Z');
+    expect(new Date(x.validTo).toISOString()).toBe('2050-03-01T00:00:00.000Z');
+    expect(inspectTlsSecret(server!.data, { now: new Date('2050-01-01T00:00:00Z') }).notAfter).toBe(
+      '2050-03-01T00:00:00.000Z',
+    );
+  });
+
   it('signs with an ECDSA CA too', async () => {
     const ec = await createTestCA({ keyType: 'ec', commonName: 'ec CA' });
     const ecCa = authority(ec.certPem, ec.keyPem);

@@ -147,6 +147,29 @@ describe('Resolving an issuer', () => {
         /Issuer demo\/px-issuer \(Secret demo\/s\): the CA certificate .* is not a CA/,
       ],
       [
+        'a CA whose key usage does not allow signing certificates',
+        async () => {
+          const r = await createTestCA({ keyCertSign: false });
+          return { objects: withCa(r.certPem, r.keyPem) };
+        },
+        /Issuer demo\/px-issuer \(Secret demo\/s\): the CA certificate .* may not sign certificates \(keyUsage lacks keyCertSign\)/,
+      ],
+      [
+        'an expired intermediate above the signing CA',
+        async () => {
+          const root = await createTestCA({ commonName: 'root' });
+          const i1 = await createTestCA({
+            commonName: 'expired level 1',
+            parent: root,
+            notBefore: new Date(Date.now() - 30 * DAY),
+            notAfter: new Date(Date.now() - DAY),
+          });
+          const i2 = await createTestCA({ commonName: 'level 2', parent: i1 });
+          return { objects: withCa(i2.certPem + i1.certPem + root.certPem, i2.keyPem) };
+        },
+        /the chain certificate .*CN=expired level 1 \(tls.crt #2\) expired at/,
+      ],
+      [
         'an expired CA',
         async () => {
           const r = await createTestCA({
