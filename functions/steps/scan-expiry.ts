@@ -190,7 +190,10 @@ export interface ScanExpiryResult {
   withTls: number;
   due: number;
   created: string[];
+  /** StartExecution calls for requests created in this run. */
   executionsStarted: number;
+  /** StartExecution calls repeated for requests of an earlier run still waiting (idempotent). */
+  executionsEnsured: number;
   skipped: RenewalPlan['skipped'];
   listCalls: number;
 }
@@ -231,6 +234,8 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
 
   const created: string[] = [];
   let executionsStarted = 0;
+  let executionsEnsured = 0;
+  const fresh = new Set(plan.renew);
   if (!input.dryRun) {
     await forEachLimited([...plan.renew, ...plan.restart], 4, async (r) => {
       try {
@@ -243,7 +248,9 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
         namespace: r.namespace,
         opsRequest: r.opsRequest,
       });
-      if (!started.alreadyExisted) executionsStarted += 1;
+      if (started.alreadyExisted) return;
+      if (fresh.has(r)) executionsStarted += 1;
+      else executionsEnsured += 1;
     });
   }
   const result: ScanExpiryResult = {
@@ -252,6 +259,7 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
     due: plan.renew.length + plan.restart.length + plan.skipped.length,
     created: created.sort(),
     executionsStarted,
+    executionsEnsured,
     skipped: plan.skipped,
     listCalls,
   };

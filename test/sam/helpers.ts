@@ -1,0 +1,96 @@
+/**
+ * Shared set-up for the SAM tests: certificates of a chosen age, PerconaXtraDB objects with their
+ * three TLS Secrets written straight into the simulator's store (no pods: the triggers never
+ * look at them), and a recording logger.
+ */
+import { createTestCA } from '../../functions/pki/index.js';
+import type { StepLogger } from '../../functions/triggers/logger.js';
+import type { Simulator } from '../../local/sim/index.js';
+
+const DAY = 86_400_000;
+
+export interface PemSet {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+/** A CA and leaf certificates that are fresh, due for renewal (day 70 of 90) and expired. */
+export async function certificateAges(now: Date): Promise<Record<'fresh' | 'due' | 'expired', PemSet>> {
+  const ca = await createTestCA({ commonName: 'test-ca', keyType: 'ec' });
+  const leaf = async (bornDaysAgo: number) => {
+    const notBefore = new Date(now.getTime() - bornDaysAgo * DAY);
+    const cert = await createTestCA({
+      commonName: 'leaf',
+      keyType: 'ec',
+      parent: ca,
+      notBefore,
+      notAfter: new Date(notBefore.getTime() + 90 * DAY),
+    });
+    return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
+  };
+  return { fresh: await leaf(1), due: await leaf(70), expired: await leaf(95) };
+}
+
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+
+/** A PerconaXtraDB with TLS from a CA Issuer and its three certificate Secrets, straight into the store. */
+export function putDatabaseWithTls(sim: Simulator, namespace: string, name: string, pem: PemSet): void {
+  sim.store.create({
+    apiVersion: 'kubedb.com/v1',
+    kind: 'PerconaXtraDB',
+    metadata: { namespace, name },
+    spec: {
+      version: '8.0.40',
+      replicas: 3,
+      requireSSL: true,
+      tls: {
+        issuerRef: { apiGroup: 'cert-manager.io', kind: 'Issuer', name: 'px-issuer' },
+        certificates: [{ alias: 'server' }, { alias: 'client' }, { alias: 'metrics-exporter' }],
+      },
+    },
+    status: { phase: 'Ready' },
+  });
+  for (const alias of ['server', 'client', 'metrics-exporter']) {
+    sim.store.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { namespace, name: `${name}-${alias}-cert` },
+      type: 'kubernetes.io/tls',
+      data: { 'ca.crt': b64(pem.caPem), 'tls.crt': b64(pem.certPem), 'tls.key': b64(pem.keyPem) },
+    });
+  }
+}
+
+export function putOpsRequest(
+  sim: Simulator,
+  namespace: string,
+  name: string,
+  opts: { database?: string; type?: string; phase?: string; tls?: Record<string, unknown> } = {},
+): void {
+  sim.store.create({
+    apiVersion: 'ops.kubedb.com/v1alpha1',
+    kind: 'PerconaXtraDBOpsRequest',
+    metadata: { namespace, name },
+    spec: {
+      type: opts.type ?? 'ReconfigureTLS',
+      databaseRef: { name: opts.database ?? 'sample-pxc' },
+      tls: opts.tls ?? { rotateCertificates: true },
+    },
+    ...(opts.phase ? { status: { phase: opts.phase } } : {}),
+  });
+}
+
+export function recordingLogger(): StepLogger & {
+  lines: Array<{ level: string; message: string; extra?: unknown }>;
+} {
+  const lines: Array<{ level: string; message: string; extra?: unknown }> = [];
+  const at = (level: string) => (message: string, extra?: Record<string, unknown>) => {
+    lines.push({ level, message, extra });
+  };
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+export const TEST_CREDENTIALS = { accessKeyId: 'AKIDPXCTLSOPSTEST', secretAccessKey: 'test-secret' };
+export const STATE_MACHINE_ARN =
+  'arn:aws:states:eu-west-1:123456789012:stateMachine:pxc-tls-ops-reconfigure-tls';

@@ -1,0 +1,234 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeFromKubeconfig } from '../../functions/kube/client.js';
+import type { Kube } from '../../functions/kube/types.js';
+import type { PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
+import {
+  type DatabaseCerts,
+  planRenewals,
+  renewalNames,
+  type ScanExpiryResult,
+  scanExpiry,
+} from '../../functions/steps/scan-expiry.js';
+import { sfnStartExecution } from '../../functions/triggers/aws.js';
+import { type AwsStandIn, startAwsStandIn } from '../../local/aws/index.js';
+import { type Simulator, startSimulator } from '../../local/sim/index.js';
+import {
+  certificateAges,
+  putDatabaseWithTls,
+  putOpsRequest,
+  recordingLogger,
+  STATE_MACHINE_ARN,
+  TEST_CREDENTIALS,
+} from './helpers.js';
+
+const NOW = new Date('2026-11-28T03:15:00Z');
+const DAY = 86_400_000;
+
+describe('Scan expiry: deciding', () => {
+  const cert = (
+    alias: 'server' | 'client' | 'metrics-exporter',
+    serial: string,
+    notAfterDays: number,
+    renewDays: number,
+  ) => ({
+    alias,
+    secretName: `db-${alias}-cert`,
+    serial,
+    notAfter: new Date(NOW.getTime() + notAfterDays * DAY).toISOString(),
+    renewalTime: new Date(NOW.getTime() + renewDays * DAY).toISOString(),
+  });
+  const db = (certs: DatabaseCerts['certs'], database = 'db'): DatabaseCerts => ({
+    namespace: 'ns',
+    database,
+    certs,
+  });
+  const ops = (name: string, phase?: string): PerconaXtraDBOpsRequest => ({
+    metadata: { name, namespace: 'ns' },
+    spec: { type: 'ReconfigureTLS', databaseRef: { name: 'db' } },
+    ...(phase ? { status: { phase } } : {}),
+  });
+
+  it.each([
+    ['fresh certificates', [cert('server', 'a', 80, 50), cert('client', 'b', 80, 50)], 'none'],
+    [
+      'a renewal time that has passed',
+      [cert('server', 'a', 20, -10), cert('client', 'b', 80, 50)],
+      'IfReady',
+    ],
+    ['a renewal time exactly now', [cert('server', 'a', 30, 0)], 'IfReady'],
+    ['an expired certificate', [cert('server', 'a', -1, -31), cert('client', 'b', 80, 50)], 'Always'],
+    [
+      'no readable certificate',
+      [{ alias: 'server' as const, secretName: 'x', problem: 'secret missing' }],
+      'none',
+    ],
+  ])('with %s renews: %s', (_, certs, expected) => {
+    const plan = planRenewals([db(certs)], new Map(), NOW);
+    expect(plan.renew.map((r) => r.apply)).toEqual(expected === 'none' ? [] : [expected]);
+  });
+
+  it('reports days to expiry from the earliest certificate', () => {
+    const plan = planRenewals(
+      [db([cert('server', 'a', 12.5, -1), cert('client', 'b', 40, 10)])],
+      new Map(),
+      NOW,
+    );
+    expect(plan.daysToExpiry).toEqual([{ namespace: 'ns', database: 'db', days: 12.5 }]);
+  });
+
+  it('starts again a renewal it created that nobody has taken, and leaves a taken one alone', () => {
+    const due = db([cert('server', 'a', 20, -10)]);
+    const { opsRequest } = renewalNames('ns', 'db', ['a'], false);
+
+    const pending = planRenewals([due], new Map([['ns/db', [ops(opsRequest)]]]), NOW);
+    const failed = planRenewals([due], new Map([['ns/db', [ops(opsRequest, 'Failed')]]]), NOW);
+
+    expect(pending.restart.map((r) => r.opsRequest)).toEqual([opsRequest]);
+    expect(pending.renew).toEqual([]);
+    expect(failed.restart).toEqual([]);
+    expect(failed.renew).toEqual([]);
+  });
+
+  it('waits while another ReconfigureTLS request for the database is open', () => {
+    const due = db([cert('server', 'a', 20, -10)]);
+    const plan = planRenewals([due], new Map([['ns/db', [ops('users-own', 'Progressing')]]]), NOW);
+    expect(plan.renew).toEqual([]);
+    expect(plan.skipped).toEqual([
+      expect.objectContaining({ database: 'db', reason: expect.stringContaining('users-own') }),
+    ]);
+  });
+
+  it('names requests and executions deterministically, within the services limits', () => {
+    const a = renewalNames('ns', 'db', ['s1', 's2'], false);
+    expect(renewalNames('ns', 'db', ['s2', 's1'], false)).toEqual(a);
+    expect(renewalNames('ns', 'db', ['s1', 's3'], false)).not.toEqual(a);
+    expect(renewalNames('ns', 'db', ['s1', 's2'], true).opsRequest).not.toBe(a.opsRequest);
+    const long = renewalNames('n'.repeat(63), 'd'.repeat(63), ['s'], false);
+    expect(long.executionName.length).toBeLessThanOrEqual(80);
+    expect(long.executionName).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(long.opsRequest.length).toBeLessThanOrEqual(63);
+  });
+});
+
+describe('Scan expiry: 1,000 databases in 50 namespaces, 10 due', () => {
+  const NAMESPACES = Array.from({ length: 50 }, (_, i) => `team-${String(i).padStart(2, '0')}`);
+  const PER_NAMESPACE = 20;
+  // 8 due and 2 expired, spread over different namespaces.
+  const DUE = new Set([
+    'team-00/db-03',
+    'team-07/db-11',
+    'team-13/db-00',
+    'team-21/db-19',
+    'team-22/db-05',
+    'team-30/db-08',
+    'team-38/db-14',
+    'team-49/db-02',
+  ]);
+  const EXPIRED = new Set(['team-05/db-07', 'team-44/db-16']);
+
+  let sim: Simulator;
+  let aws: AwsStandIn;
+  let kube: Kube;
+  const days: number[] = [];
+  let first: ScanExpiryResult;
+  let firstLists: number;
+  let firstGets: number;
+
+  const run = () =>
+    scanExpiry(
+      {},
+      {
+        kube,
+        startExecution: sfnStartExecution(STATE_MACHINE_ARN, {
+          endpoint: aws.endpoint,
+          region: 'eu-west-1',
+          credentials: TEST_CREDENTIALS,
+        }),
+        recordDaysToExpiry: (_ns, _db, d) => days.push(d),
+        now: () => NOW,
+        logger: recordingLogger(),
+      },
+    );
+
+  beforeAll(async () => {
+    sim = await startSimulator({ namespaces: NAMESPACES });
+    aws = await startAwsStandIn({ stateMachineArns: [STATE_MACHINE_ARN] });
+    kube = kubeFromKubeconfig(sim.kubeconfig);
+    const pems = await certificateAges(NOW);
+    for (const ns of NAMESPACES) {
+      for (let i = 0; i < PER_NAMESPACE; i++) {
+        const name = `db-${String(i).padStart(2, '0')}`;
+        const key = `${ns}/${name}`;
+        putDatabaseWithTls(
+          sim,
+          ns,
+          name,
+          DUE.has(key) ? pems.due : EXPIRED.has(key) ? pems.expired : pems.fresh,
+        );
+      }
+    }
+    // Requests that are not ours and must not stop the scan: another database's, another type.
+    putOpsRequest(sim, 'team-01', 'someone-elses', { database: 'db-01', phase: 'Successful' });
+    putOpsRequest(sim, 'team-02', 'a-scale', { database: 'db-02', type: 'HorizontalScaling' });
+    sim.requests.reset();
+    first = await run();
+    firstLists = sim.requests.countBy({ verb: 'list' });
+    firstGets = sim.requests.countBy({ verb: 'get' });
+  }, 180_000);
+  afterAll(async () => {
+    await sim?.stop();
+    await aws?.stop();
+  });
+
+  const ours = () =>
+    sim.store
+      .list<PerconaXtraDBOpsRequest>('ops.kubedb.com/v1alpha1', 'PerconaXtraDBOpsRequest')
+      .filter((o) => o.metadata.labels?.['app.kubernetes.io/managed-by'] === 'pxc-tls-ops');
+
+  it('creates exactly one rotate OpsRequest per due database', () => {
+    const created = ours();
+    expect(created).toHaveLength(10);
+    expect(first.created).toHaveLength(10);
+    expect(new Set(created.map((o) => `${o.metadata.namespace}/${o.spec.databaseRef.name}`))).toEqual(
+      new Set([...DUE, ...EXPIRED]),
+    );
+    for (const o of created) {
+      expect(o.spec).toMatchObject({ type: 'ReconfigureTLS', tls: { rotateCertificates: true } });
+      const expired = EXPIRED.has(`${o.metadata.namespace}/${o.spec.databaseRef.name}`);
+      expect(o.spec.apply).toBe(expired ? 'Always' : 'IfReady');
+    }
+  });
+
+  it('starts exactly one execution per created request, over the Step Functions protocol', () => {
+    expect(aws.executions).toHaveLength(10);
+    expect(first.executionsStarted).toBe(10);
+    const byInput = aws.executions.map((e) => JSON.parse(e.input));
+    expect(new Set(byInput.map((i) => `${i.namespace}/${i.opsRequest}`))).toEqual(
+      new Set(ours().map((o) => `${o.metadata.namespace}/${o.metadata.name}`)),
+    );
+    for (const input of byInput) expect(Object.keys(input).sort()).toEqual(['namespace', 'opsRequest']);
+  });
+
+  it('lists a constant number of pages, not one per database, and reads no database one by one', () => {
+    expect(firstLists).toBe(first.listCalls);
+    expect(firstLists).toBeLessThanOrEqual(NAMESPACES.length); // "a few per namespace" is far above this
+    expect(firstLists).toBeLessThanOrEqual(12);
+    expect(firstGets).toBe(0);
+    console.info(`expiry scan of 1,000 databases in 50 namespaces: ${firstLists} list calls`);
+  });
+
+  it('publishes days to expiry for every database', () => {
+    expect(days).toHaveLength(1000);
+    expect(days.filter((d) => d < 0)).toHaveLength(2);
+  });
+
+  it('creates nothing and starts nothing when run again', async () => {
+    const again = await run();
+
+    expect(again.created).toEqual([]);
+    expect(again.executionsStarted).toBe(0);
+    expect(ours()).toHaveLength(10);
+    expect(aws.executions).toHaveLength(10);
+    expect(again.due).toBe(10);
+  }, 120_000);
+});
