@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Api, type ListQuery, NAMESPACE, type PatchFormat, POD } from './api.js';
+import { openapiGroupVersion, openapiRoot, toTable, wantsTable } from './kubectl.js';
 import { findByPlural, groupVersion, RESOURCES, type SimResource } from './resources.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { ApiError, type J, type Obj, type Store, type StoreEvent } from './store.js';
@@ -217,6 +218,8 @@ export class Handler {
       };
     }
     if (p === '/healthz' || p === '/livez' || p === '/readyz') return 'ok';
+    if (p === '/openapi/v3') return openapiRoot();
+    if (p.startsWith('/openapi/v3/')) return openapiGroupVersion(p.slice('/openapi/v3/'.length));
     if (p === '/api') {
       return {
         kind: 'APIVersions',
@@ -267,8 +270,16 @@ export class Handler {
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     }
     if (method === 'GET' && r.watch) return this.watch(req, res, r, q);
+    const table = method === 'GET' && wantsTable(req.headers.accept);
     if (method === 'GET' && name === undefined) {
       const page = this.api.list(kind, namespace, listQuery(q));
+      if (table) {
+        const meta = {
+          resourceVersion: page.resourceVersion,
+          ...(page.continue ? { continue: page.continue } : {}),
+        };
+        return this.send(res, 200, toTable(kind, page.items.map(withVersion), q.get('includeObject'), meta));
+      }
       return this.send(res, 200, {
         kind: `${kind.kind}List`,
         apiVersion: groupVersion(kind.group, r.version),
@@ -278,6 +289,14 @@ export class Handler {
         },
         items: page.items.map(withVersion),
       });
+    }
+    if (method === 'GET' && table) {
+      const obj = withVersion(this.api.get(kind, namespace, name!));
+      return this.send(
+        res,
+        200,
+        toTable(kind, [obj], q.get('includeObject'), { resourceVersion: obj.metadata.resourceVersion }),
+      );
     }
     if (method === 'GET') return this.send(res, 200, withVersion(this.api.get(kind, namespace, name!)));
     if (method === 'POST' && sub === 'eviction') {
@@ -382,8 +401,14 @@ export class Handler {
     });
     res.flushHeaders();
     const apiVersion = groupVersion(r.res.group, r.version);
+    const table = wantsTable(req.headers.accept);
+    const includeObject = q.get('includeObject');
     const write = (type: string, obj: Obj) => {
-      res.write(`${JSON.stringify({ type, object: { ...obj, apiVersion } })}\n`);
+      const o = { ...obj, apiVersion };
+      const object = table
+        ? toTable(r.res, [o], includeObject, { resourceVersion: o.metadata.resourceVersion })
+        : o;
+      res.write(`${JSON.stringify({ type, object })}\n`);
     };
     const deliver = (ev: StoreEvent) => {
       if (ev.res !== r.res) return;

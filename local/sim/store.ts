@@ -69,6 +69,8 @@ export class Store {
   private readonly sortedKeys = new Map<string, string[]>();
   private readonly log: StoreEvent[] = [];
   private readonly subscribers = new Set<(ev: StoreEvent) => void>();
+  private readonly pending: StoreEvent[] = [];
+  private delivering = false;
   /** Lowest resourceVersion still in the log; older watches get 410 Gone. */
   oldestRv = 1;
 
@@ -194,13 +196,27 @@ export class Store {
     return obj;
   }
 
+  /**
+   * Delivers events in resourceVersion order to every subscriber. A subscriber that writes (a
+   * controller reacting) queues its event behind the current one instead of delivering it first
+   * to the subscribers that have not seen the current one yet.
+   */
   private emit(ev: StoreEvent): void {
     this.log.push(ev);
     if (this.log.length > LOG_LIMIT) {
       const dropped = this.log.splice(0, this.log.length - LOG_LIMIT / 2);
       this.oldestRv = dropped[dropped.length - 1]!.rv + 1;
     }
-    for (const fn of this.subscribers) fn(ev);
+    this.pending.push(ev);
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      for (let e = this.pending.shift(); e; e = this.pending.shift()) {
+        for (const fn of this.subscribers) fn(e);
+      }
+    } finally {
+      this.delivering = false;
+    }
   }
 
   private bucket(res: SimResource): Map<string, Obj> {

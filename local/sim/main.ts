@@ -1,0 +1,109 @@
+/**
+ * `npm run sim -- --kubeconfig <path> [--port <n>] [--https] [--token <t>] [--empty]`
+ *
+ * Starts the Kubernetes API simulator on its own, writes its kubeconfig to <path>, seeds the
+ * `demo` namespace with a Ready PerconaXtraDB `sample-pxc` (3 pods, no TLS yet), a CA Issuer
+ * `px-issuer` and a ClusterIssuer `px-new-ca` (unless --empty), prints how to use it, and serves
+ * until interrupted.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { makeCa } from './ca.js';
+import { createPerconaXtraDB, waitForPodsReady } from './fixtures.js';
+import { startSimulator } from './index.js';
+
+const { values } = parseArgs({
+  options: {
+    kubeconfig: { type: 'string', default: 'sim.kubeconfig' },
+    port: { type: 'string', default: '0' },
+    https: { type: 'boolean', default: false },
+    token: { type: 'string' },
+    empty: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (values.help) {
+  console.log('usage: npm run sim -- --kubeconfig <path> [--port <n>] [--https] [--token <t>] [--empty]');
+  process.exit(0);
+}
+
+const kubeconfigPath = resolve(values.kubeconfig);
+const t0 = performance.now();
+const sim = await startSimulator({
+  port: Number(values.port),
+  https: values.https,
+  token: values.token,
+  kubeconfigPath,
+});
+
+if (!values.empty) {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const ca = makeCa('px-issuer-ca');
+  sim.store.create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'px-ca', namespace: 'demo' },
+    type: 'kubernetes.io/tls',
+    data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) },
+  });
+  const readyIssuer = {
+    conditions: [
+      { type: 'Ready', status: 'True', reason: 'KeyPairVerified', message: 'Signing CA verified' },
+    ],
+  };
+  sim.store.create({
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'Issuer',
+    metadata: { name: 'px-issuer', namespace: 'demo' },
+    spec: { ca: { secretName: 'px-ca' } },
+    status: readyIssuer,
+  });
+  const newCa = makeCa('px-new-ca');
+  sim.store.create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'px-new-ca', namespace: 'cert-manager' },
+    type: 'kubernetes.io/tls',
+    data: { 'tls.crt': b64(newCa.certPem), 'tls.key': b64(newCa.keyPem) },
+  });
+  sim.store.create({
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'ClusterIssuer',
+    metadata: { name: 'px-new-ca' },
+    spec: { ca: { secretName: 'px-new-ca' } },
+    status: readyIssuer,
+  });
+  const db = createPerconaXtraDB(sim, { namespace: 'demo', name: 'sample-pxc' });
+  await waitForPodsReady(sim, 'demo', db.podNames);
+}
+
+const k = `kubectl --kubeconfig ${kubeconfigPath}`;
+console.log(`Kubernetes API simulator listening on ${sim.url} (ready in ${Math.round(performance.now() - t0)} ms)
+kubeconfig written to ${kubeconfigPath} (context "sim", namespace "demo")
+
+Try:
+  ${k} get pods -w
+  ${k} get px,pxcops,petsets,pdb,secrets
+  ${k} describe pod sample-pxc-0
+  ${k} apply -f k8s/   # sample OpsRequests, when present
+
+Faults (reserved HTTP paths, JSON bodies):
+  curl -X POST ${sim.url}/_sim/faults  -d '{"method":"POST","path":"/eviction$","times":2,"action":{"status":429}}'
+  curl -X POST ${sim.url}/_sim/hold    -d '{"namespace":"demo","pod":"sample-pxc-1","message":"disk full"}'
+  curl -X POST ${sim.url}/_sim/release -d '{"namespace":"demo","pod":"sample-pxc-1"}'
+  curl -X POST ${sim.url}/_sim/reset
+  curl ${sim.url}/_sim/requests        # every API request served
+  curl ${sim.url}/_sim/readiness       # pod readiness transitions
+${values.https ? '  (HTTPS: add -k to curl, or --cacert with the CA from the kubeconfig)\n' : ''}
+Ctrl-C to stop.`);
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await sim.stop();
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
