@@ -13,6 +13,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { type Clock, type Deps, runWithDeps } from '../../functions/deps.js';
+import { isRetryable } from '../../functions/errors.js';
 import { handler as changeCertificates } from '../../functions/handlers/change-certificates.js';
 import { handler as checkPod } from '../../functions/handlers/check-pod.js';
 import { handler as pause } from '../../functions/handlers/pause.js';
@@ -84,13 +85,19 @@ export function loadDefinition(path = DEFINITION_PATH): Definition {
   return JSON.parse(substitute(readFileSync(path, 'utf8'))) as Definition;
 }
 
-/** Every state, nested Map processors included (state names are unique across the definition). */
-export function allStates(def: { States: Record<string, StateDef> }): Array<[string, StateDef]> {
-  const out: Array<[string, StateDef]> = [];
+/**
+ * Every state, nested Map processors included (state names are unique across the definition),
+ * with the Map state it runs inside, if any.
+ */
+export function allStates(
+  def: { States: Record<string, StateDef> },
+  inMap?: string,
+): Array<[string, StateDef, string | undefined]> {
+  const out: Array<[string, StateDef, string | undefined]> = [];
   for (const [name, s] of Object.entries(def.States)) {
-    out.push([name, s]);
+    out.push([name, s, inMap]);
     const inner = s.ItemProcessor ?? s.Iterator;
-    if (inner) out.push(...allStates(inner));
+    if (inner) out.push(...allStates(inner, name));
   }
   return out;
 }
@@ -176,7 +183,12 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
   const taskResourceLocalHandlers: Record<string, TaskFn> = {};
   const waitTimeOverrides: Record<string, number> = {};
   const retryIntervalOverrides: Record<string, number[]> = {};
-  for (const [name, s] of allStates(def)) {
+  // aws-local-stepfunctions keeps starting queued Map iterations after one has failed (AWS stops
+  // them). So that a failed "Restart pods" can never evict another pod while the rollback runs,
+  // once a Task inside a Map fails with an error no retrier would take, that Map's later Tasks are
+  // refused here.
+  const failedMaps = new Set<string>();
+  for (const [name, s, inMap] of allStates(def)) {
     if (s.Type === 'Task' && s.Resource) {
       let fn: TaskFn;
       if (s.Resource.startsWith('arn:aws:states:::events:putEvents')) {
@@ -196,7 +208,22 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
             return (out === undefined ? null : JSON.parse(JSON.stringify(out))) as JsonValue;
           });
       }
-      taskResourceLocalHandlers[name] = opts.wrapTask ? opts.wrapTask(name, fn) : fn;
+      const wrapped = opts.wrapTask ? opts.wrapTask(name, fn) : fn;
+      taskResourceLocalHandlers[name] = !inMap
+        ? wrapped
+        : async (input) => {
+            if (failedMaps.has(inMap)) {
+              throw Object.assign(new Error(`"${inMap}" has already failed`), {
+                name: 'LocalIterationCancelled',
+              });
+            }
+            try {
+              return await wrapped(input);
+            } catch (err) {
+              if (!isRetryable(err)) failedMaps.add(inMap);
+              throw err;
+            }
+          };
     }
     if (s.Type === 'Wait' && opts.waitScale !== undefined && typeof s.Seconds === 'number') {
       waitTimeOverrides[name] = Math.round(s.Seconds * 1000 * opts.waitScale);

@@ -52,14 +52,17 @@ export async function startWorld(o: { podReadyDelayMs?: number } = {}): Promise<
     issuer,
     logs,
     async run(input, opts = {}) {
-      const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
+      const capture = (chunk: unknown) => {
         logs.push(String(chunk));
         return true;
-      });
+      };
+      const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+      const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
       try {
         return await runExecution({ kube, input, waitScale: 0.05, retryScale: 0.02, logger, ...opts });
       } finally {
-        write.mockRestore();
+        out.mockRestore();
+        err.mockRestore();
       }
     },
     async createDatabase(f) {
@@ -69,8 +72,8 @@ export async function startWorld(o: { podReadyDelayMs?: number } = {}): Promise<
     createOps(ops) {
       return sim.store.create(ops);
     },
-    ops: (name) => get(KINDS.PerconaXtraDBOpsRequest, name),
-    db: (name) => get(KINDS.PerconaXtraDB, name),
+    ops: (name) => get(KINDS.PerconaXtraDBOpsRequest, name) as PerconaXtraDBOpsRequest,
+    db: (name) => get(KINDS.PerconaXtraDB, name) as PerconaXtraDB,
     get,
     stop: () => sim.stop(),
   };

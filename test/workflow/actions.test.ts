@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KINDS } from '../../functions/kube/types.js';
+import { bundleTrusts, chainsTo, inspectTlsSecret } from '../../functions/pki/index.js';
+import { type CaIssuer, createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
+import { NS, podUids, secretPem, startWorld, type World } from './helpers.js';
+
+const DB = 'px-actions';
+const ALIASES = ['server', 'client', 'metrics-exporter'];
+
+interface PodLike {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec: {
+    volumes?: Array<{ name: string }>;
+    containers: Array<{ name: string; args?: string[]; volumeMounts?: Array<{ name: string }> }>;
+  };
+}
+
+function dbPods(world: World): PodLike[] {
+  return world.sim.store
+    .list<PodLike>('v1', 'Pod', NS)
+    .filter((p) => p.metadata.labels?.['app.kubernetes.io/instance'] === DB);
+}
+
+function template(world: World) {
+  const petset = world.get(KINDS.PetSet, DB);
+  return petset.spec.template.spec as PodLike['spec'];
+}
+
+describe('ReconfigureTLS: update, change issuer, requireSSL, remove', () => {
+  let world: World;
+  let newCa: CaIssuer;
+  beforeAll(async () => {
+    world = await startWorld();
+    newCa = await createCaIssuer(world.sim, { kind: 'ClusterIssuer', name: 'px-new-ca' });
+    await world.createDatabase({ name: DB });
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'actions-add', database: DB }));
+    const added = await world.run({ namespace: NS, opsRequest: 'actions-add' });
+    expect(added.status, added.cause).toBe('SUCCEEDED');
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('updates certificate fields: the server certificate carries the new email address, pods restart on it', async () => {
+    const before = podUids(world, DB);
+    world.createOps(opsRequestFrom('pxcops-update', { name: 'actions-update', database: DB }));
+
+    const result = await world.run({ namespace: NS, opsRequest: 'actions-update' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const server = inspectTlsSecret({ 'tls.crt': secretPem(world, `${DB}-server-cert`, 'tls.crt') });
+    expect(server.emailAddresses).toContain('dba@example.com');
+    expect(server.dnsNames).toContain('localhost'); // kept from the add request
+    const cert = world.db(DB).spec.tls?.certificates?.find((c) => c.alias === 'server');
+    expect(cert?.emailAddresses).toEqual(['dba@example.com']);
+    const after = podUids(world, DB);
+    for (const pod of Object.keys(before)) expect(after[pod], pod).not.toBe(before[pod]);
+  });
+
+  it('changes the issuer in two passes: every pod ends on the new CA and no pod was ever refused by a peer', async () => {
+    world.createOps(opsRequestFrom('pxcops-change-issuer', { name: 'actions-issuer', database: DB }));
+    const restarts: string[] = [];
+
+    const result = await world.run(
+      { namespace: NS, opsRequest: 'actions-issuer' },
+      { onProgress: (p) => p.state === 'Restart pod' && p.pod && restarts.push(p.pod.name) },
+    );
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(restarts).toHaveLength(6); // two passes over three pods
+    for (const alias of ALIASES) {
+      const crt = secretPem(world, `${DB}-${alias}-cert`, 'tls.crt')!;
+      expect(chainsTo(crt, newCa.certPem), alias).toBe(true);
+      const bundle = secretPem(world, `${DB}-${alias}-cert`, 'ca.crt')!;
+      expect(bundleTrusts(bundle, crt), alias).toBe(true);
+    }
+    expect(world.db(DB).spec.tls?.issuerRef).toMatchObject({ kind: 'ClusterIssuer', name: 'px-new-ca' });
+    expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
+    for (const p of dbPods(world)) expect(p.metadata.name).toMatch(/^px-actions-\d$/);
+  });
+
+  it('turns requireSSL off: TLS stays, the pods no longer require secure transport', async () => {
+    world.createOps(opsRequestFrom('pxcops-require-ssl', { name: 'actions-ssl-off', database: DB }));
+
+    const result = await world.run({ namespace: NS, opsRequest: 'actions-ssl-off' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(world.db(DB).spec.requireSSL).toBe(false);
+    expect(world.db(DB).spec.tls?.issuerRef?.name).toBe('px-new-ca');
+    const db = template(world).containers.find((c) => c.name === 'perconaxtradb')!;
+    expect(db.args).not.toContain('--require-secure-transport=ON');
+    expect(db.args).toContain('--ssl-ca=/etc/mysql/certs/server/ca.crt');
+    for (const p of dbPods(world)) {
+      const c = p.spec.containers.find((x) => x.name === 'perconaxtradb')!;
+      expect(c.args, p.metadata.name).not.toContain('--require-secure-transport=ON');
+    }
+  });
+
+  it('removes TLS: no pod mounts a certificate, then the certificate Secrets are deleted', async () => {
+    world.createOps(opsRequestFrom('pxcops-remove-tls', { name: 'actions-remove', database: DB }));
+
+    const result = await world.run({ namespace: NS, opsRequest: 'actions-remove' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(world.ops('actions-remove').status?.phase).toBe('Successful');
+    expect(world.db(DB).spec.tls).toBeUndefined();
+    expect(world.db(DB).spec.requireSSL).toBe(false);
+    for (const p of dbPods(world)) {
+      expect(p.spec.volumes?.map((v) => v.name) ?? [], p.metadata.name).not.toContain('tls-server-config');
+      const c = p.spec.containers.find((x) => x.name === 'perconaxtradb')!;
+      expect(c.volumeMounts?.map((m) => m.name) ?? []).not.toContain('tls-server-config');
+      expect(c.args?.some((a) => a.startsWith('--ssl-')) ?? false).toBe(false);
+    }
+    for (const alias of ALIASES)
+      expect(world.get(KINDS.Secret, `${DB}-${alias}-cert`), alias).toBeUndefined();
+    expect(world.get(KINDS.Secret, `${DB}-tls-backup-actions-remove`)).toBeUndefined();
+  });
+});

@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KINDS } from '../../functions/kube/types.js';
+import type { Plan } from '../../functions/model/plan.js';
+import { inspectTlsSecret } from '../../functions/pki/index.js';
+import type { TaskFn } from '../../local/runner/index.js';
+import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
+import { NS, secretPem, startWorld, type World } from './helpers.js';
+
+const DB = 'px-failures';
+
+function serial(world: World, alias: string): string {
+  return inspectTlsSecret({ 'tls.crt': secretPem(world, `${DB}-${alias}-cert`, 'tls.crt') }).serial;
+}
+
+function podReady(world: World, name: string): boolean {
+  const pod = world.get(KINDS.Pod, name);
+  return !!pod?.status?.conditions?.some(
+    (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+  );
+}
+
+/** Test helper: makes Validate plan a CA change as a single pass (what the two-pass plan avoids). */
+const forceOnePass = (state: string, fn: TaskFn): TaskFn =>
+  state !== 'Validate'
+    ? fn
+    : async (input) => {
+        const out = (await fn(input)) as { plan?: Plan };
+        if (out.plan) out.plan.passes = ['certificates'];
+        return out as never;
+      };
+
+describe('ReconfigureTLS failure path', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+    await createCaIssuer(world.sim, { kind: 'ClusterIssuer', name: 'px-new-ca' });
+    await world.createDatabase({ name: DB });
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'failures-add', database: DB }));
+    const added = await world.run({ namespace: NS, opsRequest: 'failures-add' });
+    expect(added.status, added.cause).toBe('SUCCEEDED');
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('a one-pass CA change fails: the first restarted pod is refused by its peers, and is rolled back', async () => {
+    const serverSerial = serial(world, 'server');
+    world.createOps(
+      opsRequestFrom('pxcops-change-issuer', {
+        name: 'failures-one-pass',
+        database: DB,
+        spec: { timeout: '3s' },
+      }),
+    );
+
+    const result = await world.run(
+      { namespace: NS, opsRequest: 'failures-one-pass' },
+      { wrapTask: forceOnePass },
+    );
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('StepTimeoutError');
+    expect(world.sim.readiness().some((r) => r.reason === 'PeerNotTrusted')).toBe(true);
+    const ops = world.ops('failures-one-pass');
+    expect(ops.status?.phase).toBe('Failed');
+    expect(ops.status?.conditions?.find((c) => c.type === 'Failed')?.message).toMatch(/px-failures-0/);
+    expect(serial(world, 'server')).toBe(serverSerial);
+    expect(world.db(DB).spec.tls?.issuerRef?.name).toBe('px-issuer');
+    expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+    for (const i of [0, 1, 2]) expect(podReady(world, `${DB}-${i}`), `${DB}-${i}`).toBe(true);
+  });
+
+  it('a pod held NotReady after the change: rollback restores the old certificates, the pod comes back, the database is resumed', async () => {
+    const before = Object.fromEntries(
+      ['server', 'client', 'metrics-exporter'].map((a) => [a, serial(world, a)]),
+    );
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', { name: 'failures-held', database: DB, spec: { timeout: '3s' } }),
+    );
+    const held = `${DB}-1`;
+
+    const result = await world.run(
+      { namespace: NS, opsRequest: 'failures-held' },
+      {
+        onProgress: (p) => {
+          if (p.state === 'Restart pod' && p.pod?.name === held) world.sim.faults.holdNotReady(NS, held);
+          if (p.state === 'Check restored pod') world.sim.faults.release(NS, held);
+        },
+      },
+    );
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('StepTimeoutError');
+    const ops = world.ops('failures-held');
+    expect(ops.status?.phase).toBe('Failed');
+    const failed = ops.status?.conditions?.find((c) => c.type === 'Failed');
+    expect(failed?.message).toContain(`pod ${NS}/${held}`);
+    expect(failed?.message).toContain('held NotReady');
+    expect(failed?.message).toContain('rolled back');
+    for (const [alias, s] of Object.entries(before)) expect(serial(world, alias), alias).toBe(s);
+    for (const i of [0, 1, 2]) expect(podReady(world, `${DB}-${i}`), `${DB}-${i}`).toBe(true);
+    expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+    expect(world.get(KINDS.Secret, `${DB}-tls-backup-failures-held`)).toBeUndefined();
+    expect(result.published.map((e) => e.DetailType)).toEqual(['PerconaXtraDBOpsRequest Failed']);
+  });
+});
