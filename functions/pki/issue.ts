@@ -47,6 +47,11 @@ export interface IssueInput {
   /** The database's spec.tls.certificates merged with the request (may be empty → defaults). */
   certificates: CertificateSpec[];
   ca: CertificateAuthority;
+  /**
+   * Optional: a different CA for some aliases (KubeDB's per-certificate `issuerRef`); aliases
+   * not listed use `ca`. ca.crt is then that CA's root unless trustBundlePem is given.
+   */
+  caByAlias?: Partial<Record<CertificateAlias, CertificateAuthority>>;
   /** ca.crt to write instead of ca.rootPem (old+new bundle during a CA change). */
   trustBundlePem?: string;
   now?: Date;
@@ -135,7 +140,7 @@ export async function issueOne(
   input: IssueInput,
   generateKey: KeyGenerator = nativeRsaKey,
 ): Promise<IssuedSecret> {
-  const { ca } = input;
+  const ca = input.caByAlias?.[profile.alias] ?? input.ca;
   const now = input.now ?? new Date();
   const caCert = parseCertificate(ca.certPem, 'CA certificate');
   const key = await generateKey(profile.encoding);

@@ -197,6 +197,22 @@ describe('Issuing certificates', () => {
     }
   });
 
+  it('signs an alias with its own CA when the request gives one (per-certificate issuerRef)', async () => {
+    const other = await createTestCA({ commonName: 'client CA' });
+    const issued = await issueCertificates({
+      database: 'db',
+      namespace: 'ns',
+      certificates: [],
+      ca,
+      caByAlias: { client: authority(other.certPem, other.keyPem, undefined, 'client-issuer') },
+    });
+    const info = Object.fromEntries(issued.map((s) => [s.alias, inspectTlsSecret(s.data)]));
+    expect(info.server!.issuerFingerprint).toBe(fingerprintOf(root.certPem));
+    expect(info.client!.issuerFingerprint).toBe(fingerprintOf(other.certPem));
+    expect(info['metrics-exporter']!.issuerFingerprint).toBe(fingerprintOf(root.certPem));
+    expect(issued[1]!.annotations[ANNOTATIONS.issuerName]).toBe('client-issuer');
+  });
+
   it('refuses an invalid request before making any key', async () => {
     await expect(
       issueCertificates({
