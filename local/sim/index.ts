@@ -36,6 +36,8 @@ export interface SimulatorOptions {
   namespaces?: string[]; // created at start; default ['default', 'demo', 'cert-manager']
   /** Namespace of the kubeconfig's context; default 'demo'. */
   contextNamespace?: string;
+  /** How many changes a watch can resume across (older resourceVersions get 410 Gone); default 200,000. */
+  watchHistory?: number;
 }
 
 export interface Simulator {
@@ -92,7 +94,7 @@ export interface Simulator {
 const DEFAULT_NAMESPACES = ['default', 'demo', 'cert-manager'];
 
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
-  const store = new Store();
+  const store = new Store(opts.watchHistory);
   const timers = new Timers();
   const api = new Api(store, timers, opts.podDeleteGraceMs ?? 50);
   const controllers = new Controllers(store, api, timers, opts.podReadyDelayMs ?? 200);

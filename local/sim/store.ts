@@ -74,6 +74,8 @@ export class Store {
   /** Lowest resourceVersion still in the log; older watches get 410 Gone. */
   oldestRv = 1;
 
+  constructor(private readonly logLimit = LOG_LIMIT) {}
+
   get resourceVersion(): string {
     return String(this.rev);
   }
@@ -203,8 +205,8 @@ export class Store {
    */
   private emit(ev: StoreEvent): void {
     this.log.push(ev);
-    if (this.log.length > LOG_LIMIT) {
-      const dropped = this.log.splice(0, this.log.length - LOG_LIMIT / 2);
+    if (this.log.length > this.logLimit) {
+      const dropped = this.log.splice(0, this.log.length - Math.floor(this.logLimit / 2));
       this.oldestRv = dropped[dropped.length - 1]!.rv + 1;
     }
     this.pending.push(ev);
