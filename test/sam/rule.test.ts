@@ -1,0 +1,179 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeFromKubeconfig } from '../../functions/kube/client.js';
+import type { Kube } from '../../functions/kube/types.js';
+import type { PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
+import { forwardAudit } from '../../functions/steps/forward-audit.js';
+import { sweep } from '../../functions/steps/sweep.js';
+import { eventBridgePublish } from '../../functions/triggers/aws.js';
+import {
+  type AwsStandIn,
+  type ExecutionOutcome,
+  type PutEvent,
+  startAwsStandIn,
+} from '../../local/aws/index.js';
+import { auditRecord, logsSubscriptionEvent } from '../../local/aws/logs.js';
+import {
+  applyInputTransformer,
+  busEvent,
+  type InputTransformer,
+  matchesPattern,
+} from '../../local/aws/rules.js';
+import { type PublishedEvent, runExecution } from '../../local/runner/index.js';
+import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
+import { createPerconaXtraDB, waitForPodsReady } from '../../local/sim/fixtures.js';
+import { type Simulator, startSimulator } from '../../local/sim/index.js';
+import { loadTemplate } from '../../scripts/template.js';
+import { recordingLogger, STATE_MACHINE_ARN, TEST_CREDENTIALS } from './helpers.js';
+
+const rule = (
+  loadTemplate('template.yaml').Resources.ReconfigureTlsStateMachine!.Properties as {
+    Events: {
+      OpsRequestPending: {
+        Properties: { Pattern: Record<string, unknown>; InputTransformer: InputTransformer };
+      };
+    };
+  }
+).Events.OpsRequestPending.Properties;
+
+const NS = 'demo';
+const DB = 'sample-pxc';
+
+/**
+ * The path a user's `kubectl apply` takes in AWS, with every AWS hop over its real protocol:
+ * trigger → PutEvents (stand-in) → the template's own rule pattern and InputTransformer →
+ * StartExecution (stand-in) → the state machine (local runner) against the simulator.
+ */
+describe('Rule: from a Pending event to a finished execution', () => {
+  let sim: Simulator;
+  let aws: AwsStandIn;
+  let kube: Kube;
+  let sfn: SFNClient;
+  const runs: Array<Promise<ExecutionOutcome | undefined>> = [];
+  const outcomes: PublishedEvent[] = [];
+  const inputs: unknown[] = [];
+  const silent = new Logger({ serviceName: 'pxc-tls-ops-test', logLevel: 'SILENT' });
+
+  /** What EventBridge does with each entry the trigger put: match the rule, transform, start. */
+  async function deliver(events: PutEvent[]): Promise<void> {
+    for (const entry of events) {
+      const event = busEvent(entry);
+      if (!matchesPattern(rule.Pattern, event)) continue;
+      const input = applyInputTransformer(rule.InputTransformer, event);
+      inputs.push(JSON.parse(input));
+      await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, input }));
+    }
+  }
+
+  const triggerDeps = () => ({
+    kube,
+    publish: eventBridgePublish('pxc-tls-ops', {
+      endpoint: aws.endpoint,
+      region: 'eu-west-1',
+      credentials: TEST_CREDENTIALS,
+    }),
+    cluster: 'demo-cluster',
+    logger: recordingLogger(),
+  });
+
+  beforeAll(async () => {
+    sim = await startSimulator({ podReadyDelayMs: 150, podDeleteGraceMs: 30 });
+    kube = kubeFromKubeconfig(sim.kubeconfig);
+    aws = await startAwsStandIn({
+      stateMachineArns: [STATE_MACHINE_ARN],
+      onExecution: (execution) => {
+        const run = runExecution({
+          kube,
+          input: JSON.parse(execution.input),
+          executionName: execution.name,
+          waitScale: 0.05,
+          retryScale: 0.02,
+          logger: silent,
+        }).then((r) => {
+          outcomes.push(...r.published);
+          return { status: r.status, error: r.error, cause: r.cause } satisfies ExecutionOutcome;
+        });
+        runs.push(run);
+        return run;
+      },
+    });
+    sfn = new SFNClient({ endpoint: aws.endpoint, region: 'eu-west-1', credentials: TEST_CREDENTIALS });
+    const issuer = await createCaIssuer(sim, { name: 'px-issuer', namespace: NS });
+    expect(issuer.name).toBe('px-issuer');
+    const created = createPerconaXtraDB(sim, { namespace: NS, name: DB, replicas: 3 });
+    await waitForPodsReady(sim, NS, created.podNames);
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.allSettled(runs);
+    await sim?.stop();
+    await aws?.stop();
+  });
+
+  const ops = (name: string) =>
+    sim.store.get<PerconaXtraDBOpsRequest>('ops.kubedb.com/v1alpha1', 'PerconaXtraDBOpsRequest', NS, name);
+
+  it('runs the sweep’s event for a new add-TLS request to a successful execution', async () => {
+    sim.store.create(opsRequestFrom('pxcops-add-tls', { database: DB }));
+
+    await sweep(triggerDeps());
+    await deliver(aws.events.splice(0));
+    const [outcome] = await Promise.all(runs.splice(0));
+
+    expect(inputs.at(-1)).toEqual({ namespace: NS, opsRequest: 'pxops-add-tls' });
+    expect(outcome?.status, outcome?.cause).toBe('SUCCEEDED');
+    expect(ops('pxops-add-tls')?.status?.phase).toBe('Successful');
+    expect(outcomes.at(-1)).toMatchObject({
+      Source: 'pxc-tls-ops',
+      DetailType: 'PerconaXtraDBOpsRequest Succeeded',
+    });
+  }, 120_000);
+
+  it('finds nothing waiting on the next sweep', async () => {
+    await sweep(triggerDeps());
+    expect(aws.events).toEqual([]);
+  });
+
+  it('runs the audit forwarder’s event for a rotate request to a successful execution', async () => {
+    sim.store.create(opsRequestFrom('pxcops-rotate', { database: DB }));
+    const audit = logsSubscriptionEvent([auditRecord({ namespace: NS, name: 'pxops-rotate' })]);
+
+    await forwardAudit(audit, triggerDeps());
+    await deliver(aws.events.splice(0));
+    const [outcome] = await Promise.all(runs.splice(0));
+
+    expect(inputs.at(-1)).toEqual({ namespace: NS, opsRequest: 'pxops-rotate' });
+    expect(outcome?.status, outcome?.cause).toBe('SUCCEEDED');
+    expect(ops('pxops-rotate')?.status?.phase).toBe('Successful');
+  }, 120_000);
+
+  it('gives the state machine exactly the accepted input shape, and ignores other events', () => {
+    const detail = {
+      cluster: 'c',
+      namespace: 'ns "quoted"',
+      name: 'n',
+      uid: 'u',
+      type: 'ReconfigureTLS',
+      database: 'd',
+    };
+    const pending = busEvent({
+      Source: 'pxc-tls-ops',
+      DetailType: 'PerconaXtraDBOpsRequest Pending',
+      Detail: JSON.stringify(detail),
+    });
+
+    expect(JSON.parse(applyInputTransformer(rule.InputTransformer, pending))).toEqual({
+      namespace: 'ns "quoted"',
+      opsRequest: 'n',
+    });
+    const other = (patch: Record<string, unknown>) => ({ ...pending, ...patch });
+    expect(matchesPattern(rule.Pattern, pending)).toBe(true);
+    expect(matchesPattern(rule.Pattern, other({ detail: { ...detail, type: 'HorizontalScaling' } }))).toBe(
+      false,
+    );
+    expect(matchesPattern(rule.Pattern, other({ 'detail-type': 'PerconaXtraDBOpsRequest Succeeded' }))).toBe(
+      false,
+    );
+    expect(matchesPattern(rule.Pattern, other({ source: 'someone-else' }))).toBe(false);
+  });
+});
