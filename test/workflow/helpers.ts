@@ -40,6 +40,8 @@ export async function startWorld(o: { podReadyDelayMs?: number } = {}): Promise<
   const kube = kubeFromKubeconfig(sim.kubeconfig);
   const issuer = await createCaIssuer(sim, { name: 'px-issuer', namespace: NS });
   const logs: string[] = [];
+  let active = 0;
+  let spies: Array<{ mockRestore(): void }> = [];
   const logger = new Logger({ serviceName: 'pxc-tls-ops-test', logLevel: 'DEBUG' });
   const get = (
     kind: { apiVersion: string; kind: string },
@@ -52,17 +54,33 @@ export async function startWorld(o: { podReadyDelayMs?: number } = {}): Promise<
     issuer,
     logs,
     async run(input, opts = {}) {
-      const capture = (chunk: unknown) => {
-        logs.push(String(chunk));
-        return true;
-      };
-      const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-      const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+      // Logs are captured while any run is in flight (several may run at once).
+      if (active++ === 0) {
+        const capture = (chunk: unknown) => {
+          logs.push(String(chunk));
+          return true;
+        };
+        spies = [
+          vi.spyOn(process.stdout, 'write').mockImplementation(capture),
+          vi.spyOn(process.stderr, 'write').mockImplementation(capture),
+        ];
+      }
+      const from = logs.length;
       try {
-        return await runExecution({ kube, input, waitScale: 0.05, retryScale: 0.02, logger, ...opts });
+        const result = await runExecution({
+          kube,
+          input,
+          waitScale: 0.05,
+          retryScale: 0.02,
+          logger,
+          ...opts,
+        });
+        // Every run of every workflow test: no private key in any state input/output or log line.
+        const leak = findPrivateKey(result.events, logs.slice(from));
+        if (leak) throw new Error(`private key material found in ${leak}`);
+        return result;
       } finally {
-        out.mockRestore();
-        err.mockRestore();
+        if (--active === 0) for (const s of spies.splice(0)) s.mockRestore();
       }
     },
     async createDatabase(f) {
@@ -106,4 +124,12 @@ export function allText(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-export const PRIVATE_KEY = /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/;
+export const PRIVATE_KEY =
+  /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----|BEGIN[\s\S]{0,40}PRIVATE KEY|LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVkt|LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0t/;
+
+/** Where a PEM private key (plain or base64 as in a Secret) appears: 'the event log', 'the logs', or undefined. */
+export function findPrivateKey(events: unknown, logs: string[]): string | undefined {
+  if (PRIVATE_KEY.test(JSON.stringify(events))) return 'the event log';
+  if (logs.some((l) => PRIVATE_KEY.test(l))) return 'the logs';
+  return undefined;
+}

@@ -1,0 +1,250 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KINDS } from '../../functions/kube/types.js';
+import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
+import { createTestCA } from '../../functions/pki/index.js';
+import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
+import { NS, startWorld, type World } from './helpers.js';
+
+const TLS_DB = 'px-bad-tls';
+const PLAIN_DB = 'px-bad-plain';
+const NOT_READY_DB = 'px-bad-down';
+const issuer = (kind: string, name: string) => ({ apiGroup: 'cert-manager.io', kind, name });
+
+interface Case {
+  why: string;
+  /** An OpsRequest (created, then run by name) or a raw execution input. */
+  ops?: PerconaXtraDBOpsRequest;
+  input?: unknown;
+  error: string;
+  reason: RegExp;
+  /** false: the request is not ours to mark (another type), so it keeps its phase. */
+  marksFailed?: boolean;
+}
+
+const rotate = (o: Parameters<typeof opsRequestFrom>[1]) =>
+  opsRequestFrom('pxcops-rotate', { database: TLS_DB, ...o });
+const add = (o: Parameters<typeof opsRequestFrom>[1]) =>
+  opsRequestFrom('pxcops-add-tls', { database: PLAIN_DB, ...o });
+
+const CASES: Case[] = [
+  {
+    why: 'remove and rotate at once',
+    ops: rotate({ tls: { remove: true, rotateCertificates: true } }),
+    error: 'InvalidRequestError',
+    reason: /remove and rotateCertificates at once/,
+  },
+  {
+    why: 'rotate and a new issuer at once',
+    ops: rotate({ tls: { rotateCertificates: true, issuerRef: issuer('Issuer', 'px-issuer') } }),
+    error: 'InvalidRequestError',
+    reason: /rotateCertificates and issuerRef\/certificates\/requireSSL at once/,
+  },
+  {
+    why: 'remove and a new issuer at once',
+    ops: rotate({ tls: { remove: true, issuerRef: issuer('Issuer', 'px-issuer') } }),
+    error: 'InvalidRequestError',
+    reason: /remove and issuerRef/,
+  },
+  {
+    why: 'rotate on a database without TLS',
+    ops: rotate({ database: PLAIN_DB }),
+    error: 'InvalidRequestError',
+    reason: /has no TLS to rotate/,
+  },
+  {
+    why: 'remove on a database without TLS',
+    ops: opsRequestFrom('pxcops-remove-tls', { database: PLAIN_DB }),
+    error: 'InvalidRequestError',
+    reason: /has no TLS to remove/,
+  },
+  {
+    why: 'an unknown issuer',
+    ops: add({ tls: { issuerRef: issuer('Issuer', 'nope') } }),
+    error: 'InvalidIssuerError',
+    reason: /Issuer demo\/nope not found/,
+  },
+  {
+    why: 'an issuer that is not a CA issuer',
+    ops: add({ tls: { issuerRef: issuer('Issuer', 'acme-issuer') } }),
+    error: 'InvalidIssuerError',
+    reason: /is not a CA issuer/,
+  },
+  {
+    why: 'an expired CA',
+    ops: add({ tls: { issuerRef: issuer('Issuer', 'expired-issuer') } }),
+    error: 'InvalidIssuerError',
+    reason: /expired/,
+  },
+  {
+    why: 'a CA whose key does not match',
+    ops: add({ tls: { issuerRef: issuer('Issuer', 'mismatch-issuer') } }),
+    error: 'InvalidIssuerError',
+    reason: /does not match/,
+  },
+  {
+    why: 'alias foo',
+    ops: add({ tls: { issuerRef: issuer('Issuer', 'px-issuer'), certificates: [{ alias: 'foo' }] } }),
+    error: 'InvalidRequestError',
+    reason: /alias.*foo/,
+  },
+  {
+    why: 'a bad duration',
+    ops: add({
+      tls: {
+        issuerRef: issuer('Issuer', 'px-issuer'),
+        certificates: [{ alias: 'server', duration: '90 days' }],
+      },
+    }),
+    error: 'InvalidRequestError',
+    reason: /duration.*90 days/,
+  },
+  {
+    why: 'renewBefore not shorter than duration',
+    ops: add({
+      tls: {
+        issuerRef: issuer('Issuer', 'px-issuer'),
+        certificates: [{ alias: 'server', duration: '24h', renewBefore: '24h' }],
+      },
+    }),
+    error: 'InvalidRequestError',
+    reason: /renewBefore/,
+  },
+  {
+    why: 'a missing database',
+    ops: add({ database: 'px-nowhere' }),
+    error: 'DatabaseStateError',
+    reason: /PerconaXtraDB demo\/px-nowhere not found/,
+  },
+  {
+    why: 'a database that is not Ready under IfReady',
+    ops: add({ database: NOT_READY_DB }),
+    error: 'DatabaseStateError',
+    reason: /is NotReady; apply: IfReady/,
+  },
+  {
+    why: 'a type other than ReconfigureTLS',
+    ops: rotate({ spec: { type: 'VerticalScaling' } }),
+    error: 'InvalidRequestError',
+    reason: /only handles ReconfigureTLS/,
+    marksFailed: false,
+  },
+  {
+    why: 'console input with extra fields',
+    input: { namespace: NS, database: TLS_DB, tls: { rotateCertificates: true }, force: true },
+    error: 'InvalidRequestError',
+    reason: /unexpected field\(s\) force/,
+  },
+  {
+    why: 'no spec.tls',
+    ops: rotate({ spec: { tls: undefined } }),
+    error: 'InvalidRequestError',
+    reason: /spec\.tls is required/,
+  },
+  {
+    why: 'a spec.tls that asks for nothing',
+    ops: rotate({ tls: {} }),
+    error: 'InvalidRequestError',
+    reason: /asks for nothing/,
+  },
+  {
+    why: 'a bad timeout',
+    ops: rotate({ spec: { timeout: 'soon' } }),
+    error: 'InvalidRequestError',
+    reason: /spec\.timeout/,
+  },
+  {
+    why: 'an unknown apply policy',
+    ops: rotate({ spec: { apply: 'Sometimes' } }),
+    error: 'InvalidRequestError',
+    reason: /spec\.apply/,
+  },
+  {
+    why: 'an issuer kind cert-manager does not have',
+    ops: add({ tls: { issuerRef: issuer('Vault', 'px-issuer') } }),
+    error: 'InvalidRequestError',
+    reason: /kind.*Vault/,
+  },
+];
+
+/** resourceVersion of everything a refused request must not touch. */
+function versions(world: World): Record<string, string> {
+  const out: Record<string, string> = {};
+  const put = (what: string, o: { metadata: { resourceVersion?: string } } | undefined) => {
+    if (o) out[what] = o.metadata.resourceVersion ?? '';
+  };
+  for (const db of [TLS_DB, PLAIN_DB, NOT_READY_DB]) {
+    put(`db/${db}`, world.get(KINDS.PerconaXtraDB, db));
+    put(`petset/${db}`, world.get(KINDS.PetSet, db));
+    for (const alias of ['server', 'client', 'metrics-exporter'])
+      put(`secret/${db}-${alias}`, world.get(KINDS.Secret, `${db}-${alias}-cert`));
+  }
+  for (const p of world.sim.store.list<{ metadata: { name: string; resourceVersion: string } }>(
+    'v1',
+    'Pod',
+    NS,
+  )) {
+    put(`pod/${p.metadata.name}`, p);
+  }
+  return out;
+}
+
+describe('Invalid requests end Failed with a specific reason and change nothing', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+    await world.createDatabase({ name: TLS_DB });
+    await world.createDatabase({ name: PLAIN_DB });
+    await world.createDatabase({ name: NOT_READY_DB });
+    const down = world.db(NOT_READY_DB) as PerconaXtraDB;
+    world.sim.store.put({ ...down, status: { ...down.status, phase: 'NotReady' } });
+    world.sim.store.put({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Issuer',
+      metadata: { name: 'acme-issuer', namespace: NS },
+      spec: { acme: { server: 'https://acme.example/directory', privateKeySecretRef: { name: 'acme-key' } } },
+    });
+    const past = await createTestCA({
+      notBefore: new Date(Date.now() - 10 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    });
+    await createCaIssuer(world.sim, { name: 'expired-issuer', namespace: NS, ca: past });
+    const [one, two] = [await createTestCA(), await createTestCA()];
+    await createCaIssuer(world.sim, {
+      name: 'mismatch-issuer',
+      namespace: NS,
+      ca: { certPem: one.certPem, keyPem: two.keyPem },
+    });
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'bad-setup', database: TLS_DB }));
+    const added = await world.run({ namespace: NS, opsRequest: 'bad-setup' });
+    expect(added.status, added.cause).toBe('SUCCEEDED');
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('has at least 15 cases', () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(15);
+  });
+
+  it.each(CASES.map((c, i) => ({ ...c, name: `bad-${i}` })))('refuses $why', async (c) => {
+    const before = versions(world);
+    if (c.ops) world.createOps({ ...c.ops, metadata: { ...c.ops.metadata, name: c.name, namespace: NS } });
+
+    const result = await world.run(c.input ?? { namespace: NS, opsRequest: c.name });
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe(c.error);
+    expect(result.cause).toMatch(c.reason);
+    if (c.ops) {
+      const ops = world.ops(c.name);
+      if (c.marksFailed === false) {
+        expect(ops.status?.phase).toBeUndefined();
+        expect(ops.metadata.annotations ?? {}).toEqual({});
+      } else {
+        expect(ops.status?.phase).toBe('Failed');
+        expect(ops.status?.conditions?.find((x) => x.type === 'Failed')?.message).toMatch(c.reason);
+      }
+    }
+    expect(versions(world)).toEqual(before);
+  });
+});
