@@ -1,0 +1,265 @@
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPerconaXtraDB, waitForPodsReady } from '../../local/sim/fixtures.js';
+import type { Simulator } from '../../local/sim/index.js';
+import type { J } from '../../local/sim/store.js';
+import { eventually, isReady, startFast } from './helpers.js';
+
+const hasKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
+
+/** kubectl against the simulator (skipped where kubectl is not installed). */
+describe.skipIf(!hasKubectl)('Simulator with kubectl', () => {
+  let sim: Simulator;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sim-kubectl-'));
+    sim = await startFast({ kubeconfigPath: join(dir, 'kubeconfig') });
+    env = {
+      ...process.env,
+      KUBECONFIG: join(dir, 'kubeconfig'),
+      KUBECACHEDIR: join(dir, 'cache'),
+      HOME: dir,
+    };
+    const db = createPerconaXtraDB(sim, { namespace: 'demo', name: 'sample-pxc' });
+    await waitForPodsReady(sim, 'demo', db.podNames);
+  });
+  afterAll(async () => {
+    await sim.stop();
+  });
+
+  function kubectl(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        'kubectl',
+        ['--cache-dir', join(dir, 'cache'), ...args],
+        { env, timeout: 30_000 },
+        (error, out, err) => {
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out, err });
+        },
+      );
+    });
+  }
+
+  function manifest(name: string, text: string): string {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  }
+
+  it('get pods prints the usual columns', async () => {
+    const r = await kubectl('get', 'pods');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE/);
+    expect(r.out).toMatch(/sample-pxc-0\s+2\/2\s+Running\s+0/);
+  });
+
+  it('get px, petsets and pdb by their short and plural names', async () => {
+    const r = await kubectl('get', 'px,petsets,pdb');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/perconaxtradb\.kubedb\.com\/sample-pxc\s+8\.0\.40\s+Ready/);
+    expect(r.out).toMatch(/petset\.apps\.k8s\.appscode\.com\/sample-pxc\s+3\/3/);
+    expect(r.out).toMatch(/poddisruptionbudget\.policy\/sample-pxc/);
+  });
+
+  it('describe pod shows its owner and conditions', async () => {
+    const r = await kubectl('describe', 'pod', 'sample-pxc-0');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/Controlled By:\s+PetSet\/sample-pxc/);
+    expect(r.out).toMatch(/Ready\s+True/);
+  });
+
+  it('create -f makes KubeDB, cert-manager and core objects', async () => {
+    const path = manifest(
+      'objects.yaml',
+      `apiVersion: ops.kubedb.com/v1alpha1
+kind: PerconaXtraDBOpsRequest
+metadata: {name: pxops-rotate, namespace: demo}
+spec:
+  type: ReconfigureTLS
+  databaseRef: {name: sample-pxc}
+  tls: {rotateCertificates: true}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: px-issuer, namespace: demo}
+spec: {ca: {secretName: px-ca}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: sample-pxc-server-cert, namespace: demo}
+spec: {secretName: sample-pxc-server-cert, issuerRef: {name: px-issuer}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: px-ca, namespace: demo}
+type: Opaque
+stringData: {tls.crt: x}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web, namespace: demo}
+spec:
+  replicas: 1
+  serviceName: web
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        env: [{name: A, value: "1"}]
+`,
+    );
+    const r = await kubectl('create', '-f', path);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(
+      sim.store.get('ops.kubedb.com/v1alpha1', 'PerconaXtraDBOpsRequest', 'demo', 'pxops-rotate'),
+    ).toBeDefined();
+    expect(
+      sim.store.get('cert-manager.io/v1', 'Certificate', 'demo', 'sample-pxc-server-cert'),
+    ).toBeDefined();
+    expect(sim.store.get<J>('v1', 'Secret', 'demo', 'px-ca')?.data['tls.crt']).toBe(
+      Buffer.from('x').toString('base64'),
+    );
+    await eventually(() => isReady(sim.store.get('v1', 'Pod', 'demo', 'web-0')));
+    const again = await kubectl('get', 'pxcops,certificates,issuers,secrets,statefulsets');
+    expect(again.out).toMatch(/pxops-rotate\s+ReconfigureTLS/);
+    expect(again.out).toContain('certificate.cert-manager.io/sample-pxc-server-cert');
+    expect(again.out).toMatch(/statefulset\.apps\/web\s+1\/1/);
+  });
+
+  it('patch --type merge, json (with test) and strategic', async () => {
+    const m = await kubectl(
+      'patch',
+      'px',
+      'sample-pxc',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"requireSSL":true}}',
+    );
+    const jOk = await kubectl(
+      'patch',
+      'px',
+      'sample-pxc',
+      '--type',
+      'json',
+      '-p',
+      '[{"op":"test","path":"/spec/requireSSL","value":true},{"op":"replace","path":"/spec/replicas","value":3}]',
+    );
+    const jBad = await kubectl(
+      'patch',
+      'px',
+      'sample-pxc',
+      '--type',
+      'json',
+      '-p',
+      '[{"op":"test","path":"/spec/requireSSL","value":false}]',
+    );
+    const s = await kubectl(
+      'patch',
+      'sts',
+      'web',
+      '--type',
+      'strategic',
+      '-p',
+      '{"spec":{"template":{"spec":{"containers":[{"name":"web","env":[{"name":"B","value":"2"}]}]}}}}',
+    );
+    const sCr = await kubectl(
+      'patch',
+      'px',
+      'sample-pxc',
+      '--type',
+      'strategic',
+      '-p',
+      '{"spec":{"replicas":3}}',
+    );
+    const sts = sim.store.get<J>('apps/v1', 'StatefulSet', 'demo', 'web');
+    expect([m.code, jOk.code, jBad.code, s.code, sCr.code]).toEqual([0, 0, 1, 0, 1]);
+    expect(jBad.err).toContain('test operation failed');
+    expect(sCr.err).toContain('application/strategic-merge-patch+json is not supported');
+    expect(sim.store.get<J>('kubedb.com/v1', 'PerconaXtraDB', 'demo', 'sample-pxc')?.spec.requireSSL).toBe(
+      true,
+    );
+    expect(sts.spec.template.spec.containers[0].env).toEqual([
+      { name: 'A', value: '1' },
+      { name: 'B', value: '2' },
+    ]);
+  });
+
+  it('delete removes a Secret, and a deleted pod comes back with a new UID', async () => {
+    const uid = sim.store.get<J>('v1', 'Pod', 'demo', 'sample-pxc-2')?.metadata.uid;
+    const s = await kubectl('delete', 'secret', 'px-ca');
+    const p = await kubectl('delete', 'pod', 'sample-pxc-2');
+    expect([s.code, p.code]).toEqual([0, 0]);
+    expect(sim.store.get('v1', 'Secret', 'demo', 'px-ca')).toBeUndefined();
+    await eventually(() => {
+      const pod = sim.store.get<J>('v1', 'Pod', 'demo', 'sample-pxc-2');
+      return pod && pod.metadata.uid !== uid && isReady(pod);
+    });
+  });
+
+  it('describe pxcops lists the Events about it', async () => {
+    const ops = sim.store.get<J>(
+      'ops.kubedb.com/v1alpha1',
+      'PerconaXtraDBOpsRequest',
+      'demo',
+      'pxops-rotate',
+    );
+    sim.store.create({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: 'pxops-rotate.1', namespace: 'demo' },
+      involvedObject: {
+        apiVersion: 'ops.kubedb.com/v1alpha1',
+        kind: 'PerconaXtraDBOpsRequest',
+        name: 'pxops-rotate',
+        namespace: 'demo',
+        uid: ops.metadata.uid,
+      },
+      reason: 'PauseDatabase',
+      message: 'Pausing PerconaXtraDB database: demo/sample-pxc',
+      type: 'Normal',
+      source: { component: 'pxc-tls-ops' },
+      firstTimestamp: new Date().toISOString(),
+      lastTimestamp: new Date().toISOString(),
+      count: 1,
+    });
+    const r = await kubectl('describe', 'pxcops', 'pxops-rotate');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('Pausing PerconaXtraDB database: demo/sample-pxc');
+  });
+
+  it('get -w streams a pod being replaced', async () => {
+    const child = spawn(
+      'kubectl',
+      ['--cache-dir', join(dir, 'cache'), 'get', 'pods', '-w', '--output-watch-events'],
+      { env },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    try {
+      await eventually(() => out.includes('sample-pxc-1'), 20_000, 'initial listing');
+      sim.store.delete('v1', 'Pod', 'demo', 'sample-pxc-1');
+      await eventually(
+        () =>
+          /DELETED\s+sample-pxc-1/.test(out) &&
+          /ADDED\s+sample-pxc-1/.test(out.split(/DELETED\s+sample-pxc-1/)[1] ?? ''),
+        20_000,
+        'watch events',
+      );
+    } finally {
+      child.kill();
+    }
+    expect(out).toMatch(/MODIFIED\s+sample-pxc-1\s+\S+\s+Terminating/);
+  });
+});
