@@ -240,7 +240,6 @@ export function findPath(
 ): { signer: ParsedCertificate; anchor: ParsedCertificate } | undefined {
   const [leaf, ...pool] = chain;
   if (!leaf) return undefined;
-  const anchorPrints = new Set(anchors.map((a) => a.fingerprint));
   let current = leaf;
   let signer: ParsedCertificate | undefined;
   const seen = new Set<string>([leaf.fingerprint]);
@@ -249,8 +248,6 @@ export function findPath(
     if (anchor) return { signer: signer ?? anchor, anchor };
     const next = pool.find((c) => !seen.has(c.fingerprint) && signedBy(current, c));
     if (!next) return undefined;
-    // An intermediate that is itself in the anchors counts as reached.
-    if (anchorPrints.has(next.fingerprint)) return { signer: signer ?? next, anchor: next };
     signer ??= next;
     seen.add(next.fingerprint);
     current = next;
