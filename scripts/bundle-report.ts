@@ -1,7 +1,8 @@
 /**
  * Bundle size and cold import time of every function, on Node 22 (the Lambda runtime).
  *
- *   npx tsx scripts/bundle-report.ts            # build, measure, print a table, exit 1 over budget
+ *   npx tsx scripts/bundle-report.ts            # build, measure, print a table; exit 1 over the size budget
+ *   npx tsx scripts/bundle-report.ts --strict   # ... or over the import-time budget
  *
  * Each bundle is imported in a fresh `node` process (the Node 22 running this script), with
  * `NODE_OPTIONS=--enable-source-maps` as template.yaml sets it, so the figure is what a cold
@@ -91,8 +92,16 @@ export function formatReport(figures: BundleFigures[]): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const only = process.argv.slice(2);
+  // Size over budget fails; import time is reported (it depends on how busy the machine is), and
+  // fails only with --strict. A bundle that does not import fails either way (execFileSync throws).
+  const strict = process.argv.includes('--strict');
+  const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   const figures = measureBundles(await buildFunctions({ only }));
   console.log(formatReport(figures));
-  if (figures.some((f) => !f.withinBudget)) process.exitCode = 1;
+  const over = figures.filter((f) => f.bytes > (f.usesKube ? BUDGETS.kube : BUDGETS.other).bytes);
+  const slow = figures.filter((f) => !f.withinBudget && !over.includes(f));
+  if (over.length) console.error(`over the size budget: ${over.map((f) => f.logicalId).join(', ')}`);
+  if (slow.length)
+    console.error(`over the import-time budget on this machine: ${slow.map((f) => f.logicalId).join(', ')}`);
+  if (over.length || (strict && slow.length)) process.exitCode = 1;
 }
