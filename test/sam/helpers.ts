@@ -94,3 +94,36 @@ export function recordingLogger(): StepLogger & {
 export const TEST_CREDENTIALS = { accessKeyId: 'AKIDPXCTLSOPSTEST', secretAccessKey: 'test-secret' };
 export const STATE_MACHINE_ARN =
   'arn:aws:states:eu-west-1:123456789012:stateMachine:pxc-tls-ops-reconfigure-tls';
+
+export interface RbacRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+/** An API request as RBAC sees it: group, resource (with subresource), verb. */
+export function rbacRequest(
+  method: string,
+  path: string,
+  simVerb: string,
+): { group: string; resource: string; verb: string } {
+  const parts = path.split('?')[0]!.split('/').filter(Boolean);
+  const [root, ...rest] = parts;
+  const group = root === 'api' ? '' : rest.shift()!;
+  rest.shift(); // version
+  if (rest[0] === 'namespaces' && rest.length >= 3) rest.splice(0, 2);
+  const [plural, , sub] = rest;
+  const resource = sub ? `${plural}/${sub}` : plural!;
+  const verb = simVerb === 'evict' ? 'create' : simVerb;
+  return { group, resource: method === 'POST' && sub === 'eviction' ? `${plural}/eviction` : resource, verb };
+}
+
+export function rbacAllows(
+  rules: RbacRule[],
+  req: { group: string; resource: string; verb: string },
+): boolean {
+  return rules.some(
+    (r) =>
+      r.apiGroups.includes(req.group) && r.resources.includes(req.resource) && r.verbs.includes(req.verb),
+  );
+}

@@ -1,12 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { kubeFromKubeconfig } from '../../functions/kube/client.js';
 import type { Kube } from '../../functions/kube/types.js';
 import type { PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
+import { inspectTlsSecret } from '../../functions/pki/index.js';
 import { forwardAudit } from '../../functions/steps/forward-audit.js';
+import { scanExpiry } from '../../functions/steps/scan-expiry.js';
 import { sweep } from '../../functions/steps/sweep.js';
-import { eventBridgePublish } from '../../functions/triggers/aws.js';
+import { eventBridgePublish, sfnStartExecution } from '../../functions/triggers/aws.js';
 import {
   type AwsStandIn,
   type ExecutionOutcome,
@@ -25,7 +29,14 @@ import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
 import { createPerconaXtraDB, waitForPodsReady } from '../../local/sim/fixtures.js';
 import { type Simulator, startSimulator } from '../../local/sim/index.js';
 import { loadTemplate } from '../../scripts/template.js';
-import { recordingLogger, STATE_MACHINE_ARN, TEST_CREDENTIALS } from './helpers.js';
+import {
+  type RbacRule,
+  rbacAllows,
+  rbacRequest,
+  recordingLogger,
+  STATE_MACHINE_ARN,
+  TEST_CREDENTIALS,
+} from './helpers.js';
 
 const rule = (
   loadTemplate('template.yaml').Resources.ReconfigureTlsStateMachine!.Properties as {
@@ -146,6 +157,56 @@ describe('Rule: from a Pending event to a finished execution', () => {
     expect(outcome?.status, outcome?.cause).toBe('SUCCEEDED');
     expect(ops('pxops-rotate')?.status?.phase).toBe('Successful');
   }, 120_000);
+
+  it('renews a certificate the expiry scan finds due, through StartExecution and the state machine', async () => {
+    const serial = () =>
+      inspectTlsSecret({
+        'tls.crt': Buffer.from(
+          sim.store.get<{ data: Record<string, string> }>('v1', 'Secret', NS, `${DB}-server-cert`)!.data[
+            'tls.crt'
+          ]!,
+          'base64',
+        ).toString(),
+      }).serial;
+    const before = serial();
+    const later = new Date(Date.now() + 80 * 86_400_000); // past the renewal time of a 90-day certificate
+
+    const result = await scanExpiry(
+      {},
+      {
+        kube,
+        startExecution: sfnStartExecution(STATE_MACHINE_ARN, {
+          endpoint: aws.endpoint,
+          region: 'eu-west-1',
+          credentials: TEST_CREDENTIALS,
+        }),
+        recordDaysToExpiry: () => {},
+        now: () => later,
+        logger: recordingLogger(),
+      },
+    );
+    const [outcome] = await Promise.all(runs.splice(0));
+
+    expect(result.created).toHaveLength(1);
+    expect(outcome?.status, outcome?.cause).toBe('SUCCEEDED');
+    expect(ops(result.created[0]!.split('/')[1]!)?.status?.phase).toBe('Successful');
+    expect(serial()).not.toBe(before);
+  }, 120_000);
+
+  it('used only API requests that k8s/rbac.yaml allows', () => {
+    const [role] = parseAllDocuments(readFileSync('k8s/rbac.yaml', 'utf8')).map((d) => d.toJSON());
+    const rules = role.rules as RbacRule[];
+    const seen = new Map<string, boolean>();
+    for (const r of sim.requests.all()) {
+      const req = rbacRequest(r.method, r.path, r.verb);
+      seen.set(`${r.verb} ${req.group || 'core'}/${req.resource}`, rbacAllows(rules, req));
+    }
+    expect(seen.size).toBeGreaterThan(10);
+    expect([...seen].filter(([, allowed]) => !allowed).map(([k]) => k)).toEqual([]);
+    for (const rule of rules) {
+      expect([...rule.verbs, ...rule.resources, ...rule.apiGroups].some((x) => x.includes('*'))).toBe(false);
+    }
+  });
 
   it('gives the state machine exactly the accepted input shape, and ignores other events', () => {
     const detail = {
