@@ -1,0 +1,127 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { handler as forwardAuditHandler } from '../../functions/handlers/forward-audit.js';
+import { handler as scanExpiryHandler } from '../../functions/handlers/scan-expiry.js';
+import { handler as sweepHandler } from '../../functions/handlers/sweep.js';
+import { resetKube } from '../../functions/kube/index.js';
+import { resetTriggerDeps } from '../../functions/triggers/deps.js';
+import { type AwsStandIn, startAwsStandIn } from '../../local/aws/index.js';
+import { type Simulator, startSimulator } from '../../local/sim/index.js';
+import {
+  certificateAges,
+  putDatabaseWithTls,
+  putOpsRequest,
+  STATE_MACHINE_ARN,
+  TEST_CREDENTIALS,
+} from './helpers.js';
+
+const context = (functionName: string): Context => ({
+  callbackWaitsForEmptyEventLoop: false,
+  functionName,
+  functionVersion: '$LATEST',
+  invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:${functionName}`,
+  memoryLimitInMB: '512',
+  awsRequestId: `req-${functionName}`,
+  logGroupName: `/aws/lambda/${functionName}`,
+  logStreamName: 'test',
+  getRemainingTimeInMillis: () => 60_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
+});
+
+const sample = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
+
+/**
+ * The Lambda entry points as `sam local invoke -e events/...` runs them: configuration only from
+ * the environment the template sets (KUBECONFIG standing in for EKS), AWS calls to the stand-ins
+ * through AWS_ENDPOINT_URL, the sample events as input.
+ */
+describe('Trigger handlers, configured by the environment', () => {
+  let sim: Simulator;
+  let aws: AwsStandIn;
+  let dir: string;
+  const stdout: string[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pxc-handlers-'));
+    sim = await startSimulator({ kubeconfigPath: join(dir, 'kubeconfig'), namespaces: ['demo', 'shop'] });
+    aws = await startAwsStandIn({ stateMachineArns: [STATE_MACHINE_ARN] });
+    Object.assign(process.env, {
+      KUBECONFIG: join(dir, 'kubeconfig'),
+      EKS_CLUSTER_NAME: 'demo-cluster',
+      EVENT_BUS_NAME: 'pxc-tls-ops-bus',
+      STATE_MACHINE_ARN,
+      AWS_ENDPOINT_URL: aws.endpoint,
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+    });
+    resetKube();
+    resetTriggerDeps();
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
+      stdout.push(String(chunk));
+      return true;
+    });
+  });
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await sim?.stop();
+    await aws?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sweep: puts the Pending event on the configured bus', async () => {
+    putOpsRequest(sim, 'demo', 'pxops-rotate');
+
+    const out = await sweepHandler(sample('events/sweep/schedule.json'), context('sweep'));
+
+    expect(out).toMatchObject({ pending: 1 });
+    expect(aws.events.map((e) => [e.EventBusName, (e.detail as { cluster: string }).cluster])).toEqual([
+      ['pxc-tls-ops-bus', 'demo-cluster'],
+    ]);
+  });
+
+  it('forward-audit: turns the sample subscription payload into the same event', async () => {
+    aws.events.length = 0;
+
+    const out = await forwardAuditHandler(
+      sample('events/forward-audit/audit-create.json'),
+      context('forward-audit'),
+    );
+
+    expect(out).toEqual({ creates: 1, forwarded: 1 });
+    expect(aws.events.map((e) => (e.detail as { name: string }).name)).toEqual(['pxops-rotate']);
+  });
+
+  it('scan-expiry: a dry run changes nothing; the scheduled run renews and publishes metrics', async () => {
+    const pems = await certificateAges(new Date());
+    putDatabaseWithTls(sim, 'shop', 'orders', pems.due);
+    putDatabaseWithTls(sim, 'shop', 'carts', pems.fresh);
+
+    const dry = await scanExpiryHandler(sample('events/scan-expiry/dry-run.json'), context('scan-expiry'));
+    expect(dry).toMatchObject({ due: 1, created: [] });
+    expect(aws.executions).toEqual([]);
+
+    const run = await scanExpiryHandler(sample('events/scan-expiry/schedule.json'), context('scan-expiry'));
+    expect(run).toMatchObject({ due: 1, created: [expect.stringMatching(/^shop\/orders-tls-renew-/)] });
+    expect(aws.executions.map((e) => JSON.parse(e.input))).toEqual([
+      { namespace: 'shop', opsRequest: run.created[0]!.split('/')[1] },
+    ]);
+    const emf = stdout
+      .flatMap((s) => s.split('\n'))
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l));
+    expect(emf).toContainEqual(
+      expect.objectContaining({
+        Namespace: 'shop',
+        Database: 'orders',
+        CertificateDaysToExpiry: expect.any(Number),
+      }),
+    );
+    expect(emf[0]._aws.CloudWatchMetrics[0].Namespace).toBe('PxcTlsOps');
+  });
+});
