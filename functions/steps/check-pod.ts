@@ -28,6 +28,8 @@ export interface CheckPodInput {
 export interface CheckPodOutput {
   ready: boolean;
   message: string;
+  /** Passed through, so the ASL loop carries it to the next check. */
+  deadline: string;
 }
 
 export const DEFAULT_HOLD_SECONDS = 5;
@@ -51,6 +53,14 @@ function holdSeconds(): number {
 }
 
 export async function checkPod(input: CheckPodInput, deps: Deps): Promise<CheckPodOutput> {
+  return awaitRestart(input, deps);
+}
+
+/**
+ * The watch behind Check pod, also used by Restart pod right after the eviction (so a pod that is
+ * back within the hold costs no extra state transitions).
+ */
+export async function awaitRestart(input: CheckPodInput, deps: Deps): Promise<CheckPodOutput> {
   const { namespace: ns, pod } = input;
   const deadline = Date.parse(input.deadline);
   const left = (deadline - deps.clock.now().getTime()) / 1000;
@@ -71,7 +81,7 @@ export async function checkPod(input: CheckPodInput, deps: Deps): Promise<CheckP
   if (done) {
     if (input.record && input.opsRequest) await recordPodConditions(deps, ns, input.opsRequest, pod.name);
     deps.logger.info('pod is back and all replicas are Ready', { pod: pod.name });
-    return { ready: true, message: `${pod.name} is Ready` };
+    return { ready: true, message: `${pod.name} is Ready`, deadline: input.deadline };
   }
   const why =
     current && current.metadata.uid === pod.uid
@@ -84,7 +94,7 @@ export async function checkPod(input: CheckPodInput, deps: Deps): Promise<CheckP
       `pod ${ns}/${pod.name} was not Ready by the timeout (${input.deadline}): ${why}`,
     );
   }
-  return { ready: false, message: why };
+  return { ready: false, message: why, deadline: input.deadline };
 }
 
 function countReady(pods: ReadonlyMap<string, PodObject>): number {

@@ -64,6 +64,8 @@ export function parseRestartPod(event: unknown): RestartPodInput {
     namespace: stringField(o, 'namespace', w),
     opsRequest: stringField(o, 'opsRequest', w),
     database: stringField(o, 'database', w),
+    replicas: numberField(o, 'replicas', w),
+    selector: stringField(o, 'selector', w),
     pod: pod(o, w),
     rollout: o.rollout === true,
     timeoutSeconds: numberField(o, 'timeoutSeconds', w),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KINDS } from '../../functions/kube/types.js';
+import { KINDS, type Kube } from '../../functions/kube/types.js';
 import type { Plan } from '../../functions/model/plan.js';
 import { inspectTlsSecret } from '../../functions/pki/index.js';
 import type { TaskFn } from '../../local/runner/index.js';
@@ -79,13 +79,25 @@ describe('ReconfigureTLS failure path', () => {
     );
     const held = `${DB}-1`;
 
+    // The new pod is held NotReady from the moment the old one is evicted, until the rollback checks it.
+    const evict: Kube['evict'] = async (ref) => {
+      await world.kube.evict(ref);
+      if (ref.name === held) world.sim.faults.holdNotReady(NS, held);
+    };
+    const kube = new Proxy(world.kube, {
+      get: (target, key) => (key === 'evict' ? evict : Reflect.get(target, key, target).bind(target)),
+    });
     const result = await world.run(
       { namespace: NS, opsRequest: 'failures-held' },
       {
-        onProgress: (p) => {
-          if (p.state === 'Restart pod' && p.pod?.name === held) world.sim.faults.holdNotReady(NS, held);
-          if (p.state === 'Check restored pod') world.sim.faults.release(NS, held);
-        },
+        kube,
+        wrapTask: (state, fn) =>
+          state !== 'Check restored pod'
+            ? fn
+            : async (input) => {
+                world.sim.faults.release(NS, held);
+                return fn(input);
+              },
       },
     );
 
