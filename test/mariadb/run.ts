@@ -15,6 +15,7 @@
  *   4. CA change, pass 2: new certificates from CA "new", bundle kept.
  *   5. Next rotation: the old CA leaves the bundle.
  *   6. An intermediate CA: tls.crt carries the chain, clients trust the root only.
+ *   7. An ECDSA CA signing the RSA leaves.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,10 +27,12 @@ import {
   type CertificateAuthority,
   checkCertificateAuthority,
   createTestCA,
+  decodeSecretData,
   type IssuedSecret,
   inspectTlsSecret,
   issueCertificates,
   mergeTrustBundle,
+  secretManifest,
 } from '../../functions/pki/index.js';
 
 const DB = 'sample-pxc';
@@ -77,11 +80,13 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Writes the server's files as the pod would see them: through the Secret's base64 data and back. */
 function writeServerCerts(secret: IssuedSecret): void {
+  const files = decodeSecretData(secretManifest(secret, NS).data);
   mkdirSync(certDir, { recursive: true });
-  writeFileSync(join(certDir, 'ca.crt'), secret.data['ca.crt']);
-  writeFileSync(join(certDir, 'tls.crt'), secret.data['tls.crt']);
-  writeFileSync(join(certDir, 'tls.key'), secret.data['tls.key'], { mode: 0o600 });
+  writeFileSync(join(certDir, 'ca.crt'), files['ca.crt']!);
+  writeFileSync(join(certDir, 'tls.crt'), files['tls.crt']!);
+  writeFileSync(join(certDir, 'tls.key'), files['tls.key']!, { mode: 0o600 });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -490,6 +495,21 @@ async function scenario(): Promise<void> {
   expectClient(
     'the REQUIRE X509 user logs in with a client certificate from the intermediate',
     { user: 'x509user', trust: root.certPem, cert: viaInter.client },
+    true,
+  );
+
+  console.log('-- 7. ECDSA CA (P-256) signing RSA leaves');
+  const ec = await createTestCA({ commonName: 'pxc ECDSA CA', keyType: 'ec' });
+  const viaEc = await issue(authority(ec), 'PKCS1');
+  await restartServer(viaEc.server);
+  expectClient(
+    'client trusting the ECDSA CA connects with --ssl-verify-server-cert',
+    { user: 'app', password: USER_PASSWORD, trust: ec.certPem },
+    true,
+  );
+  expectClient(
+    'the REQUIRE X509 user logs in with a client certificate from the ECDSA CA',
+    { user: 'x509user', trust: ec.certPem, cert: viaEc.client },
     true,
   );
 }
