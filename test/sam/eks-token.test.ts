@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { AwsUnavailableError, KubeForbiddenError } from '../../functions/errors.js';
 import { kubeFromAccess } from '../../functions/kube/client.js';
 import { createEksAccess, resetEksAccessCache } from '../../functions/kube/eks.js';
+import { getKube, resetKube } from '../../functions/kube/index.js';
 import { createEksToken, decodeEksToken, TOKEN_PREFIX } from '../../functions/kube/token.js';
 import { KINDS } from '../../functions/kube/types.js';
 import { type AwsStandIn, startAwsStandIn } from '../../local/aws/index.js';
@@ -182,5 +183,29 @@ describe('EKS access', () => {
     await expect(createEksAccess({ clusterName: CLUSTER, eksClient, now: clock })).resolves.toMatchObject({
       server: sim.url,
     });
+  });
+
+  it('is what getKube() uses on Lambda, where only EKS_CLUSTER_NAME and the role are configured', async () => {
+    const env = {
+      EKS_CLUSTER_NAME: CLUSTER,
+      AWS_REGION: REGION,
+      AWS_ENDPOINT_URL: aws.endpoint,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      AWS_SESSION_TOKEN: credentials.sessionToken,
+    };
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    delete process.env.KUBECONFIG;
+    resetKube();
+    try {
+      const kube = await getKube({ ...process.env });
+      const namespaces = await kube.list(KINDS.Namespace, undefined);
+      expect(namespaces.items.length).toBeGreaterThan(0);
+      expect(aws.calls).toContain('EKS.DescribeCluster');
+    } finally {
+      process.env = saved;
+      resetKube();
+    }
   });
 });
