@@ -75,8 +75,9 @@ export interface InputTransformer {
 
 /**
  * Applies an InputTransformer. Placeholders outside quotes take the JSON value at their path (a
- * string arrives quoted and escaped); missing paths become null. Placeholders inside a string
- * literal are not emulated (they throw): the template does not use them.
+ * string arrives quoted, as in the "Simple JSON" example of EventBridge's docs; Kubernetes names
+ * need no escaping); missing paths become null. Placeholders inside a string literal are not
+ * emulated (they throw): the template does not use them.
  */
 export function applyInputTransformer(t: InputTransformer, event: unknown): string {
   const values: Record<string, unknown> = {};

