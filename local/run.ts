@@ -7,12 +7,14 @@
  * Prints live progress; exits 0 when the OpsRequest ends Successful, 1 when it ends Failed (or
  * the input is refused), printing the reason.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { kubeFromKubeconfig } from '../functions/kube/client.js';
 import { KINDS } from '../functions/kube/types.js';
+import { EXECUTION_LABEL, labelSafe } from '../functions/model/names.js';
 import type { PerconaXtraDBOpsRequest } from '../functions/model/types.js';
 import { runExecution } from './runner/index.js';
 import { progressPrinter } from './runner/progress.js';
@@ -56,7 +58,15 @@ async function main(): Promise<number> {
   const waitScale = values['wait-scale'] ? Number(values['wait-scale']) : undefined;
   console.log(`running reconfigure-tls locally against ${kubeconfig}`);
 
-  const result = await runExecution({ kube, input, logger, waitScale, onProgress: progressPrinter('') });
+  const executionName = `local-${randomUUID()}`;
+  const result = await runExecution({
+    kube,
+    input,
+    logger,
+    waitScale,
+    executionName,
+    onProgress: progressPrinter(''),
+  });
 
   const out = (result.output ?? {}) as {
     namespace?: string;
@@ -65,7 +75,14 @@ async function main(): Promise<number> {
     reason?: string;
   };
   const ns = out.namespace ?? (input as { namespace?: string }).namespace;
-  const name = out.opsRequest ?? (input as { opsRequest?: string }).opsRequest;
+  let name = out.opsRequest ?? (input as { opsRequest?: string }).opsRequest;
+  if (!name && ns) {
+    // Console input: the request Validate created carries this execution's label.
+    const created = await kube.list<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, ns, {
+      labelSelector: `${EXECUTION_LABEL}=${labelSafe(executionName)}`,
+    });
+    name = created.items[0]?.metadata.name;
+  }
   const ops =
     ns && name
       ? await kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, { namespace: ns, name })

@@ -25,6 +25,8 @@ export const DEFAULT_TIMEOUT = '10m';
 export interface Plan {
   action: Action;
   database: string;
+  /** The OpsRequest's UID, so Events from any step attach to it (kubectl describe matches on it). */
+  opsRequestUid: string;
   replicas: number;
   /** Pod names in restart order (ordinal order, like KubeDB). */
   pods: string[];
@@ -179,6 +181,7 @@ export function buildPlan(
   return {
     action,
     database: db.metadata.name!,
+    opsRequestUid: ops.metadata.uid ?? '',
     replicas,
     pods: Array.from({ length: replicas }, (_, i) => podName(db.metadata.name!, i)),
     passes: passesFor(action, opts),

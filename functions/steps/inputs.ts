@@ -63,6 +63,7 @@ export function parseRestartPod(event: unknown): RestartPodInput {
   return {
     namespace: stringField(o, 'namespace', w),
     opsRequest: stringField(o, 'opsRequest', w),
+    ...(typeof o.opsRequestUid === 'string' && o.opsRequestUid ? { opsRequestUid: o.opsRequestUid } : {}),
     database: stringField(o, 'database', w),
     replicas: numberField(o, 'replicas', w),
     selector: stringField(o, 'selector', w),

@@ -15,6 +15,7 @@ import { type PodObject, recordEvent } from './common.js';
 export interface RestartPodInput {
   namespace: string;
   opsRequest: string;
+  opsRequestUid?: string;
   database: string;
   replicas: number;
   selector: string;
@@ -60,7 +61,11 @@ async function evictAndRecord(input: RestartPodInput, deps: Deps): Promise<void>
     {
       apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,
       kind: KINDS.PerconaXtraDBOpsRequest.kind,
-      metadata: { namespace: ns, name: input.opsRequest },
+      metadata: {
+        namespace: ns,
+        name: input.opsRequest,
+        ...(input.opsRequestUid ? { uid: input.opsRequestUid } : {}),
+      },
       spec: { type: 'ReconfigureTLS', databaseRef: { name: input.database } },
     },
     'Normal',
