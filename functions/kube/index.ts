@@ -31,7 +31,12 @@ async function connect(env: NodeJS.ProcessEnv): Promise<Kube> {
   if (env.KUBECONFIG) return kubeFromKubeconfig(env.KUBECONFIG.split(':')[0]!);
   if (env.EKS_CLUSTER_NAME) {
     const { createEksAccess } = await import('./eks.js');
-    return kubeFromAccess(createEksAccess({ clusterName: env.EKS_CLUSTER_NAME, region: env.AWS_REGION }));
+    return kubeFromAccess(
+      await createEksAccess({
+        clusterName: env.EKS_CLUSTER_NAME,
+        ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+      }),
+    );
   }
   throw new KubeRequestError('no cluster configured: set KUBECONFIG (local) or EKS_CLUSTER_NAME (Lambda)');
 }
