@@ -17,6 +17,8 @@ export interface AwsClientConfig {
   region?: string;
   endpoint?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** SDK attempts per call (default 3, with the SDK's backoff). */
+  maxAttempts?: number;
 }
 
 export function eventBridgePublish(busName: string, config: AwsClientConfig = {}): Publish {
