@@ -194,7 +194,7 @@ describe('EKS access', () => {
       AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
       AWS_SESSION_TOKEN: credentials.sessionToken,
     };
-    const saved = { ...process.env };
+    const saved = Object.fromEntries(['KUBECONFIG', ...Object.keys(env)].map((k) => [k, process.env[k]]));
     Object.assign(process.env, env);
     delete process.env.KUBECONFIG;
     resetKube();
@@ -204,7 +204,10 @@ describe('EKS access', () => {
       expect(namespaces.items.length).toBeGreaterThan(0);
       expect(aws.calls).toContain('EKS.DescribeCluster');
     } finally {
-      process.env = saved;
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
       resetKube();
     }
   });
