@@ -199,7 +199,8 @@ export function blockingRequest(
   const db = self.spec.databaseRef?.name;
   const selfKey = orderKey(self);
   return others.find((o) => {
-    if (o.metadata.uid === self.metadata.uid || o.metadata.name === self.metadata.name) return false;
+    if ((o.metadata.uid && o.metadata.uid === self.metadata.uid) || o.metadata.name === self.metadata.name)
+      return false;
     if (o.spec?.type !== 'ReconfigureTLS' || o.spec?.databaseRef?.name !== db) return false;
     const phase = o.status?.phase;
     if (phase === 'Successful' || phase === 'Failed' || phase === 'Skipped') return false;
