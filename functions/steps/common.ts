@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Deps } from '../deps.js';
-import { InvalidRequestError, KubeAlreadyExistsError } from '../errors.js';
+import { DatabaseBusyError, InvalidRequestError, KubeAlreadyExistsError } from '../errors.js';
 import type { Kube, KubeObject } from '../kube/types.js';
 import { KINDS } from '../kube/types.js';
 import { type ConditionInput, setConditions } from '../model/conditions.js';
@@ -135,36 +135,65 @@ export async function recordEvent(
   }
 }
 
-/** Sets or removes the database's Paused condition; no write when already so. */
+const PAUSED_BY = /^Paused by PerconaXtraDBOpsRequest ([^/\s]+)\/(\S+) for ReconfigureTLS$/;
+
+/** Who holds the database's Paused condition: "ns/name" of an OpsRequest, "" for someone else, undefined when not paused. */
+export function pausedBy(db: PerconaXtraDB): string | undefined {
+  const c = db.status?.conditions?.find((x) => x.type === 'Paused' && x.status === 'True');
+  if (!c) return undefined;
+  const m = PAUSED_BY.exec(c.message ?? '');
+  return m ? `${m[1]}/${m[2]}` : '';
+}
+
+/**
+ * Sets or removes the database's Paused condition on behalf of one OpsRequest; no write when
+ * already so. Pausing doubles as the per-database lock: it is written with the resourceVersion
+ * just read (a concurrent pause is a KubeConflictError, retried), and a database paused by anyone
+ * else is a DatabaseBusyError. Resuming only removes a Paused condition this request set.
+ */
 export async function ensureDatabasePaused(
   deps: Deps,
   db: PerconaXtraDB,
   paused: boolean,
-  by: string,
+  ops: { namespace: string; name: string },
 ): Promise<boolean> {
+  const me = `${ops.namespace}/${ops.name}`;
+  const holder = pausedBy(db);
   const current = db.status?.conditions ?? [];
-  const has = current.some((c) => c.type === 'Paused');
-  if (paused === has) return false;
-  const conditions = paused
-    ? setConditions(
-        current,
-        [
-          {
-            type: 'Paused',
-            status: 'True',
-            reason: 'PausedByOpsRequest',
-            message: `Paused by ${by} for ReconfigureTLS`,
-          },
-        ],
-        db.metadata.generation,
-        deps.clock.now(),
-      )
-    : current.filter((c) => c.type !== 'Paused');
-  await deps.kube.patch(
+  if (!paused) {
+    if (holder !== me) return false;
+    await deps.kube.patch(
+      KINDS.PerconaXtraDB,
+      { namespace: db.metadata.namespace!, name: db.metadata.name! },
+      { status: { conditions: current.filter((c) => c.type !== 'Paused') } },
+      'merge',
+      'status',
+    );
+    return true;
+  }
+  if (holder === me) return false;
+  if (holder !== undefined) {
+    const who = holder ? `PerconaXtraDBOpsRequest ${holder}` : 'someone else';
+    throw new DatabaseBusyError(
+      `PerconaXtraDB ${db.metadata.namespace}/${db.metadata.name} is paused by ${who}`,
+    );
+  }
+  const conditions = setConditions(
+    current,
+    [
+      {
+        type: 'Paused',
+        status: 'True',
+        reason: 'PausedByOpsRequest',
+        message: `Paused by PerconaXtraDBOpsRequest ${me} for ReconfigureTLS`,
+      },
+    ],
+    db.metadata.generation,
+    deps.clock.now(),
+  );
+  await deps.kube.replace(
     KINDS.PerconaXtraDB,
-    { namespace: db.metadata.namespace!, name: db.metadata.name! },
-    { status: { conditions } },
-    'merge',
+    { ...db, status: { ...(db.status ?? {}), conditions } },
     'status',
   );
   return true;

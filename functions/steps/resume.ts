@@ -36,7 +36,7 @@ export async function resume(input: ResumeInput, deps: Deps): Promise<Outcome> {
   const { kube } = deps;
   const { namespace: ns, opsRequest, plan } = input;
   const db = await getDatabase(kube, ns, plan.database);
-  if (db) await ensureDatabasePaused(deps, db, false, opsRequest);
+  if (db) await ensureDatabasePaused(deps, db, false, { namespace: ns, name: opsRequest });
 
   const backupName = backupSecretName(plan.database, opsRequest);
   if (plan.action === 'remove') {

@@ -236,7 +236,7 @@ async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
   if (!claimed || !ops) return outcome;
 
   const db = database ? await getDatabase(kube, ns, database) : undefined;
-  if (db) await ensureDatabasePaused(deps, db, false, ops.metadata.name!);
+  if (db) await ensureDatabasePaused(deps, db, false, { namespace: ns, name: ops.metadata.name! });
   if (!s.rollbackError && backupName) await kube.delete(KINDS.Secret, { namespace: ns, name: backupName });
   if (ops.status?.phase !== 'Failed' && ops.status?.phase !== 'Successful') {
     await updateOpsStatus(deps, ops, {
