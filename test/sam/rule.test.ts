@@ -65,6 +65,8 @@ describe('Rule: from a Pending event to a finished execution', () => {
   const outcomes: PublishedEvent[] = [];
   const inputs: unknown[] = [];
   const silent = new Logger({ serviceName: 'pxc-tls-ops-test', logLevel: 'SILENT' });
+  /** A pod to hold NotReady once evicted (a restart that never comes back), until the rollback checks it. */
+  let holdAfterEvict: string | undefined;
 
   /** What EventBridge does with each entry the trigger put: match the rule, transform, start. */
   async function deliver(events: PutEvent[]): Promise<void> {
@@ -94,8 +96,22 @@ describe('Rule: from a Pending event to a finished execution', () => {
     aws = await startAwsStandIn({
       stateMachineArns: [STATE_MACHINE_ARN],
       onExecution: (execution) => {
+        const evict: Kube['evict'] = async (ref) => {
+          await kube.evict(ref);
+          if (ref.name === holdAfterEvict) sim.faults.holdNotReady(NS, ref.name);
+        };
+        const faulty = new Proxy(kube, {
+          get: (target, key) => (key === 'evict' ? evict : Reflect.get(target, key, target).bind(target)),
+        });
         const run = runExecution({
-          kube,
+          kube: faulty,
+          wrapTask: (state, fn) =>
+            state !== 'Check restored pod'
+              ? fn
+              : async (input) => {
+                  if (holdAfterEvict) sim.faults.release(NS, holdAfterEvict);
+                  return fn(input);
+                },
           input: JSON.parse(execution.input),
           executionName: execution.name,
           waitScale: 0.05,
@@ -191,6 +207,37 @@ describe('Rule: from a Pending event to a finished execution', () => {
     expect(outcome?.status, outcome?.cause).toBe('SUCCEEDED');
     expect(ops(result.created[0]!.split('/')[1]!)?.status?.phase).toBe('Successful');
     expect(serial()).not.toBe(before);
+  }, 120_000);
+
+  it('changes the issuer to a ClusterIssuer, started by the sweep', async () => {
+    await createCaIssuer(sim, { kind: 'ClusterIssuer', name: 'px-new-ca' });
+    sim.store.create(opsRequestFrom('pxcops-change-issuer', { database: DB }));
+
+    await sweep(triggerDeps());
+    await deliver(aws.events.splice(0));
+    const [outcome] = await Promise.all(runs.splice(0));
+
+    expect(outcome?.status, outcome?.cause).toBe('SUCCEEDED');
+    expect(ops('pxops-change-issuer')?.status?.phase).toBe('Successful');
+  }, 120_000);
+
+  it('rolls back a rotation whose restarted pod never gets Ready, and reports Failed on the bus', async () => {
+    holdAfterEvict = `${DB}-1`;
+    sim.store.create(
+      opsRequestFrom('pxcops-rotate', { name: 'rotate-held', database: DB, spec: { timeout: '3s' } }),
+    );
+
+    await sweep(triggerDeps());
+    await deliver(aws.events.splice(0));
+    const [outcome] = await Promise.all(runs.splice(0));
+    holdAfterEvict = undefined;
+
+    expect(outcome?.status).toBe('FAILED');
+    expect(ops('rotate-held')?.status?.phase).toBe('Failed');
+    expect(outcomes.at(-1)).toMatchObject({
+      Source: 'pxc-tls-ops',
+      DetailType: 'PerconaXtraDBOpsRequest Failed',
+    });
   }, 120_000);
 
   it('used only API requests that k8s/rbac.yaml allows', () => {
