@@ -21,18 +21,18 @@ export type Validator<I> = (event: unknown) => I;
 /** Log keys found in any of the event shapes the handlers get. */
 function logKeys(event: unknown): Record<string, string> {
   const e = (event ?? {}) as Record<string, unknown>;
-  const inner = (e.request ?? e.state ?? {}) as Record<string, unknown>;
-  const pick = (k: string): string | undefined => {
-    const v =
-      e[k] ??
-      inner[k] ??
-      (e.plan as Record<string, unknown> | undefined)?.[k === 'database' ? 'database' : ''];
-    return typeof v === 'string' ? v : undefined;
-  };
+  // Validate gets {request: <execution input>}, Roll back {state: ...}; the others carry the keys at the top or in the plan.
+  const sources = [
+    e,
+    e.request,
+    e.state,
+    e.plan,
+    (e.state as Record<string, unknown> | undefined)?.plan,
+  ].filter((x): x is Record<string, unknown> => !!x && typeof x === 'object');
   const keys: Record<string, string> = {};
   for (const k of ['namespace', 'database', 'opsRequest', 'execution']) {
-    const v = pick(k);
-    if (v) keys[k] = v;
+    const v = sources.map((s) => s[k]).find((x) => typeof x === 'string' && x !== '');
+    if (typeof v === 'string') keys[k] = v;
   }
   return keys;
 }
