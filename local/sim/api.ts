@@ -5,6 +5,7 @@
  * handle both go through here.
  */
 import { randomBytes } from 'node:crypto';
+import { LabelIndexes } from './index-labels.js';
 import { deepEqual, jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { findByKind, preferredApiVersion, RESOURCES, type SimResource } from './resources.js';
 import { matchesSelectorObject, parseFieldSelector, parseLabelSelector } from './selectors.js';
@@ -54,11 +55,16 @@ export function isPodReady(pod: Obj | undefined): boolean {
 }
 
 export class Api {
+  /** Label indexes (subscribed before the controllers, so they are current when those run). */
+  readonly labels: LabelIndexes;
+
   constructor(
     readonly store: Store,
     private readonly timers: Timers,
     private readonly podDeleteGraceMs: number,
-  ) {}
+  ) {
+    this.labels = new LabelIndexes(store);
+  }
 
   get(res: SimResource, namespace: string | undefined, name: string): Obj {
     const obj = this.store.get(res, namespace, name);
@@ -331,22 +337,17 @@ export class Api {
 
   private removeNow(res: SimResource, namespace: string | undefined, name: string): Obj | undefined {
     const gone = this.store.remove(res, namespace, name);
-    if (gone && namespace) this.collectGarbage(namespace, gone.metadata.uid);
+    if (gone) this.collectGarbage(gone.metadata.uid);
     return gone;
   }
 
   /** Deletes (in the background, like propagationPolicy Background) what the object owned. */
-  private collectGarbage(namespace: string, ownerUid: string): void {
-    for (const r of RESOURCES) {
-      if (!r.namespaced) continue;
-      for (const o of this.store.list(r, namespace)) {
-        if (o.metadata.ownerReferences?.some((ref: J) => ref.uid === ownerUid)) {
-          try {
-            this.delete(r, namespace, o.metadata.name);
-          } catch {
-            // already gone
-          }
-        }
+  private collectGarbage(ownerUid: string): void {
+    for (const [r, ns, name] of this.labels.ownedBy(ownerUid)) {
+      try {
+        this.delete(r, ns, name);
+      } catch {
+        // already gone
       }
     }
   }
@@ -367,8 +368,8 @@ export class Api {
       );
     }
     const ready = isPodReady(pod);
-    for (const pdb of this.store.list(PDB, namespace)) {
-      if (!matchesSelectorObject(pdb.spec?.selector, pod.metadata.labels)) continue;
+    for (const pdbName of this.labels.pdbsSelecting(namespace, pod.metadata.labels)) {
+      const pdb = this.store.get(PDB, namespace, pdbName)!;
       const b = this.budget(pdb);
       const allowed = ready
         ? b.currentHealthy - b.desiredHealthy > 0
@@ -399,9 +400,7 @@ export class Api {
     desiredHealthy: number;
     disruptionsAllowed: number;
   } {
-    const pods = this.store
-      .list(POD, pdb.metadata.namespace)
-      .filter((p) => matchesSelectorObject(pdb.spec?.selector, p.metadata.labels));
+    const pods = this.labels.podsSelectedBy(pdb.metadata.namespace, pdb.spec?.selector);
     let expected = pods.filter((p) => !p.metadata.deletionTimestamp).length;
     for (const p of pods) {
       const owner = p.metadata.ownerReferences?.find((o: J) => o.controller);

@@ -62,7 +62,7 @@ function now(): string {
 
 export class Controllers {
   private readonly dirtySets = new Map<string, { res: SimResource; ns: string; name: string }>();
-  private readonly dirtyPdbNs = new Set<string>();
+  private readonly dirtyPdbs = new Map<string, { ns: string; name: string }>();
   private scheduled = false;
   private readonly unsubscribe: () => void;
   readonly kubelet: Kubelet;
@@ -91,11 +91,14 @@ export class Controllers {
       const ownerRes = owner && findByKind(owner.apiVersion, owner.kind);
       if (ownerRes && SET_KINDS.has(ownerRes.kind))
         this.markSet(ownerRes, ev.obj.metadata.namespace, owner.name);
-      this.markPdbs(ev.obj.metadata.namespace);
-    } else if (ev.res === PDB) {
-      if (ev.type !== 'DELETED' && ev.old?.metadata.generation !== ev.obj.metadata.generation) {
-        this.markPdbs(ev.obj.metadata.namespace);
-      } else if (ev.type === 'ADDED') this.markPdbs(ev.obj.metadata.namespace);
+      const ns = ev.obj.metadata.namespace;
+      for (const n of this.api.labels.pdbsSelecting(ns, ev.obj.metadata.labels)) this.markPdb(ns, n);
+      if (ev.old)
+        for (const n of this.api.labels.pdbsSelecting(ns, ev.old.metadata.labels)) this.markPdb(ns, n);
+    } else if (ev.res === PDB && ev.type !== 'DELETED') {
+      if (ev.type === 'ADDED' || ev.old?.metadata.generation !== ev.obj.metadata.generation) {
+        this.markPdb(ev.obj.metadata.namespace, ev.obj.metadata.name);
+      }
     }
   }
 
@@ -104,8 +107,8 @@ export class Controllers {
     this.schedule();
   }
 
-  private markPdbs(ns: string): void {
-    this.dirtyPdbNs.add(ns);
+  private markPdb(ns: string, name: string): void {
+    this.dirtyPdbs.set(`${ns}/${name}`, { ns, name });
     this.schedule();
   }
 
@@ -120,7 +123,7 @@ export class Controllers {
 
   /** Runs the queued reconciles (also called synchronously by tests of the in-process handle). */
   flush(): void {
-    for (let round = 0; round < 10 && (this.dirtySets.size > 0 || this.dirtyPdbNs.size > 0); round++) {
+    for (let round = 0; round < 10 && (this.dirtySets.size > 0 || this.dirtyPdbs.size > 0); round++) {
       const sets = [...this.dirtySets.values()];
       this.dirtySets.clear();
       for (const s of sets) {
@@ -130,9 +133,9 @@ export class Controllers {
           console.error(`sim: reconcile ${s.res.kind} ${s.ns}/${s.name}:`, err);
         }
       }
-      const nss = [...this.dirtyPdbNs];
-      this.dirtyPdbNs.clear();
-      for (const ns of nss) this.reconcilePdbs(ns);
+      const pdbs = [...this.dirtyPdbs.values()];
+      this.dirtyPdbs.clear();
+      for (const p of pdbs) this.reconcilePdb(p.ns, p.name);
     }
   }
 
@@ -242,8 +245,10 @@ export class Controllers {
     }
   }
 
-  private reconcilePdbs(ns: string): void {
-    for (const pdb of this.store.list(PDB, ns)) {
+  private reconcilePdb(ns: string, name: string): void {
+    {
+      const pdb = this.store.get(PDB, ns, name);
+      if (!pdb) return;
       const b = this.api.budget(pdb);
       const prev = pdb.status ?? {};
       if (
@@ -253,7 +258,7 @@ export class Controllers {
         prev.expectedPods === b.expectedPods &&
         prev.disruptionsAllowed === b.disruptionsAllowed
       ) {
-        continue;
+        return;
       }
       const allowed = b.disruptionsAllowed > 0;
       const was = prev.conditions?.find((c: J) => c.type === 'DisruptionAllowed');

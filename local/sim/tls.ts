@@ -169,13 +169,17 @@ function checkPair(
   if (!leaf) return fail('TLSCertInvalid', `secret ${where}: tls.crt is not a PEM certificate`);
   const cas = parseCerts(caPem);
   if (cas.length === 0) return fail('TLSCertInvalid', `secret ${where}: ca.crt is not a PEM certificate`);
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(keyPem);
-  } catch {
-    return fail('TLSCertInvalid', `secret ${where}: tls.key is not a PEM private key`);
+  let key: KeyObject | undefined = keyCache.get(keyPem);
+  if (!key) {
+    try {
+      key = createPrivateKey(keyPem);
+    } catch {
+      return fail('TLSCertInvalid', `secret ${where}: tls.key is not a PEM private key`);
+    }
+    if (keyCache.size > 5000) keyCache.clear();
+    keyCache.set(keyPem, key);
   }
-  if (!leaf.checkPrivateKey(key)) {
+  if (!keyMatches(leaf, certPem, keyPem, key)) {
     return fail('TLSKeyMismatch', `secret ${where}: tls.key does not match the certificate in tls.crt`);
   }
   const from = Date.parse(leaf.validFrom);
@@ -185,7 +189,7 @@ function checkPair(
   }
   if (now.getTime() > to)
     return fail('TLSCertExpired', `secret ${where}: certificate expired at ${leaf.validTo}`);
-  if (!chainsTo(chain, cas)) {
+  if (!chainsToCached(certPem, caPem, chain, cas)) {
     return fail(
       'TLSUntrustedCA',
       `secret ${where}: certificate (issuer ${oneLine(leaf.issuer)}) does not chain to ca.crt (${cas.map((c) => oneLine(c.subject)).join('; ')})`,
@@ -197,7 +201,7 @@ function checkPair(
 /** True when `caPem` (a bundle) verifies the certificate (and its intermediates) in `certPem`. */
 export function trusts(caPem: string, certPem: string): boolean {
   const chain = parseCerts(certPem);
-  return chain.length > 0 && chainsTo(chain, parseCerts(caPem));
+  return chain.length > 0 && chainsToCached(certPem, caPem, chain, parseCerts(caPem));
 }
 
 /** Both directions between two started pods; undefined when they trust each other. */
@@ -241,6 +245,32 @@ function oneLine(dn: string): string {
 }
 
 const certCache = new Map<string, X509Certificate[]>();
+const keyCache = new Map<string, KeyObject>();
+const verdictCache = new Map<string, boolean>();
+
+/** Memoised by the PEM texts: at scale thousands of pods mount Secrets with the same content. */
+function memo(kind: string, a: string, b: string, compute: () => boolean): boolean {
+  const k = `${kind}\u0000${a}\u0000${b}`;
+  const hit = verdictCache.get(k);
+  if (hit !== undefined) return hit;
+  const v = compute();
+  if (verdictCache.size > 5000) verdictCache.clear();
+  verdictCache.set(k, v);
+  return v;
+}
+
+function keyMatches(leaf: X509Certificate, certPem: string, keyPem: string, key: KeyObject): boolean {
+  return memo('key', certPem, keyPem, () => leaf.checkPrivateKey(key));
+}
+
+function chainsToCached(
+  certPem: string,
+  caPem: string,
+  chain: X509Certificate[],
+  cas: X509Certificate[],
+): boolean {
+  return memo('chain', certPem, caPem, () => chainsTo(chain, cas));
+}
 
 /** Parses a PEM bundle (cached by text: the same Secret is checked many times). */
 export function parseCerts(pem: string): X509Certificate[] {
