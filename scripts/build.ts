@@ -21,6 +21,7 @@ export interface BuiltFunction {
   bytes: number;
   /** Packages bundled in, by bytes in the output (largest first). */
   packages: Array<{ name: string; bytes: number }>;
+  /** esbuild's metafile of the build that made it (shared by functions built together). */
   metafile: Metafile;
 }
 
@@ -68,29 +69,50 @@ export async function buildFunctions(
   const fns = templateFunctions(loadTemplate(resolve(root, opts.templatePath ?? 'template.yaml'))).filter(
     (f) => !opts.only?.length || opts.only.includes(f.logicalId),
   );
-  return Promise.all(
-    fns.map(async (fn) => {
-      const dir = join(outDir, fn.logicalId);
-      rmSync(dir, { recursive: true, force: true });
-      const result = await build(esbuildOptions(fn, dir, root));
+  // Functions with the same settings (all of ours) are bundled by one esbuild call with several
+  // entry points: without code splitting each output is still a self-contained bundle, exactly
+  // what a per-function build gives, but shared modules are parsed once.
+  const groups = new Map<string, TemplateFunction[]>();
+  for (const fn of fns) {
+    const key = JSON.stringify({ ...fn.buildProperties, EntryPoints: undefined });
+    groups.set(key, [...(groups.get(key) ?? []), fn]);
+  }
+  const built = await Promise.all(
+    [...groups.values()].map(async (group) => {
+      for (const fn of group) rmSync(join(outDir, fn.logicalId), { recursive: true, force: true });
+      const result = await build({
+        ...esbuildOptions(group[0]!, outDir, root),
+        entryPoints: group.map((fn) => ({
+          in: fn.entry,
+          out: `${fn.logicalId}/${basename(fn.entry).replace(/\.[cm]?[jt]s$/, '')}`,
+        })),
+      });
       const metafile = result.metafile!;
-      const [outfile, output] = Object.entries(metafile.outputs).find(([path]) => !path.endsWith('.map'))!;
-      const byPackage = new Map<string, number>();
-      for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
-        const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
-        const name = m ? m[1]! : '(project)';
-        byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
-      }
-      return {
-        logicalId: fn.logicalId,
-        handler: fn.handler,
-        outfile: resolve(root, outfile),
-        bytes: output.bytes,
-        packages: [...byPackage].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes),
-        metafile,
-      };
+      return group.map((fn): BuiltFunction => {
+        const [outfile, output] = Object.entries(metafile.outputs).find(
+          ([path, o]) => o.entryPoint === fn.entry && !path.endsWith('.map'),
+        )!;
+        const byPackage = new Map<string, number>();
+        for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+          const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+          const name = m ? m[1]! : '(project)';
+          byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
+        }
+        return {
+          logicalId: fn.logicalId,
+          handler: fn.handler,
+          outfile: resolve(root, outfile),
+          bytes: output.bytes,
+          packages: [...byPackage]
+            .map(([name, bytes]) => ({ name, bytes }))
+            .sort((a, b) => b.bytes - a.bytes),
+          metafile,
+        };
+      });
     }),
   );
+  const byId = new Map(built.flat().map((b) => [b.logicalId, b]));
+  return fns.map((fn) => byId.get(fn.logicalId)!);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
