@@ -30,6 +30,19 @@ export function quantile(values: number[], q: number): number {
 
 export const median = (values: number[]): number => quantile(values, 0.5);
 
+/**
+ * `fixed + perUnit × x` through the first and last points (x ascending): how a count grows with
+ * pod restarts, from executions at two sizes. Throws when the x values do not differ.
+ */
+export function fitLine(points: Array<[x: number, y: number]>): { fixed: number; perUnit: number } {
+  const sorted = [...points].sort((a, b) => a[0] - b[0]);
+  const [x0, y0] = sorted[0] ?? [Number.NaN, Number.NaN];
+  const [x1, y1] = sorted.at(-1) ?? [Number.NaN, Number.NaN];
+  if (!(x1 > x0)) throw new Error('fitLine: need two different x values');
+  const perUnit = (y1 - y0) / (x1 - x0);
+  return { fixed: y0 - perUnit * x0, perUnit };
+}
+
 export function figure(
   group: string,
   name: string,
@@ -61,18 +74,32 @@ function fmt(n: number): string {
   return Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toFixed(3);
 }
 
-export function renderTable(figures: Figure[]): string {
-  const rows = figures.map((f) => [
-    f.group,
+export function renderTable(figures: Figure[], opts: { notes?: boolean } = {}): string {
+  const rows = figures.map((f, i) => [
+    i > 0 && figures[i - 1]!.group === f.group ? '' : f.group,
     f.name,
     `${fmt(f.median)} ${f.unit}`.trim(),
     f.runs > 1 ? `${fmt(f.min)}…${fmt(f.max)}` : '',
     String(f.runs),
     f.target ?? '',
     f.met === undefined ? '' : f.met ? 'ok' : 'MISS',
+    ...(opts.notes ? [f.note ?? ''] : []),
   ]);
-  const header = ['group', 'figure', 'median', 'min…max', 'runs', 'target', ''];
+  const header = [
+    'group',
+    'figure',
+    'median',
+    'min…max',
+    'runs',
+    'target',
+    '',
+    ...(opts.notes ? ['note'] : []),
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

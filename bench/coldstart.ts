@@ -1,0 +1,90 @@
+/**
+ * Cold start: every function of template.yaml bundled with its own esbuild settings
+ * (`buildFunctions`, what `sam build` does), then imported in fresh Node processes — the same
+ * Node 22 that runs the benchmark — with the environment the template gives the functions.
+ * Beside it, a bare `node -e 0`: what any Lambda process pays before our code loads.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildFunctions } from '../scripts/build.js';
+import { BUDGETS, importTimeMs } from '../scripts/bundle-report.js';
+import { type Figure, figure, median } from './stats.js';
+
+const GROUP = 'Cold start';
+const MB = 1024 * 1024;
+
+export interface BundleCold {
+  logicalId: string;
+  bytes: number;
+  usesKube: boolean;
+  /** `import()` of the bundle inside a fresh process, per run (ms). */
+  importMs: number[];
+  /** The whole process (spawn → exit) that imports it, per run (ms). */
+  processMs: number[];
+  largest: string[];
+}
+
+export interface ColdStartBench {
+  node: string;
+  bareProcessMs: number[];
+  bundles: BundleCold[];
+  figures: Figure[];
+}
+
+function timed<T>(fn: () => T): [T, number] {
+  const t = performance.now();
+  const out = fn();
+  return [out, performance.now() - t];
+}
+
+export async function benchColdStart(opts: { runs?: number } = {}): Promise<ColdStartBench> {
+  const runs = opts.runs ?? 10;
+  const outDir = mkdtempSync(join(tmpdir(), 'pxc-tls-ops-bench-'));
+  try {
+    const built = (await buildFunctions({ outDir })).sort((a, b) => a.logicalId.localeCompare(b.logicalId));
+    const env = { PATH: process.env.PATH, NODE_OPTIONS: '--enable-source-maps' };
+    const bareProcessMs: number[] = [];
+    const bundles: BundleCold[] = built.map((b) => ({
+      logicalId: b.logicalId,
+      bytes: b.bytes,
+      usesKube: b.packages.some((p) => p.name === '@kubernetes/client-node'),
+      importMs: [],
+      processMs: [],
+      largest: b.packages.slice(0, 3).map((p) => `${p.name} ${(p.bytes / 1024).toFixed(0)} KiB`),
+    }));
+    // Interleaved (bare, A, B, ... per round), so a busy moment on the machine hits every bundle alike.
+    for (let i = 0; i < runs; i++) {
+      bareProcessMs.push(timed(() => execFileSync(process.execPath, ['-e', '0'], { env }))[1]);
+      for (let j = 0; j < built.length; j++) {
+        const [ms, total] = timed(() => importTimeMs(built[j]!.outfile));
+        bundles[j]!.importMs.push(ms);
+        bundles[j]!.processMs.push(total);
+      }
+    }
+    const figures: Figure[] = [
+      figure(GROUP, `bare \`node -e 0\` process (${process.version})`, 'ms', bareProcessMs, {
+        note: 'spawn to exit; what every cold start pays before our code',
+      }),
+    ];
+    for (const b of bundles) {
+      const budget = b.usesKube ? BUDGETS.kube : BUDGETS.other;
+      const kind = b.usesKube ? 'with Kubernetes client' : 'without Kubernetes client';
+      figures.push(
+        figure(GROUP, `${b.logicalId} import (${kind})`, 'ms', b.importMs, {
+          target: `≤ ${budget.importMs} ms`,
+          max: budget.importMs,
+          note: `whole process ${median(b.processMs).toFixed(0)} ms vs bare ${median(bareProcessMs).toFixed(0)} ms`,
+        }),
+        figure(GROUP, `${b.logicalId} bundle size`, 'MB', [b.bytes / MB], {
+          ...(b.usesKube ? { target: `≤ ${budget.bytes / MB} MB`, max: budget.bytes / MB } : {}),
+          note: b.largest.join(', '),
+        }),
+      );
+    }
+    return { node: process.version, bareProcessMs, bundles, figures };
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}

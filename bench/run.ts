@@ -1,0 +1,194 @@
+/**
+ * `npm run bench`: what a user pays — rotation wall time against the pods' own restart time,
+ * readiness detection lag, state transitions, Kubernetes API requests, cold start, certificate
+ * issuance and the expiry scan at scale — as ONE table, every figure a median of repeated runs
+ * with min and max and its target beside it.
+ *
+ *   npm run bench                          # everything (≈ 8–9 minutes on 2 cores)
+ *   npm run bench -- --quick               # smoke run: 1 s pods, single runs (figures not comparable)
+ *   npm run bench -- --only coldstart,scale
+ *   npm run bench -- --json bench.json     # also write the figures as JSON
+ *   npm run bench -- --runs 5              # repetitions of each rotation case (default 3)
+ *
+ * Groups: rotation, transitions, requests (these three share the executions), coldstart,
+ * certificates, scale. Exits 0 when targets are missed (they print MISS); non-zero only when a
+ * benchmark breaks.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { benchColdStart } from './coldstart.js';
+import { benchExecutions } from './executions.js';
+import { benchCertificates } from './pki.js';
+import { benchScale } from './scale.js';
+import { type Figure, renderTable } from './stats.js';
+
+export const GROUPS = ['rotation', 'transitions', 'requests', 'coldstart', 'certificates', 'scale'] as const;
+type Group = (typeof GROUPS)[number];
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string', multiple: true },
+    runs: { type: 'string' },
+    notes: { type: 'boolean', default: true },
+  },
+  allowPositionals: false,
+});
+
+const only = (values.only ?? []).flatMap((s) => s.split(',')).filter(Boolean);
+for (const g of only) {
+  if (!GROUPS.includes(g as Group)) {
+    console.error(`--only: unknown group "${g}" (groups: ${GROUPS.join(', ')})`);
+    process.exit(2);
+  }
+}
+const selected = (g: Group) => only.length === 0 || only.includes(g);
+const quick = values.quick ?? false;
+const runs = Number(values.runs ?? (quick ? 1 : 3));
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    return m?.[1]?.trim() ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const machine = {
+  nproc: availableParallelism(),
+  cpu: cpuModel(),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  loadAtStart: loadavg().map((l) => Number(l.toFixed(2))),
+};
+const started = Date.now();
+const log = (line: string) =>
+  console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+
+console.log(
+  `pxc-tls-ops benchmark${quick ? ' (--quick: smoke run, figures not comparable)' : ''}\n` +
+    `machine: ${machine.nproc} CPUs, ${machine.cpu}, Node ${machine.node}, load ${machine.loadAtStart.join(' ')}\n`,
+);
+if (!process.version.startsWith('v22.')) {
+  console.error(`warning: running on Node ${process.version}; run through npm so Node 22 is used`);
+}
+
+const figures: Figure[] = [];
+const details: Record<string, unknown> = {};
+const broken: string[] = [];
+
+async function section(name: string, fn: () => Promise<void>): Promise<void> {
+  const t = Date.now();
+  log(`${name} …`);
+  try {
+    await fn();
+    log(`${name} done in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+  } catch (err) {
+    broken.push(name);
+    console.error(`${name} broke:`, err);
+  }
+}
+
+if (selected('certificates')) {
+  await section('certificates', async () => {
+    const c = await benchCertificates({ runs: 20, forgeRuns: quick ? 1 : 5 });
+    details.certificates = c;
+    const [native, forge, ratio, inspect] = c.figures;
+    figures.push(
+      { ...native!, target: '≤ 1000 ms', met: native!.median <= 1000 },
+      forge!,
+      { ...ratio!, target: '≥ 10×', met: ratio!.median >= 10 },
+      inspect!,
+    );
+  });
+}
+
+if (selected('coldstart')) {
+  await section('cold start', async () => {
+    const c = await benchColdStart({ runs: quick ? 3 : 10 });
+    details.coldStart = c.bundles.map(({ logicalId, bytes, usesKube, importMs, processMs, largest }) => ({
+      logicalId,
+      bytes,
+      usesKube,
+      importMs,
+      processMs,
+      largest,
+    }));
+    details.bareProcessMs = c.bareProcessMs;
+    figures.push(...c.figures);
+  });
+}
+
+if (selected('scale')) {
+  await section('scale', async () => {
+    const s = await benchScale({ sizes: quick ? [100, 1000] : [100, 1000, 5000], runs: quick ? 1 : 3 });
+    details.scale = s.cases;
+    figures.push(...s.figures);
+  });
+}
+
+if (selected('rotation') || selected('transitions') || selected('requests')) {
+  await section('executions', async () => {
+    const e = await benchExecutions({
+      runs,
+      podReadyDelayMs: quick ? 1000 : 5000,
+      sizes: [3, 7],
+      changeIssuerLarge: false,
+      onProgress: log,
+    });
+    details.executions = e.runs;
+    // Rotation first in the table, as in the issue.
+    const front = [
+      ...(selected('rotation') ? e.rotation : []),
+      ...(selected('transitions') ? e.transitions : []),
+      ...(selected('requests') ? e.requests : []),
+    ];
+    figures.push(...front);
+  });
+}
+
+const ORDER = [
+  'Rotation overhead',
+  'State transitions',
+  'Kubernetes API requests',
+  'Cold start',
+  'Certificates',
+  'Scale (expiry scan)',
+];
+const ordered = [...figures].sort((a, b) => ORDER.indexOf(a.group) - ORDER.indexOf(b.group));
+const durationS = (Date.now() - started) / 1000;
+console.log(renderTable(ordered, { notes: values.notes }));
+const misses = ordered.filter((f) => f.met === false);
+console.log(
+  `\n${ordered.length} figures, ${ordered.filter((f) => f.met).length} targets met, ${misses.length} MISS` +
+    `${misses.length ? `: ${misses.map((f) => `${f.group} / ${f.name}`).join('; ')}` : ''}` +
+    `\ntotal ${durationS.toFixed(0)} s; load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+);
+
+if (values.json) {
+  writeFileSync(
+    values.json,
+    `${JSON.stringify(
+      {
+        machine: { ...machine, loadAtEnd: loadavg().map((l) => Number(l.toFixed(2))) },
+        options: { quick, runs, only: only.length ? only : GROUPS },
+        startedAt: new Date(started).toISOString(),
+        durationS,
+        figures: ordered,
+        details,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  log(`wrote ${values.json}`);
+}
+if (broken.length) {
+  console.error(`broken: ${broken.join(', ')}`);
+  process.exitCode = 1;
+}
