@@ -39,6 +39,7 @@ import {
   getDatabase,
   getOpsRequest,
   getWorkload,
+  issuerOptions,
   type PodObject,
   type RequestIds,
   recordEvent,
@@ -135,7 +136,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
   const conditions: ConditionInput[] = [];
   let certificates: Round['certificates'] = [];
   if (kind === 'certificates') {
-    const ca = await resolveIssuer(kube, target.issuerRef!, { namespace: ns, now: deps.clock.now() });
+    const ca = await resolveIssuer(kube, target.issuerRef!, issuerOptions(ns, deps));
     // During a CA change every pod keeps trusting the old CA too; the old CA leaves at the next rotation.
     const oldCa =
       plan.action === 'change-issuer' ? decoded(secrets.get(currentNames.server))?.['ca.crt'] : undefined;
@@ -171,7 +172,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       },
     );
   } else if (kind === 'trust-bundle') {
-    const ca = await resolveIssuer(kube, target.issuerRef!, { namespace: ns, now: deps.clock.now() });
+    const ca = await resolveIssuer(kube, target.issuerRef!, issuerOptions(ns, deps));
     for (const name of new Set(Object.values(currentNames))) {
       const secret = secrets.get(name);
       const data = decoded(secret);

@@ -1,7 +1,7 @@
 /**
  * Check pod: is the restarted pod back — a new UID, Running and Ready — with every replica Ready?
  *
- * Holds one short watch on the database's pods (CHECK_POD_HOLD_SECONDS, default 5, never past
+ * Holds one short watch on the database's pods (CHECK_POD_HOLD_SECONDS, default 10, never past
  * the deadline) so readiness is noticed within moments, without a Lambda blocking for minutes; the
  * ASL loops with a short Wait when the answer is "not yet". Reads only; when the pod is back and
  * `record` is set it records the per-pod conditions on the OpsRequest. Safe to repeat.
@@ -32,7 +32,11 @@ export interface CheckPodOutput {
   deadline: string;
 }
 
-export const DEFAULT_HOLD_SECONDS = 5;
+/**
+ * Long enough that a pod restarting in the usual few seconds is seen in the first hold (no Wait,
+ * no lag), short enough to stay far inside the function's timeout.
+ */
+export const DEFAULT_HOLD_SECONDS = 10;
 
 /** Pure: is the restart of `target` complete in this view of the pods? */
 export function restartComplete(

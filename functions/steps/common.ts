@@ -292,3 +292,9 @@ export function causeMessage(cause: unknown): string {
   }
   return cause;
 }
+
+/** Options for resolveIssuer: a ClusterIssuer's Secret lives in CLUSTER_RESOURCE_NAMESPACE (cert-manager's flag; default cert-manager). */
+export function issuerOptions(namespace: string, deps: Deps) {
+  const crn = process.env.CLUSTER_RESOURCE_NAMESPACE;
+  return { namespace, now: deps.clock.now(), ...(crn ? { clusterResourceNamespace: crn } : {}) };
+}

@@ -33,7 +33,14 @@ import {
 import type { PerconaXtraDBOpsRequest, ReconfigureTLSSpec } from '../model/types.js';
 import { decodeSecretData, inspectTlsSecret, resolveIssuer } from '../pki/index.js';
 import { defaultSecretName } from '../pki/profile.js';
-import { getDatabase, getOpsRequest, recordEvent, type SecretObject, updateOpsStatus } from './common.js';
+import {
+  getDatabase,
+  getOpsRequest,
+  issuerOptions,
+  recordEvent,
+  type SecretObject,
+  updateOpsStatus,
+} from './common.js';
 
 export const ACCEPTED_SHAPES =
   'expected {"namespace": "<ns>", "opsRequest": "<name>"} to run an existing PerconaXtraDBOpsRequest, or ' +
@@ -145,7 +152,7 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
   let newCaAlreadyTrusted = false;
   if (target.enabled && action !== 'require-ssl') {
     // Checks the CA (exists, is a CA issuer, not expired, key matches) before anything is paused.
-    const ca = await resolveIssuer(kube, target.issuerRef!, { namespace: ns, now: deps.clock.now() });
+    const ca = await resolveIssuer(kube, target.issuerRef!, issuerOptions(ns, deps));
     if (action === 'change-issuer')
       newCaAlreadyTrusted = await serverTrusts(deps, ns, db!.metadata.name!, target, ca.rootFingerprint);
   }
