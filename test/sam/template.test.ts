@@ -139,6 +139,27 @@ describe('template.yaml', () => {
     expect(new Set(Object.keys(stateMachine.DefinitionSubstitutions))).toEqual(placeholders);
   });
 
+  it('never lets a function run longer than the Task state that calls it waits', () => {
+    const globalTimeout = Number(template.Globals!.Function!.Timeout);
+    const tasks: Array<[string, string, number]> = [];
+    const walk = (states: Record<string, Node>) => {
+      for (const [name, state] of Object.entries(states)) {
+        const m = /^\$\{([A-Za-z]+Function)Arn\}$/.exec(String(state.Resource ?? ''));
+        if (state.Type === 'Task' && m) tasks.push([name, m[1]!, Number(state.TimeoutSeconds ?? Infinity)]);
+        const inner = state.ItemProcessor ?? state.Iterator;
+        if (inner) walk(inner.States);
+      }
+    };
+    walk(JSON.parse(asl).States);
+    expect(tasks.length).toBeGreaterThanOrEqual(7);
+    for (const [state, fn, taskTimeout] of tasks) {
+      const timeout = Number((template.Resources[fn]!.Properties as Node).Timeout ?? globalTimeout);
+      expect(timeout, `${fn} (Timeout) vs state "${state}" (TimeoutSeconds)`).toBeLessThanOrEqual(
+        taskTimeout,
+      );
+    }
+  });
+
   it('logs the state machine without execution data and traces it with X-Ray', () => {
     expect(stateMachine.Logging).toMatchObject({ IncludeExecutionData: false });
     expect(stateMachine.Tracing).toEqual({ Enabled: true });
