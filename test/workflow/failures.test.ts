@@ -115,4 +115,53 @@ describe('ReconfigureTLS failure path', () => {
     expect(world.get(KINDS.Secret, `${DB}-tls-backup-failures-held`)).toBeUndefined();
     expect(result.published.map((e) => e.DetailType)).toEqual(['PerconaXtraDBOpsRequest Failed']);
   });
+
+  it('when the rollback cannot bring the pod back, the database is still resumed and the backup is kept', async () => {
+    const stuck = `${DB}-2`;
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', { name: 'failures-stuck', database: DB, spec: { timeout: '2s' } }),
+    );
+    const evict: Kube['evict'] = async (ref) => {
+      await world.kube.evict(ref);
+      if (ref.name === stuck) world.sim.faults.holdNotReady(NS, stuck);
+    };
+    const kube = new Proxy(world.kube, {
+      get: (target, key) => (key === 'evict' ? evict : Reflect.get(target, key, target).bind(target)),
+    });
+
+    const result = await world.run({ namespace: NS, opsRequest: 'failures-stuck' }, { kube });
+    world.sim.faults.release(NS, stuck);
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('StepTimeoutError');
+    const failed = world.ops('failures-stuck').status?.conditions?.find((c) => c.type === 'Failed');
+    expect(failed?.message).toContain('rollback did not complete');
+    expect(world.ops('failures-stuck').status?.phase).toBe('Failed');
+    expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+    expect(world.get(KINDS.Secret, `${DB}-tls-backup-failures-stuck`)).toBeDefined();
+  });
+
+  it('a write that keeps failing with 5xx fails the request after the retries, changing nothing and leaving nothing paused', async () => {
+    const versions = () => ({
+      server: world.get(KINDS.Secret, `${DB}-server-cert`)?.metadata.resourceVersion,
+      // The template, not the resourceVersion: the controller writes the PetSet's status as pods come and go.
+      template: JSON.stringify(world.get(KINDS.PetSet, DB)?.spec.template),
+      db: JSON.stringify(world.db(DB).spec),
+    });
+    const before = versions();
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'failures-5xx', database: DB }));
+    world.sim.faults.inject({ method: 'POST', path: /\/secrets$/, times: 7, action: { status: 503 } });
+
+    const result = await world.run({ namespace: NS, opsRequest: 'failures-5xx' });
+    world.sim.faults.reset();
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('KubeUnavailableError');
+    expect(
+      result.events.filter((e) => e.type === 'StateRetried' && e.state?.name === 'Change certificates'),
+    ).toHaveLength(6);
+    expect(world.ops('failures-5xx').status?.phase).toBe('Failed');
+    expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+    expect(versions()).toEqual(before);
+  });
 });
