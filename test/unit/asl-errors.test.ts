@@ -74,7 +74,7 @@ describe('The state machine and the error module agree', () => {
   });
 
   it.runIf(existsSync('template.yaml'))(
-    'has a DefinitionSubstitutions entry in template.yaml for every ${Placeholder}',
+    'has a DefinitionSubstitutions entry in template.yaml for every placeholder of the ASL',
     () => {
       const template = parseTemplate(readFileSync('template.yaml', 'utf8'));
       const machines = Object.values(template.Resources).filter(
