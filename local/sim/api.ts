@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { LabelIndexes } from './index-labels.js';
 import { deepEqual, jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { findByKind, preferredApiVersion, RESOURCES, type SimResource } from './resources.js';
-import { matchesSelectorObject, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { ApiError, conflict, type J, notFound, type Obj, qualified, type Store } from './store.js';
 
 export interface ListQuery {

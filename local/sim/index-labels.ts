@@ -2,8 +2,9 @@
  * Label indexes that keep the controllers' work proportional to the objects involved rather than
  * to the whole namespace (1,000 databases share one namespace in the scale test):
  * - pods by `namespace + label=value`, to find the pods a PodDisruptionBudget selects;
- * - PodDisruptionBudgets by their selector's `matchLabels` pairs, to find the budgets a pod
- *   change touches.
+ * - PodDisruptionBudgets by their selector's whole `matchLabels` set, to find the budgets a pod
+ *   change touches;
+ * - objects by the owner UIDs in their ownerReferences, for garbage collection.
  */
 import { RESOURCES, resourceKey, type SimResource } from './resources.js';
 import { matchesSelectorObject } from './selectors.js';
@@ -35,8 +36,8 @@ const pairKey = (ns: string, k: string, v: string) => `${ns}\u0000${k}=${v}`;
 export class LabelIndexes {
   private readonly pods: Index = new Map();
   private readonly pdbs: Index = new Map();
-  /** PDBs with no matchLabels: checked against every pod of their namespace. */
-  private readonly pdbsWithoutLabels: Index = new Map();
+  /** `namespace + label key` → PDBs whose matchLabels use that key. */
+  private readonly pdbLabelKeys: Index = new Map();
   /** Owner uid → `resourceKey\u0000namespace\u0000name` of the objects it owns. */
   private readonly owned: Index = new Map();
   private readonly unsubscribe: () => void;
@@ -72,19 +73,20 @@ export class LabelIndexes {
     } else if (ev.res === PDB) {
       const ns = ev.obj.metadata.namespace;
       const name = ev.obj.metadata.name;
-      const unindex = (o: Obj) => {
-        const ml = Object.entries<string>(o.spec?.selector?.matchLabels ?? {});
-        if (ml.length === 0) remove(this.pdbsWithoutLabels, ns, name);
-        for (const [k, v] of ml) remove(this.pdbs, pairKey(ns, k, v), name);
-      };
-      if (ev.old) unindex(ev.old);
-      if (ev.type === 'DELETED') unindex(ev.obj);
+      if (ev.old) this.unindexPdb(ns, ev.old);
+      if (ev.type === 'DELETED') this.unindexPdb(ns, ev.obj);
       else {
-        const ml = Object.entries<string>(ev.obj.spec?.selector?.matchLabels ?? {});
-        if (ml.length === 0) add(this.pdbsWithoutLabels, ns, name);
-        for (const [k, v] of ml) add(this.pdbs, pairKey(ns, k, v), name);
+        add(this.pdbs, selectorKey(ns, ev.obj), name);
+        for (const k of Object.keys(ev.obj.spec?.selector?.matchLabels ?? {}))
+          add(this.pdbLabelKeys, `${ns}\u0000${k}`, name);
       }
     }
+  }
+
+  private unindexPdb(ns: string, pdb: Obj): void {
+    remove(this.pdbs, selectorKey(ns, pdb), pdb.metadata.name);
+    for (const k of Object.keys(pdb.spec?.selector?.matchLabels ?? {}))
+      remove(this.pdbLabelKeys, `${ns}\u0000${k}`, pdb.metadata.name);
   }
 
   /** Objects that name `uid` in their ownerReferences, as [resource, namespace, name]. */
@@ -121,16 +123,41 @@ export class LabelIndexes {
     return out;
   }
 
-  /** Names of the PDBs of `ns` that select a pod with these labels. */
+  /**
+   * Names of the PDBs of `ns` that select a pod with these labels. PDBs are indexed by their
+   * whole `matchLabels` set, and a pod's label subsets are looked up (a pod has a handful of
+   * labels), so the cost does not grow with the number of budgets in the namespace.
+   */
   pdbsSelecting(ns: string, labels: Record<string, string> | undefined): string[] {
-    const candidates = new Set<string>(this.pdbsWithoutLabels.get(ns) ?? []);
-    for (const [k, v] of Object.entries(labels ?? {}))
-      for (const n of this.pdbs.get(pairKey(ns, k, v)) ?? []) candidates.add(n);
+    // Only the label keys some budget of this namespace selects on can be part of a match.
+    const pairs = Object.entries(labels ?? {})
+      .filter(([k]) => this.pdbLabelKeys.has(`${ns}\u0000${k}`))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const candidates = new Set<string>();
+    if (pairs.length > 12) {
+      for (const pdb of this.store.list(PDB, ns)) candidates.add(pdb.metadata.name);
+    } else {
+      for (let mask = 0; mask < 1 << pairs.length; mask++) {
+        const subset = pairs.filter((_, i) => mask & (1 << i));
+        for (const n of this.pdbs.get(pairsKey(ns, subset)) ?? []) candidates.add(n);
+      }
+    }
     const out: string[] = [];
     for (const n of candidates) {
       const pdb = this.store.get(PDB, ns, n);
       if (pdb && matchesSelectorObject(pdb.spec?.selector, labels)) out.push(n);
     }
-    return out;
+    return out.sort();
   }
+}
+
+function pairsKey(ns: string, pairs: Array<[string, string]>): string {
+  return `${ns}\u0000${pairs.map(([k, v]) => `${k}=${v}`).join(',')}`;
+}
+
+function selectorKey(ns: string, pdb: Obj): string {
+  const ml = Object.entries<string>(pdb.spec?.selector?.matchLabels ?? {}).sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
+  return pairsKey(ns, ml);
 }

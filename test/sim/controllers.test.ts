@@ -212,6 +212,32 @@ describe('Simulator controllers', () => {
       expect(slow.requests.countBy({ verb: 'evict', resource: 'pods' })).toBe(3);
     });
 
+    it('honours a budget that selects with matchExpressions only', async () => {
+      const db = createPerconaXtraDB(slow, { namespace: 'demo', name: 'expr', replicas: 3 });
+      slow.store.delete('policy/v1', 'PodDisruptionBudget', 'demo', 'expr');
+      slow.store.create({
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: { name: 'expr-budget', namespace: 'demo' },
+        spec: {
+          minAvailable: 3,
+          selector: {
+            matchExpressions: [{ key: 'app.kubernetes.io/instance', operator: 'In', values: ['expr'] }],
+          },
+        },
+      });
+      await waitForPodsReady(slow, 'demo', db.podNames);
+      const refused = await errorOf(
+        sc.core.createNamespacedPodEviction({
+          namespace: 'demo',
+          name: 'expr-0',
+          body: { metadata: { name: 'expr-0' } },
+        }),
+      );
+      expect(refused.code).toBe(429);
+      expect(refused.body.details.causes[0].message).toContain('expr-budget needs 3 healthy pods and has 3');
+    });
+
     it('reports the budget in the PodDisruptionBudget status', async () => {
       const db = createPerconaXtraDB(slow, { namespace: 'demo', name: 'budget' });
       await waitForPodsReady(slow, 'demo', db.podNames);
