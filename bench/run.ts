@@ -94,7 +94,7 @@ async function section(name: string, fn: () => Promise<void>): Promise<void> {
 
 if (selected('certificates')) {
   await section('certificates', async () => {
-    const c = await benchCertificates({ runs: 20, forgeRuns: quick ? 1 : 5 });
+    const c = await benchCertificates({ runs: 20, forgeRuns: quick ? 1 : 3 });
     details.certificates = c;
     const [native, forge, ratio, inspect] = c.figures;
     figures.push(
@@ -109,14 +109,17 @@ if (selected('certificates')) {
 if (selected('coldstart')) {
   await section('cold start', async () => {
     const c = await benchColdStart({ runs: quick ? 3 : 10 });
-    details.coldStart = c.bundles.map(({ logicalId, bytes, usesKube, importMs, processMs, largest }) => ({
-      logicalId,
-      bytes,
-      usesKube,
-      importMs,
-      processMs,
-      largest,
-    }));
+    details.coldStart = c.bundles.map(
+      ({ logicalId, bytes, usesKube, importMs, importCpuMs, processMs, largest }) => ({
+        logicalId,
+        bytes,
+        usesKube,
+        importMs,
+        importCpuMs,
+        processMs,
+        largest,
+      }),
+    );
     details.bareProcessMs = c.bareProcessMs;
     figures.push(...c.figures);
   });

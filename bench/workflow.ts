@@ -6,9 +6,9 @@
  */
 import type { EventLog } from '../local/runner/index.js';
 import { runExecution } from '../local/runner/index.js';
-import { opsRequestFrom } from '../local/runner/world.js';
+import { createCaIssuer, opsRequestFrom } from '../local/runner/world.js';
 import type { ReadinessRecord } from '../local/sim/index.js';
-import { DB, NS, quietLogger, startBenchWorld } from './world.js';
+import { type BenchWorld, DB, NS, quietLogger, startBenchWorld } from './world.js';
 
 export const ACTIONS = ['add', 'rotate', 'update', 'change-issuer', 'require-ssl', 'remove'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -67,59 +67,102 @@ export function detectionLags(
   return lags;
 }
 
-export async function measureExecution(o: {
+/** A simulated database for `runs` executions of one action, one after the other. */
+export async function startCase(o: {
   action: Action;
   replicas: number;
   podReadyDelayMs: number;
-}): Promise<ExecutionFigures> {
-  const world = await startBenchWorld({
+}): Promise<BenchWorld> {
+  return startBenchWorld({
     replicas: o.replicas,
     podReadyDelayMs: o.podReadyDelayMs,
     tls: o.action !== 'add',
   });
+}
+
+/**
+ * One execution of `action` on the world's database. Rotate and change issuer can be repeated on
+ * the same database (`run` numbers them). Every change of issuer moves to a CA the pods have never
+ * trusted (run 0: the sample's ClusterIssuer px-new-ca; later runs: a new ClusterIssuer each), so
+ * each is a real two-pass change — going back to a CA still in the trust bundle takes one pass.
+ */
+export async function runOnce(
+  world: BenchWorld,
+  o: { action: Action; replicas: number; run?: number },
+): Promise<ExecutionFigures> {
+  const run = o.run ?? 0;
+  const name = `bench-${o.action}-${run}`;
+  const fresh = o.action === 'change-issuer' && run > 0 ? `px-new-ca-${run}` : undefined;
+  if (fresh) await createCaIssuer(world.sim, { kind: 'ClusterIssuer', name: fresh });
+  world.sim.store.create(
+    opsRequestFrom(SAMPLE[o.action], {
+      name,
+      namespace: NS,
+      database: DB,
+      ...(fresh
+        ? { tls: { issuerRef: { apiGroup: 'cert-manager.io', kind: 'ClusterIssuer', name: fresh } } }
+        : {}),
+    }),
+  );
+  const initialUids = new Set(
+    world.sim
+      .readiness()
+      .filter((r) => r.ready)
+      .map((r) => r.uid),
+  );
+  world.sim.requests.reset();
+  const since = Date.now();
+  const result = await runExecution({
+    kube: world.kube,
+    logger: quietLogger(),
+    input: { namespace: NS, opsRequest: name },
+    executionName: `${name}-${o.replicas}-${since}`,
+  });
+  if (result.status !== 'SUCCEEDED') {
+    throw new Error(`${o.action} on ${o.replicas} pods: ${result.status} ${result.error}: ${result.cause}`);
+  }
+  const entered = result.events.filter((e) => e.type === 'StateEntered' && e.state);
+  const byState: Record<string, number> = {};
+  for (const e of entered) byState[e.state!.name] = (byState[e.state!.name] ?? 0) + 1;
+  const requestsByVerb: Record<string, number> = {};
+  const requests = world.sim.requests.all();
+  for (const r of requests) requestsByVerb[r.verb] = (requestsByVerb[r.verb] ?? 0) + 1;
+  return {
+    action: o.action,
+    replicas: o.replicas,
+    status: result.status,
+    wallMs: result.durationMs,
+    passes: byState['Change certificates'] ?? 0,
+    restarts: byState['Restart pod'] ?? 0,
+    transitions: result.transitions,
+    byState,
+    requests: requests.length,
+    requestsByVerb,
+    detectionLagMs: detectionLags(world.sim.readiness(), result.events, {
+      namespace: NS,
+      initialUids,
+      since,
+    }),
+  };
+}
+
+/** `runs` executions of one action on one fresh database. */
+export async function measureExecutions(o: {
+  action: Action;
+  replicas: number;
+  podReadyDelayMs: number;
+  runs?: number;
+  onRun?: (r: ExecutionFigures, i: number) => void;
+}): Promise<ExecutionFigures[]> {
+  const world = await startCase(o);
   try {
-    const name = `bench-${o.action}`;
-    world.sim.store.create(opsRequestFrom(SAMPLE[o.action], { name, namespace: NS, database: DB }));
-    const initialUids = new Set(
-      world.sim
-        .readiness()
-        .filter((r) => r.ready)
-        .map((r) => r.uid),
-    );
-    world.sim.requests.reset();
-    const since = Date.now();
-    const result = await runExecution({
-      kube: world.kube,
-      logger: quietLogger(),
-      input: { namespace: NS, opsRequest: name },
-      executionName: `bench-${o.action}-${o.replicas}-${since}`,
-    });
-    if (result.status !== 'SUCCEEDED') {
-      throw new Error(`${o.action} on ${o.replicas} pods: ${result.status} ${result.error}: ${result.cause}`);
+    const out: ExecutionFigures[] = [];
+    for (let i = 0; i < (o.runs ?? 1); i++) {
+      const r = await runOnce(world, { action: o.action, replicas: o.replicas, run: i });
+      out.push(r);
+      o.onRun?.(r, i);
     }
-    const entered = result.events.filter((e) => e.type === 'StateEntered' && e.state);
-    const byState: Record<string, number> = {};
-    for (const e of entered) byState[e.state!.name] = (byState[e.state!.name] ?? 0) + 1;
-    const requestsByVerb: Record<string, number> = {};
-    const requests = world.sim.requests.all();
-    for (const r of requests) requestsByVerb[r.verb] = (requestsByVerb[r.verb] ?? 0) + 1;
-    return {
-      action: o.action,
-      replicas: o.replicas,
-      status: result.status,
-      wallMs: result.durationMs,
-      passes: byState['Change certificates'] ?? 0,
-      restarts: byState['Restart pod'] ?? 0,
-      transitions: result.transitions,
-      byState,
-      requests: requests.length,
-      requestsByVerb,
-      detectionLagMs: detectionLags(world.sim.readiness(), result.events, {
-        namespace: NS,
-        initialUids,
-        since,
-      }),
-    };
+    return out;
   } finally {
     await world.stop();
   }
