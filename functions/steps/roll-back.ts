@@ -77,10 +77,10 @@ export async function rollBack(input: RollBackInput, deps: Deps): Promise<Restor
 async function locate(
   input: RollBackInput,
   deps: Deps,
-): Promise<{ ns: string; ops?: PerconaXtraDBOpsRequest; claimed: boolean }> {
+): Promise<{ ns: string; ops?: PerconaXtraDBOpsRequest; claimed: boolean; orphaned: boolean; name: string }> {
   const s = input.state;
   const ns = typeof s.namespace === 'string' ? s.namespace : '';
-  if (!ns) return { ns, claimed: false };
+  if (!ns) return { ns, claimed: false, orphaned: false, name: '' };
   let ops: PerconaXtraDBOpsRequest | undefined;
   if (typeof s.opsRequest === 'string' && s.opsRequest) {
     ops = await deps.kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {
@@ -94,30 +94,35 @@ async function locate(
     });
     ops = list.items[0];
   }
-  return { ns, ops, claimed: !!ops && isClaimedBy(ops, input.execution) };
+  const name = ops?.metadata.name ?? (typeof s.opsRequest === 'string' ? s.opsRequest : '');
+  // Orphaned: the request was deleted while this execution worked on it (it had a plan, so it was
+  // claimed). Nobody else can own its backup or its Paused condition: clean up after it.
+  const orphaned = !ops && !!name && !!s.plan;
+  return { ns, ops, claimed: !!ops && isClaimedBy(ops, input.execution), orphaned, name };
 }
 
 async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput> {
   const { kube, logger } = deps;
-  const { ns, ops, claimed } = await locate(input, deps);
+  const { ns, ops, claimed, orphaned, name } = await locate(input, deps);
   const database = input.state.plan?.database ?? ops?.spec.databaseRef?.name ?? '';
   const timeoutSeconds = input.state.plan?.timeoutSeconds ?? 600;
   const out: RestoreOutput = {
     claimed,
     restored: false,
     namespace: ns,
-    opsRequest: ops?.metadata.name ?? '',
+    opsRequest: name,
     database,
     replicas: input.state.plan?.replicas ?? 0,
     selector: `app.kubernetes.io/instance=${database}`,
     deadline: new Date(deps.clock.now().getTime() + timeoutSeconds * 1000).toISOString(),
     pods: [],
   };
-  if (!claimed || !ops || !database) {
+  if (!(claimed || orphaned) || !database) {
     logger.info('not rolling back: this execution did not claim the request');
     return out;
   }
-  const backupName = backupSecretName(database, ops.metadata.name!);
+  out.claimed = true;
+  const backupName = backupSecretName(database, name);
   const backup = await kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name: backupName });
   const rawState = backup?.metadata.annotations?.[BACKUP_STATE_ANNOTATION];
   if (!backup || !rawState) {
@@ -212,12 +217,12 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
 async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
   const { kube } = deps;
   const s = input.state;
-  const { ns, ops, claimed } = await locate(input, deps);
+  const { ns, ops, claimed, orphaned, name } = await locate(input, deps);
   const database =
     s.plan?.database ?? ops?.spec.databaseRef?.name ?? (typeof s.database === 'string' ? s.database : '');
   const errorName = s.error?.Error ?? 'Error';
   let reason = causeMessage(s.error?.Cause) || errorName;
-  const backupName = database && ops ? backupSecretName(database, ops.metadata.name!) : '';
+  const backupName = database && name ? backupSecretName(database, name) : '';
   if (s.rollbackError) {
     reason += `; rollback did not complete (${causeMessage(s.rollbackError.Cause) || s.rollbackError.Error}); the previous state is kept in Secret ${ns}/${backupName}`;
   } else if (s.rollback?.restored) {
@@ -227,18 +232,18 @@ async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
   }
   const outcome: Outcome = {
     namespace: ns,
-    opsRequest: ops?.metadata.name ?? (typeof s.opsRequest === 'string' ? s.opsRequest : ''),
+    opsRequest: name,
     database,
     ...(s.plan?.action ? { action: s.plan.action } : {}),
     phase: 'Failed',
     reason,
   };
-  if (!claimed || !ops) return outcome;
+  if (!(claimed || orphaned)) return outcome;
 
   const db = database ? await getDatabase(kube, ns, database) : undefined;
-  if (db) await ensureDatabasePaused(deps, db, false, { namespace: ns, name: ops.metadata.name! });
+  if (db) await ensureDatabasePaused(deps, db, false, { namespace: ns, name });
   if (!s.rollbackError && backupName) await kube.delete(KINDS.Secret, { namespace: ns, name: backupName });
-  if (ops.status?.phase !== 'Failed' && ops.status?.phase !== 'Successful') {
+  if (ops && ops.status?.phase !== 'Failed' && ops.status?.phase !== 'Successful') {
     await updateOpsStatus(deps, ops, {
       phase: 'Failed',
       conditions: [

@@ -164,4 +164,35 @@ describe('ReconfigureTLS failure path', () => {
     expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
     expect(versions()).toEqual(before);
   });
+
+  it('an OpsRequest deleted mid-run: the rollback still restores the Secrets and resumes the database', async () => {
+    const before = serial(world, 'server');
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'failures-deleted', database: DB }));
+
+    const result = await world.run(
+      { namespace: NS, opsRequest: 'failures-deleted' },
+      {
+        wrapTask: (state, fn) =>
+          state !== 'Restart pod'
+            ? fn
+            : async (input) => {
+                if ((input as { pod?: { index?: number } }).pod?.index === 1) {
+                  world.sim.store.delete(
+                    KINDS.PerconaXtraDBOpsRequest.apiVersion,
+                    'PerconaXtraDBOpsRequest',
+                    NS,
+                    'failures-deleted',
+                  );
+                }
+                return fn(input);
+              },
+      },
+    );
+
+    expect(result.status).toBe('FAILED');
+    expect(result.cause).toMatch(/failures-deleted not found/);
+    expect(serial(world, 'server')).toBe(before);
+    expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+    expect(world.get(KINDS.Secret, `${DB}-tls-backup-failures-deleted`)).toBeUndefined();
+  });
 });
