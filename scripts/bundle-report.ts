@@ -22,8 +22,10 @@ export const BUDGETS = {
 export interface BundleFigures {
   logicalId: string;
   bytes: number;
-  /** Median of `runs` cold imports, in milliseconds. */
+  /** Median of `runs` cold imports, wall time, in milliseconds. */
   importMs: number;
+  /** Median CPU time of those imports (what the budget is checked against; see importTimes). */
+  importCpuMs: number;
   usesKube: boolean;
   withinBudget: boolean;
   /** The largest bundled packages, for the report. */
@@ -31,15 +33,25 @@ export interface BundleFigures {
 }
 
 const IMPORT_PROBE = `
+const c0 = process.cpuUsage();
 const t0 = performance.now();
 const m = await import(process.argv[1]);
 const ms = performance.now() - t0;
+const cpu = process.cpuUsage(c0);
 if (typeof m.handler !== 'function') { console.error('no handler export'); process.exit(2); }
-console.log(JSON.stringify({ ms }));
+console.log(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000 }));
 `;
 
-/** Imports one bundle in a fresh process and returns the time `import()` took. */
+/** Imports one bundle in a fresh process and returns the wall time `import()` took. */
 export function importTimeMs(outfile: string, env: NodeJS.ProcessEnv = {}): number {
+  return importTimes(outfile, env).ms;
+}
+
+/**
+ * Imports one bundle in a fresh process: wall time of `import()` and the CPU time it used. On a
+ * machine busy with other work the wall time includes waiting for a core; the CPU time does not.
+ */
+export function importTimes(outfile: string, env: NodeJS.ProcessEnv = {}): { ms: number; cpuMs: number } {
   const out = execFileSync(
     process.execPath,
     ['--input-type=module', '-e', IMPORT_PROBE, pathToFileURL(outfile).href],
@@ -56,21 +68,25 @@ export function importTimeMs(outfile: string, env: NodeJS.ProcessEnv = {}): numb
       timeout: 60_000,
     },
   );
-  return (JSON.parse(out.trim().split('\n').at(-1)!) as { ms: number }).ms;
+  return JSON.parse(out.trim().split('\n').at(-1)!) as { ms: number; cpuMs: number };
 }
 
 export function measureBundles(built: BuiltFunction[], runs = 3): BundleFigures[] {
   return built.map((b) => {
-    const times = Array.from({ length: runs }, () => importTimeMs(b.outfile)).sort((x, y) => x - y);
-    const importMs = Math.round(times[Math.floor(times.length / 2)]! * 10) / 10;
+    const samples = Array.from({ length: runs }, () => importTimes(b.outfile));
+    const median = (xs: number[]) =>
+      Math.round(xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]! * 10) / 10;
+    const importMs = median(samples.map((t) => t.ms));
+    const importCpuMs = median(samples.map((t) => t.cpuMs));
     const usesKube = b.packages.some((p) => p.name === '@kubernetes/client-node');
     const budget = usesKube ? BUDGETS.kube : BUDGETS.other;
     return {
       logicalId: b.logicalId,
       bytes: b.bytes,
       importMs,
+      importCpuMs,
       usesKube,
-      withinBudget: b.bytes <= budget.bytes && importMs <= budget.importMs,
+      withinBudget: b.bytes <= budget.bytes && importCpuMs <= budget.importMs,
       largest: b.packages.slice(0, 4).map((p) => `${p.name} ${(p.bytes / 1024).toFixed(0)}K`),
     };
   });
@@ -78,13 +94,13 @@ export function measureBundles(built: BuiltFunction[], runs = 3): BundleFigures[
 
 export function formatReport(figures: BundleFigures[]): string {
   const lines = [
-    '| function | bundle | import (median, cold) | budget | largest parts |',
-    '|---|---:|---:|---|---|',
+    '| function | bundle | cold import, wall | cold import, CPU | budget | largest parts |',
+    '|---|---:|---:|---:|---|---|',
   ];
   for (const f of figures) {
     const budget = f.usesKube ? BUDGETS.kube : BUDGETS.other;
     lines.push(
-      `| ${f.logicalId} | ${(f.bytes / 1024 / 1024).toFixed(2)} MB | ${f.importMs} ms | ` +
+      `| ${f.logicalId} | ${(f.bytes / 1024 / 1024).toFixed(2)} MB | ${f.importMs} ms | ${f.importCpuMs} ms | ` +
         `${f.withinBudget ? 'ok' : 'OVER'} (≤ ${budget.bytes / 1024 / 1024} MB, ≤ ${budget.importMs} ms) | ${f.largest.join(', ')} |`,
     );
   }
@@ -99,9 +115,15 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   const figures = measureBundles(await buildFunctions({ only }));
   console.log(formatReport(figures));
   const over = figures.filter((f) => f.bytes > (f.usesKube ? BUDGETS.kube : BUDGETS.other).bytes);
-  const slow = figures.filter((f) => !f.withinBudget && !over.includes(f));
+  const slow = figures.filter(
+    (f) =>
+      !over.includes(f) &&
+      Math.max(f.importMs, f.importCpuMs) > (f.usesKube ? BUDGETS.kube : BUDGETS.other).importMs,
+  );
   if (over.length) console.error(`over the size budget: ${over.map((f) => f.logicalId).join(', ')}`);
   if (slow.length)
-    console.error(`over the import-time budget on this machine: ${slow.map((f) => f.logicalId).join(', ')}`);
+    console.error(
+      `over the import-time budget (wall or CPU time) on this machine: ${slow.map((f) => f.logicalId).join(', ')}`,
+    );
   if (over.length || (strict && slow.length)) process.exitCode = 1;
 }
