@@ -430,7 +430,7 @@ export class Api {
   }
 }
 
-/** What the API server's defaulting does to the kinds we serve: Secret `stringData` → `data`. */
+/** Some of the API server's defaulting: Secret `stringData` → `data`, and the spec defaults kubectl relies on. */
 function normalize(res: SimResource, obj: Obj): void {
   if (res.kind === 'Secret' && obj.stringData) {
     obj.data = { ...(obj.data ?? {}) };
@@ -440,6 +440,24 @@ function normalize(res: SimResource, obj: Obj): void {
     delete obj.stringData;
   }
   if (res.kind === 'Secret' && !obj.type) obj.type = 'Opaque';
+  if (res.kind === 'StatefulSet' && obj.spec) {
+    obj.spec.replicas ??= 1;
+    obj.spec.podManagementPolicy ??= 'OrderedReady';
+    obj.spec.revisionHistoryLimit ??= 10;
+    obj.spec.updateStrategy ??= { type: 'RollingUpdate' };
+    if (obj.spec.updateStrategy.type === 'RollingUpdate')
+      obj.spec.updateStrategy.rollingUpdate ??= { partition: 0 };
+  }
+  if (res.kind === 'Pod' && obj.spec) {
+    obj.spec.restartPolicy ??= 'Always';
+    obj.spec.terminationGracePeriodSeconds ??= 30;
+    obj.spec.dnsPolicy ??= 'ClusterFirst';
+    obj.spec.schedulerName ??= 'default-scheduler';
+  }
+  if (res.kind === 'Service' && obj.spec) {
+    obj.spec.type ??= 'ClusterIP';
+    obj.spec.sessionAffinity ??= 'None';
+  }
 }
 
 function sortKey(o: Obj): string {

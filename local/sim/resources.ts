@@ -18,7 +18,7 @@ export interface SimResource {
   status: boolean;
   /** Built into Kubernetes: strategic merge patch is accepted. */
   builtIn: boolean;
-  /** Extra subresources served besides status (pods: eviction). */
+  /** Extra subresources served besides status (pods: eviction; sets: scale). */
   subresources?: string[];
 }
 
@@ -29,8 +29,8 @@ export const RESOURCES: SimResource[] = [
   r('', 'v1', 'Service', 'services', true, ['svc'], true, true, [], ['all']),
   r('', 'v1', 'ConfigMap', 'configmaps', true, ['cm'], false, true),
   r('', 'v1', 'Event', 'events', true, ['ev'], false, true),
-  r('apps', 'v1', 'StatefulSet', 'statefulsets', true, ['sts'], true, true, [], ['all']),
-  r('apps.k8s.appscode.com', 'v1', 'PetSet', 'petsets', true, [], true, false, [], ['all']),
+  r('apps', 'v1', 'StatefulSet', 'statefulsets', true, ['sts'], true, true, ['scale'], ['all']),
+  r('apps.k8s.appscode.com', 'v1', 'PetSet', 'petsets', true, [], true, false, ['scale'], ['all']),
   r('policy', 'v1', 'PodDisruptionBudget', 'poddisruptionbudgets', true, ['pdb'], true, true),
   r(
     'kubedb.com',

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Api, type ListQuery, NAMESPACE, type PatchFormat, POD } from './api.js';
 import { openapiGroupVersion, openapiRoot, toTable, wantsTable } from './kubectl.js';
+import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { findByPlural, groupVersion, RESOURCES, type SimResource } from './resources.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { ApiError, type J, type Obj, type Store, type StoreEvent } from './store.js';
@@ -265,10 +266,12 @@ export class Handler {
     if (
       sub !== undefined &&
       !(sub === 'status' && kind.status) &&
-      !(sub === 'eviction' && kind === POD && method === 'POST')
+      !(sub === 'eviction' && kind === POD && method === 'POST') &&
+      !(sub === 'scale' && kind.subresources?.includes('scale') && name !== undefined)
     ) {
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     }
+    if (sub === 'scale') return this.scale(req, res, method, kind, namespace!, name!, body);
     if (method === 'GET' && r.watch) return this.watch(req, res, r, q);
     const table = method === 'GET' && wantsTable(req.headers.accept);
     if (method === 'GET' && name === undefined) {
@@ -361,6 +364,73 @@ export class Handler {
       'MethodNotAllowed',
       `the server does not allow this method on the requested resource`,
     );
+  }
+
+  /** The `scale` subresource of sets (autoscaling/v1 Scale): what `kubectl scale` uses. */
+  private scale(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    kind: SimResource,
+    namespace: string,
+    name: string,
+    body: Buffer | undefined,
+  ): void {
+    const toScale = (set: Obj) => ({
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: {
+        name,
+        namespace,
+        uid: set.metadata.uid,
+        resourceVersion: set.metadata.resourceVersion,
+        creationTimestamp: set.metadata.creationTimestamp,
+      },
+      spec: { replicas: set.spec?.replicas ?? 1 },
+      status: {
+        replicas: set.status?.replicas ?? 0,
+        selector: Object.entries<string>(set.spec?.selector?.matchLabels ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      },
+    });
+    const set = this.api.get(kind, namespace, name);
+    if (method === 'GET') return this.send(res, 200, toScale(set));
+    let wanted: J;
+    if (method === 'PUT') wanted = parseJson(body);
+    else if (method === 'PATCH') {
+      const format = patchFormat(req.headers['content-type']);
+      const current = toScale(set);
+      const input = parseJson(body);
+      wanted =
+        format === 'json'
+          ? jsonPatch(current, input)
+          : format === 'merge'
+            ? mergePatch(current, input)
+            : strategicMergePatch(current, input);
+    } else
+      throw new ApiError(
+        405,
+        'MethodNotAllowed',
+        'the server does not allow this method on the requested resource',
+      );
+    const replicas = Number(wanted?.spec?.replicas);
+    if (!Number.isInteger(replicas) || replicas < 0) {
+      throw new ApiError(
+        422,
+        'Invalid',
+        `Scale.autoscaling "${name}" is invalid: spec.replicas: must be a non-negative integer`,
+      );
+    }
+    const rv = wanted?.metadata?.resourceVersion;
+    const updated = this.api.patch(
+      kind,
+      namespace,
+      name,
+      { metadata: rv ? { resourceVersion: rv } : {}, spec: { replicas } },
+      'merge',
+    );
+    return this.send(res, 200, toScale(updated));
   }
 
   /** `?watch=true`: newline-delimited events, from `resourceVersion` or from a synthetic ADDED of what exists. */
@@ -624,6 +694,17 @@ function resourceList(list: SimResource[]): unknown[] {
         singularName: '',
         namespaced: r.namespaced,
         kind: r.kind,
+        verbs: ['get', 'patch', 'update'],
+      });
+    }
+    if (r.subresources?.includes('scale')) {
+      out.push({
+        name: `${r.plural}/scale`,
+        singularName: '',
+        namespaced: true,
+        group: 'autoscaling',
+        version: 'v1',
+        kind: 'Scale',
         verbs: ['get', 'patch', 'update'],
       });
     }

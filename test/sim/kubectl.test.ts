@@ -194,6 +194,14 @@ spec:
     ]);
   });
 
+  it('scale and rollout status work on a StatefulSet', async () => {
+    const scaled = await kubectl('scale', 'sts', 'web', '--replicas=2');
+    const rollout = await kubectl('rollout', 'status', 'sts/web', '--timeout=30s');
+    expect([scaled.code, rollout.code]).toEqual([0, 0]);
+    expect(rollout.out).toContain('roll out complete');
+    expect(isReady(sim.store.get('v1', 'Pod', 'demo', 'web-1'))).toBe(true);
+  });
+
   it('delete removes a Secret, and a deleted pod comes back with a new UID', async () => {
     const uid = sim.store.get<J>('v1', 'Pod', 'demo', 'sample-pxc-2')?.metadata.uid;
     const s = await kubectl('delete', 'secret', 'px-ca');
