@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { KubeAlreadyExistsError } from '../errors.js';
 import type { Kube, KubeObject } from '../kube/types.js';
 import { KINDS } from '../kube/types.js';
+import { GROUP, SOURCE_LABEL } from '../model/names.js';
 import {
   CERTIFICATE_ALIASES,
   type CertificateAlias,
@@ -15,7 +16,8 @@ import { listAll } from '../triggers/list.js';
 import type { StepLogger } from '../triggers/logger.js';
 
 export const MANAGED_BY = 'pxc-tls-ops';
-export const TRIGGER_LABEL = 'pxc-tls-ops.kubedb.com/trigger';
+/** Value of the source label on the requests the scanner creates (console-created ones say `console`). */
+export const EXPIRY_SOURCE = 'expiry-scan';
 const DAY_MS = 86_400_000;
 
 interface Secret extends KubeObject {
@@ -153,10 +155,10 @@ export function renewalOpsRequest(r: Renewal): PerconaXtraDBOpsRequest {
       labels: {
         'app.kubernetes.io/managed-by': MANAGED_BY,
         'app.kubernetes.io/instance': r.database,
-        [TRIGGER_LABEL]: 'expiry',
+        [SOURCE_LABEL]: EXPIRY_SOURCE,
       },
       annotations: {
-        'pxc-tls-ops.kubedb.com/reason': r.expired
+        [`${GROUP}/reason`]: r.expired
           ? `certificate expired at ${r.notAfter}`
           : `certificate renewal time ${r.renewalTime} passed (expires ${r.notAfter})`,
       },
@@ -238,11 +240,14 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
   const fresh = new Set(plan.renew);
   if (!input.dryRun) {
     await forEachLimited([...plan.renew, ...plan.restart], 4, async (r) => {
-      try {
-        await kube.create(KINDS.PerconaXtraDBOpsRequest, renewalOpsRequest(r));
-        created.push(`${r.namespace}/${r.opsRequest}`);
-      } catch (err) {
-        if (!(err instanceof KubeAlreadyExistsError)) throw err;
+      if (fresh.has(r)) {
+        try {
+          await kube.create(KINDS.PerconaXtraDBOpsRequest, renewalOpsRequest(r));
+          created.push(`${r.namespace}/${r.opsRequest}`);
+        } catch (err) {
+          // Created by a run that died before StartExecution, or by a concurrent run: ours either way.
+          if (!(err instanceof KubeAlreadyExistsError)) throw err;
+        }
       }
       const started = await deps.startExecution(r.executionName, {
         namespace: r.namespace,
