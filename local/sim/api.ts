@@ -276,6 +276,15 @@ export class Api {
     return this.store.replace(res, prev, next);
   }
 
+  /** Fixtures: create, or replace unconditionally including status (API defaults still apply). */
+  put(res: SimResource, obj: Obj): Obj {
+    const prev = this.store.get(res, obj.metadata?.namespace, obj.metadata?.name);
+    if (!prev) return this.create(res, obj.metadata?.namespace, obj, { keepStatus: true });
+    const next: Obj = { ...obj, apiVersion: prev.apiVersion, kind: prev.kind, metadata: { ...obj.metadata } };
+    normalize(res, next);
+    return this.store.replace(res, prev, next);
+  }
+
   /** In-process status write used by the controllers and the kubelet (no preconditions). */
   writeStatus(res: SimResource, prev: Obj, status: J): Obj {
     return this.store.replace(res, prev, { ...prev, status });

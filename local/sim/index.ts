@@ -50,6 +50,7 @@ export interface Simulator {
     list<T>(apiVersion: string, kind: string, namespace?: string): T[];
     create<T>(obj: T): T; // assigns uid/resourceVersion/etc like the API server; runs controllers
     put<T>(obj: T): T; // unconditional replace, including status (fixtures only)
+    /** Like the API: a pod goes after `podDeleteGraceMs`; owned objects are garbage-collected. */
     delete(apiVersion: string, kind: string, namespace: string | undefined, name: string): boolean;
   };
   faults: {
@@ -163,11 +164,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       },
       put<T>(obj: T): T {
         const o = clone(obj as unknown as Obj);
-        const res = resOf(o.apiVersion ?? '', o.kind ?? '');
-        const prev = store.get(res, o.metadata?.namespace, o.metadata?.name);
-        const out = prev
-          ? store.replace(res, prev, { ...o, apiVersion: prev.apiVersion, kind: prev.kind })
-          : api.create(res, o.metadata?.namespace, o, { keepStatus: true });
+        const out = api.put(resOf(o.apiVersion ?? '', o.kind ?? ''), o);
         controllers.flush();
         return clone(out) as T;
       },

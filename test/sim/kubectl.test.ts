@@ -270,4 +270,28 @@ spec:
     }
     expect(out).toMatch(/MODIFIED\s+sample-pxc-1\s+\S+\s+Terminating/);
   });
+
+  it('talks HTTPS with the CA and token from the kubeconfig, and is refused with another token', async () => {
+    const path = join(dir, 'https-kubeconfig');
+    const secure = await startFast({ https: true, token: 's3cret', kubeconfigPath: path });
+    try {
+      const run = (...args: string[]) =>
+        new Promise<{ code: number; out: string; err: string }>((resolve) => {
+          execFile(
+            'kubectl',
+            ['--cache-dir', join(dir, 'cache'), '--kubeconfig', path, ...args],
+            { env, timeout: 30_000 },
+            (e, out, err) => resolve({ code: e ? 1 : 0, out, err }),
+          );
+        });
+      const ok = await run('get', 'namespaces');
+      const refused = await run('--token', 'wrong', 'get', 'namespaces');
+      expect(ok.code).toBe(0);
+      expect(ok.out).toMatch(/cert-manager\s+Active/);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toContain('Unauthorized');
+    } finally {
+      await secure.stop();
+    }
+  });
 });
