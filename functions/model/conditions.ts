@@ -61,13 +61,6 @@ export function removeCondition(current: readonly Condition[] | undefined, type:
   return current.filter((c) => c.type !== type);
 }
 
-export function findCondition(
-  current: readonly Condition[] | undefined,
-  type: string,
-): Condition | undefined {
-  return current?.find((c) => c.type === type);
-}
-
 function sameCondition(a: Condition, b: Condition): boolean {
   return (
     a.status === b.status &&

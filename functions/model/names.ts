@@ -32,11 +32,6 @@ export function podName(database: string, ordinal: number): string {
   return `${database}-${ordinal}`;
 }
 
-/** Label selector of a KubeDB database's pods. */
-export function podSelector(database: string): string {
-  return `app.kubernetes.io/instance=${database},app.kubernetes.io/name=perconaxtradbs.kubedb.com`;
-}
-
 /** A label value (≤ 63 chars, alphanumerics at both ends) for an execution name; long names are hashed. */
 export function labelSafe(value: string): string {
   if (/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(value)) return value;

@@ -20,13 +20,7 @@ import { BACKUP_LABEL, BACKUP_STATE_ANNOTATION, backupSecretName, MANAGED_BY } f
 import { type PassKind, type Plan, type TargetTls, targetTls } from '../model/plan.js';
 import type { CertificateAlias, PerconaXtraDB } from '../model/types.js';
 import { CERTIFICATE_ALIASES } from '../model/types.js';
-import {
-  applyWiring,
-  readWiring,
-  snapshotWiring,
-  type TlsWiring,
-  type WiringSnapshot,
-} from '../model/wiring.js';
+import { applyWiring, snapshotWiring, type TlsWiring, type WiringSnapshot } from '../model/wiring.js';
 import {
   decodeSecretData,
   issueCertificates,
@@ -365,5 +359,3 @@ async function podsToRestart(
   const order = rollout ? [...plan.pods].reverse() : plan.pods;
   return order.map((name, index) => ({ name, uid: uid.get(name) ?? '', index, total: order.length }));
 }
-
-export { readWiring };

@@ -119,11 +119,6 @@ export function secretPem(
   return v ? Buffer.from(v, 'base64').toString('utf8') : undefined;
 }
 
-/** Every string in a JSON value, flattened: for scanning payloads. */
-export function allText(value: unknown): string {
-  return JSON.stringify(value ?? null);
-}
-
 export const PRIVATE_KEY =
   /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----|BEGIN[\s\S]{0,40}PRIVATE KEY|LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVkt|LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0t/;
 
