@@ -79,6 +79,21 @@ describe('ReconfigureTLS: update, change issuer, requireSSL, remove', () => {
     for (const p of dbPods(world)) expect(p.metadata.name).toMatch(/^px-actions-\d$/);
   });
 
+  it('the next rotation drops the old CA from ca.crt', async () => {
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'actions-rotate-after', database: DB }));
+
+    const result = await world.run({ namespace: NS, opsRequest: 'actions-rotate-after' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    for (const alias of ALIASES) {
+      const bundle = secretPem(world, `${DB}-${alias}-cert`, 'ca.crt')!;
+      expect(bundle.match(/BEGIN CERTIFICATE/g), alias).toHaveLength(1);
+      expect(bundleTrusts(bundle, newCa.certPem), alias).toBe(true);
+      expect(bundleTrusts(bundle, world.issuer.certPem), alias).toBe(false);
+    }
+    expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
+  });
+
   it('turns requireSSL off: TLS stays, the pods no longer require secure transport', async () => {
     world.createOps(opsRequestFrom('pxcops-require-ssl', { name: 'actions-ssl-off', database: DB }));
 
