@@ -232,3 +232,66 @@ describe('Scan expiry: 1,000 databases in 50 namespaces, 10 due', () => {
     expect(again.due).toBe(10);
   }, 120_000);
 });
+
+describe('Scan expiry: databases it cannot judge', () => {
+  let sim: Simulator;
+  let aws: AwsStandIn;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ namespaces: ['demo'] });
+    aws = await startAwsStandIn({ stateMachineArns: [STATE_MACHINE_ARN] });
+  });
+  afterAll(async () => {
+    await sim?.stop();
+    await aws?.stop();
+  });
+
+  it('leaves alone databases without TLS, with missing or unreadable Secrets, and says why in the log', async () => {
+    const pems = await certificateAges(NOW);
+    putDatabaseWithTls(sim, 'demo', 'garbled', pems.due);
+    const garbled = sim.store.get<{ data: Record<string, string> }>(
+      'v1',
+      'Secret',
+      'demo',
+      'garbled-server-cert',
+    )!;
+    sim.store.put({
+      ...garbled,
+      data: { ...garbled.data, 'tls.crt': Buffer.from('not a certificate').toString('base64') },
+    });
+    for (const alias of ['client', 'metrics-exporter'])
+      sim.store.delete('v1', 'Secret', 'demo', `garbled-${alias}-cert`);
+    sim.store.create({
+      apiVersion: 'kubedb.com/v1',
+      kind: 'PerconaXtraDB',
+      metadata: { namespace: 'demo', name: 'plain' },
+      spec: { replicas: 3 },
+    });
+    const logger = recordingLogger();
+
+    const result = await scanExpiry(
+      {},
+      {
+        kube: kubeFromKubeconfig(sim.kubeconfig),
+        startExecution: sfnStartExecution(STATE_MACHINE_ARN, {
+          endpoint: aws.endpoint,
+          region: 'eu-west-1',
+          credentials: TEST_CREDENTIALS,
+        }),
+        recordDaysToExpiry: () => {},
+        now: () => NOW,
+        logger,
+      },
+    );
+
+    expect(result).toMatchObject({ databases: 2, withTls: 1, due: 0, created: [] });
+    expect(aws.executions).toEqual([]);
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        message: 'certificate secret unreadable',
+        extra: expect.objectContaining({ secretName: 'garbled-server-cert' }),
+      }),
+    );
+  });
+});
