@@ -32,6 +32,58 @@ describe('Simulator REST API through @kubernetes/client-node', () => {
     await sim.stop();
   });
 
+  describe('discovery', () => {
+    const get = async (path: string) =>
+      (await fetch(`${sim.url}${path}`, { headers: { Authorization: 'Bearer sim' } })).json() as Promise<J>;
+
+    it('serves /version, /api, /apis and every group/version with its resources and subresources', async () => {
+      const version = await get('/version');
+      const core = await get('/api');
+      const groups = await get('/apis');
+      const v1 = await get('/api/v1');
+      const kubedb = await get('/apis/kubedb.com/v1');
+      const group = await get('/apis/cert-manager.io');
+      expect(version.major).toBe('1');
+      expect(core.versions).toEqual(['v1']);
+      expect(groups.groups.map((g: J) => g.name)).toEqual(
+        expect.arrayContaining([
+          'apps',
+          'apps.k8s.appscode.com',
+          'policy',
+          'kubedb.com',
+          'ops.kubedb.com',
+          'cert-manager.io',
+        ]),
+      );
+      expect(v1.resources.map((r: J) => r.name)).toEqual(
+        expect.arrayContaining([
+          'namespaces',
+          'pods',
+          'pods/status',
+          'pods/eviction',
+          'secrets',
+          'services',
+          'configmaps',
+          'events',
+        ]),
+      );
+      expect(kubedb.resources.find((r: J) => r.name === 'perconaxtradbs')).toMatchObject({
+        kind: 'PerconaXtraDB',
+        namespaced: true,
+        shortNames: ['px'],
+      });
+      expect(kubedb.resources.map((r: J) => r.name)).toContain('perconaxtradbs/status');
+      expect(group.preferredVersion.groupVersion).toBe('cert-manager.io/v1');
+    });
+
+    it('answers an unknown path with 404', async () => {
+      const res = await fetch(`${sim.url}/apis/example.com/v1/things`, {
+        headers: { Authorization: 'Bearer sim' },
+      });
+      expect(res.status).toBe(404);
+    });
+  });
+
   describe('CRUD', () => {
     it('creates a Secret with uid, resourceVersion, creationTimestamp and generation 1, and reads it back', async () => {
       const created = await c.core.createNamespacedSecret({

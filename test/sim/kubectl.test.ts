@@ -271,6 +271,59 @@ spec:
     expect(out).toMatch(/MODIFIED\s+sample-pxc-1\s+\S+\s+Terminating/);
   });
 
+  it('describe, patch and delete work on KubeDB and cert-manager resources and Secrets', async () => {
+    await kubectl('create', 'secret', 'generic', 'scratch', '--from-literal=a=1');
+    const dpx = await kubectl('describe', 'px', 'sample-pxc');
+    const dcert = await kubectl('describe', 'certificate', 'sample-pxc-server-cert');
+    const psec = await kubectl(
+      'patch',
+      'secret',
+      'scratch',
+      '--type',
+      'strategic',
+      '-p',
+      '{"stringData":{"b":"2"}}',
+    );
+    const pcert = await kubectl(
+      'patch',
+      'certificate',
+      'sample-pxc-server-cert',
+      '--type',
+      'json',
+      '-p',
+      '[{"op":"add","path":"/spec/dnsNames","value":["localhost"]}]',
+    );
+    const del = await kubectl('delete', 'pxcops', 'pxops-rotate');
+    const delSecret = await kubectl('delete', 'secret', 'scratch');
+    expect([dpx.code, dcert.code, psec.code, pcert.code, del.code, delSecret.code]).toEqual([
+      0, 0, 0, 0, 0, 0,
+    ]);
+    expect(dpx.out).toMatch(/Kind:\s+PerconaXtraDB/);
+    expect(dcert.out).toMatch(/Secret Name:\s+sample-pxc-server-cert/);
+    expect(
+      sim.store.get<J>('cert-manager.io/v1', 'Certificate', 'demo', 'sample-pxc-server-cert')?.spec.dnsNames,
+    ).toEqual(['localhost']);
+    expect(
+      sim.store.get('ops.kubedb.com/v1alpha1', 'PerconaXtraDBOpsRequest', 'demo', 'pxops-rotate'),
+    ).toBeUndefined();
+  });
+
+  it('get -w streams status changes of a custom resource', async () => {
+    const child = spawn('kubectl', ['--cache-dir', join(dir, 'cache'), 'get', 'px', '-w'], { env });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    try {
+      await eventually(() => out.includes('sample-pxc'), 20_000, 'initial listing');
+      const px = sim.store.get<J>('kubedb.com/v1', 'PerconaXtraDB', 'demo', 'sample-pxc');
+      sim.store.put({ ...px, status: { ...px.status, phase: 'Critical' } });
+      await eventually(() => /sample-pxc\s+\S+\s+Critical/.test(out), 20_000, 'the Critical row');
+    } finally {
+      child.kill();
+    }
+  });
+
   it('talks HTTPS with the CA and token from the kubeconfig, and is refused with another token', async () => {
     const path = join(dir, 'https-kubeconfig');
     const secure = await startFast({ https: true, token: 's3cret', kubeconfigPath: path });
