@@ -165,7 +165,7 @@ export class Handler {
         new ApiError(404, 'NotFound', 'the server could not find the requested resource'),
       );
     }
-    return this.resource(req, res, url, method, route);
+    return this.resource(req, res, url, method, route, record);
   }
 
   private route(url: URL): Route | undefined {
@@ -257,6 +257,7 @@ export class Handler {
     url: URL,
     method: string,
     r: Route,
+    record: RequestRecord,
   ): Promise<void> {
     const { res: kind, namespace, name, sub } = r;
     const q = url.searchParams;
@@ -272,7 +273,10 @@ export class Handler {
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     }
     if (sub === 'scale') return this.scale(req, res, method, kind, namespace!, name!, body);
-    if (method === 'GET' && r.watch) return this.watch(req, res, r, q);
+    if (method === 'GET' && r.watch) {
+      record.status = 200; // a watch answers 200 at once and stays open
+      return this.watch(req, res, r, q);
+    }
     const table = method === 'GET' && wantsTable(req.headers.accept);
     if (method === 'GET' && name === undefined) {
       const page = this.api.list(kind, namespace, listQuery(q));
@@ -395,7 +399,10 @@ export class Handler {
       },
     });
     const set = this.api.get(kind, namespace, name);
-    if (method === 'GET') return this.send(res, 200, toScale(set));
+    if (method === 'GET') {
+      this.send(res, 200, toScale(set));
+      return;
+    }
     let wanted: J;
     if (method === 'PUT') wanted = parseJson(body);
     else if (method === 'PATCH') {
@@ -430,7 +437,7 @@ export class Handler {
       { metadata: rv ? { resourceVersion: rv } : {}, spec: { replicas } },
       'merge',
     );
-    return this.send(res, 200, toScale(updated));
+    this.send(res, 200, toScale(updated));
   }
 
   /** `?watch=true`: newline-delimited events, from `resourceVersion` or from a synthetic ADDED of what exists. */
