@@ -121,6 +121,7 @@ if (selected('coldstart')) {
       }),
     );
     details.bareProcessMs = c.bareProcessMs;
+    details.coldStartWithoutClientNodeMs = c.whatIfMs;
     figures.push(...c.figures);
   });
 }
