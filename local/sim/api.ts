@@ -340,13 +340,18 @@ export class Api {
         for (const o of this.store.list(r, name)) this.store.remove(r, name, o.metadata.name);
       }
     }
-    const gone = this.removeNow(res, namespace, name)!;
+    const gone = this.removeNow(res, namespace, name, opts?.propagationPolicy === 'Orphan')!;
     return { obj: gone, graceful: false };
   }
 
-  private removeNow(res: SimResource, namespace: string | undefined, name: string): Obj | undefined {
+  private removeNow(
+    res: SimResource,
+    namespace: string | undefined,
+    name: string,
+    orphan = false,
+  ): Obj | undefined {
     const gone = this.store.remove(res, namespace, name);
-    if (gone) this.collectGarbage(gone.metadata.uid);
+    if (gone && !orphan) this.collectGarbage(gone.metadata.uid);
     return gone;
   }
 

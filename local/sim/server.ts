@@ -337,6 +337,7 @@ export class Handler {
     if (method === 'DELETE' && name !== undefined && sub === undefined) {
       const opts = body && body.length > 0 ? parseJson(body) : {};
       if (q.get('gracePeriodSeconds') !== null) opts.gracePeriodSeconds = Number(q.get('gracePeriodSeconds'));
+      if (q.get('propagationPolicy') !== null) opts.propagationPolicy = q.get('propagationPolicy');
       const out = this.api.delete(kind, namespace, name, opts);
       if (out.graceful) return this.send(res, 200, withVersion(out.obj));
       return this.send(res, 200, {

@@ -172,6 +172,38 @@ describe('Simulator controllers', () => {
     });
   });
 
+  describe('deletion', () => {
+    it('keeps the pods of a set deleted with propagationPolicy Orphan', async () => {
+      const db = createPerconaXtraDB(sim, { namespace: 'demo', name: 'orphan', workload: 'StatefulSet' });
+      await waitForPodsReady(sim, 'demo', db.podNames);
+      await c.apps.deleteNamespacedStatefulSet({
+        namespace: 'demo',
+        name: 'orphan',
+        propagationPolicy: 'Orphan',
+      });
+      // Garbage collection runs within the delete call, so the pods would already be terminating.
+      const state = (n: string) => {
+        const p = pod('demo', n);
+        return p && !p.metadata.deletionTimestamp ? 'kept' : 'deleted';
+      };
+      expect(db.podNames.map(state)).toEqual(['kept', 'kept', 'kept']);
+    });
+
+    it('deletes a collection selected by labels', async () => {
+      for (const name of ['dc-a', 'dc-b', 'dc-c']) {
+        await c.core.createNamespacedConfigMap({
+          namespace: 'demo',
+          body: { metadata: { name, labels: { batch: name === 'dc-c' ? 'keep' : 'drop' } } },
+        });
+      }
+      await c.core.deleteCollectionNamespacedConfigMap({ namespace: 'demo', labelSelector: 'batch=drop' });
+      const left = (
+        await c.core.listNamespacedConfigMap({ namespace: 'demo', labelSelector: 'batch' })
+      ).items.map((x) => x.metadata?.name);
+      expect(left).toEqual(['dc-c']);
+    });
+  });
+
   describe('Eviction', () => {
     let slow: Simulator;
     let sc: Clients;
