@@ -3,10 +3,11 @@
  *
  * Cached per Lambda container, so DescribeCluster and the token are reused across invocations.
  * `KUBECONFIG` (local runs, the simulator, any cluster) wins over `EKS_CLUSTER_NAME` (Lambda);
- * the EKS module is imported lazily so local runs never load the AWS SDK.
+ * each half is imported lazily: local runs never load the AWS SDK, Lambda never evaluates
+ * client-node's KubeConfig (and its HTTP stack) at cold start.
  */
 import { KubeRequestError } from '../errors.js';
-import { kubeFromAccess, kubeFromKubeconfig } from './client.js';
+import { kubeFromAccess } from './http.js';
 import type { Kube } from './types.js';
 
 export type { Kube } from './types.js';
@@ -28,7 +29,10 @@ export function resetKube(): void {
 }
 
 async function connect(env: NodeJS.ProcessEnv): Promise<Kube> {
-  if (env.KUBECONFIG) return kubeFromKubeconfig(env.KUBECONFIG.split(':')[0]!);
+  if (env.KUBECONFIG) {
+    const { kubeFromKubeconfig } = await import('./kubeconfig.js');
+    return kubeFromKubeconfig(env.KUBECONFIG.split(':')[0]!);
+  }
   if (env.EKS_CLUSTER_NAME) {
     const { createEksAccess } = await import('./eks.js');
     return kubeFromAccess(
