@@ -3,16 +3,15 @@
  *
  * Holds one short watch on the database's pods (CHECK_POD_HOLD_SECONDS, default 10, never past
  * the deadline) so readiness is noticed within moments, without a Lambda blocking for minutes; the
- * ASL loops with a short Wait when the answer is "not yet". Reads only; when the pod is back and
- * `record` is set it records the per-pod conditions on the OpsRequest. Safe to repeat.
+ * ASL loops with a short Wait when the answer is "not yet". Reads only (one watch request), so it
+ * is safe to repeat; the per-pod conditions are written by Resume with the others.
  * Throws StepTimeoutError naming the pod and its readiness message once the deadline has passed.
  */
 import type { Deps } from '../deps.js';
 import { StepTimeoutError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
-import type { ConditionInput } from '../model/conditions.js';
 import type { PodToRestart } from './change-certificates.js';
-import { getOpsRequest, isPodReady, type PodObject, readinessMessage, updateOpsStatus } from './common.js';
+import { isPodReady, type PodObject, readinessMessage } from './common.js';
 
 export interface CheckPodInput {
   namespace: string;
@@ -22,7 +21,6 @@ export interface CheckPodInput {
   selector: string;
   pod: PodToRestart;
   deadline: string;
-  record?: boolean;
 }
 
 export interface CheckPodOutput {
@@ -83,7 +81,6 @@ export async function awaitRestart(input: CheckPodInput, deps: Deps): Promise<Ch
   );
   const current = pods.get(pod.name);
   if (done) {
-    if (input.record && input.opsRequest) await recordPodConditions(deps, ns, input.opsRequest, pod.name);
     deps.logger.info('pod is back and all replicas are Ready', { pod: pod.name });
     return { ready: true, message: `${pod.name} is Ready`, deadline: input.deadline };
   }
@@ -103,21 +100,4 @@ export async function awaitRestart(input: CheckPodInput, deps: Deps): Promise<Ch
 
 function countReady(pods: ReadonlyMap<string, PodObject>): number {
   return [...pods.values()].filter(isPodReady).length;
-}
-
-async function recordPodConditions(deps: Deps, ns: string, opsRequest: string, pod: string): Promise<void> {
-  const ops = await getOpsRequest(deps.kube, ns, opsRequest);
-  const c = (type: string, message: string): ConditionInput => ({
-    type: `${type}--${pod}`,
-    status: 'True',
-    reason: type,
-    message,
-  });
-  await updateOpsStatus(deps, ops, {
-    conditions: [
-      c('EvictPod', `Evicted pod ${ns}/${pod}`),
-      c('GetPod', `Found the new pod ${ns}/${pod}`),
-      c('CheckPodRunning', `Pod ${ns}/${pod} is Running and Ready`),
-    ],
-  });
 }

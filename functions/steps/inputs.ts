@@ -45,7 +45,12 @@ export function parsePause(event: unknown): PauseInput {
 
 export function parseResume(event: unknown): ResumeInput {
   const o = objectOf(event, 'Resume input');
-  return { ...ids(o, 'Resume input'), plan: plan(o, 'Resume input') };
+  const restarted = Array.isArray(o.restarted)
+    ? o.restarted.filter(
+        (p): p is { name: string } => !!p && typeof (p as { name?: unknown }).name === 'string',
+      )
+    : [];
+  return { ...ids(o, 'Resume input'), plan: plan(o, 'Resume input'), restarted };
 }
 
 export function parseChangeCertificates(event: unknown): ChangeCertificatesInput {
@@ -87,7 +92,6 @@ export function parseCheckPod(event: unknown): CheckPodInput {
     selector: stringField(o, 'selector', w),
     pod: pod(o, w),
     deadline,
-    record: o.record === true,
   };
 }
 

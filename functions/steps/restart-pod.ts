@@ -46,7 +46,6 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
       selector: input.selector,
       pod,
       deadline,
-      record: true,
     },
     deps,
   );

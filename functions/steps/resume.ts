@@ -1,11 +1,13 @@
 /**
  * Resume: the request is done. Ensures the database has no Paused condition, the backup Secret is
  * gone (and, for remove, the certificate Secrets now that no pod mounts them), and the OpsRequest
- * is Successful with KubeDB's final conditions. Safe to repeat: deletes of what is gone and
+ * is Successful with KubeDB's conditions (the per-pod ones included: written here, in the same
+ * status write, rather than with two requests per pod). Safe to repeat: deletes of what is gone and
  * writes of what is already there are skipped. Throws Kube* errors from the adapter.
  */
 import type { Deps } from '../deps.js';
 import { KINDS } from '../kube/types.js';
+import type { ConditionInput } from '../model/conditions.js';
 import { BACKUP_STATE_ANNOTATION, backupSecretName } from '../model/names.js';
 import type { Plan } from '../model/plan.js';
 import type { BackupState } from './change-certificates.js';
@@ -21,6 +23,32 @@ import {
 
 export interface ResumeInput extends RequestIds {
   plan: Plan;
+  /** The pods the last pass restarted (each pass restarts all of them, or none). */
+  restarted?: Array<{ name: string }>;
+}
+
+/** KubeDB's per-pod conditions, for every restarted pod. */
+export function podConditions(ns: string, pods: readonly string[]): ConditionInput[] {
+  return pods.flatMap((pod) => [
+    {
+      type: `EvictPod--${pod}`,
+      status: 'True' as const,
+      reason: 'EvictPod',
+      message: `Evicted pod ${ns}/${pod}`,
+    },
+    {
+      type: `GetPod--${pod}`,
+      status: 'True' as const,
+      reason: 'GetPod',
+      message: `Found the new pod ${ns}/${pod}`,
+    },
+    {
+      type: `CheckPodRunning--${pod}`,
+      status: 'True' as const,
+      reason: 'CheckPodRunning',
+      message: `Pod ${ns}/${pod} is Running and Ready`,
+    },
+  ]);
 }
 
 export interface Outcome {
@@ -54,6 +82,10 @@ export async function resume(input: ResumeInput, deps: Deps): Promise<Outcome> {
     await updateOpsStatus(deps, ops, {
       phase: 'Successful',
       conditions: [
+        ...podConditions(
+          ns,
+          (input.restarted ?? []).map((p) => p.name),
+        ),
         {
           type: 'RestartPods',
           status: 'True',

@@ -58,7 +58,24 @@ describe('ReconfigureTLS: add TLS, then rotate', () => {
     const result = await world.run({ namespace: NS, opsRequest: 'pxops-rotate' });
 
     expect(result.status, result.cause).toBe('SUCCEEDED');
-    expect(world.ops('pxops-rotate').status?.phase).toBe('Successful');
+    const ops = world.ops('pxops-rotate');
+    expect(ops.status?.phase).toBe('Successful');
+    const types = ops.status?.conditions?.map((c) => c.type) ?? [];
+    for (const pod of Object.keys(before)) {
+      expect(types).toEqual(
+        expect.arrayContaining([`EvictPod--${pod}`, `GetPod--${pod}`, `CheckPodRunning--${pod}`]),
+      );
+    }
+    expect(types).toEqual(
+      expect.arrayContaining([
+        'Running',
+        'DatabasePauseSucceeded',
+        'IssueCertificatesSucceeded',
+        'RestartPods',
+        'Successful',
+      ]),
+    );
+    expect(ops.status?.conditions?.every((c) => c.observedGeneration === ops.metadata.generation)).toBe(true);
     for (const alias of ALIASES) {
       const crt = secretPem(world, `${DB}-${alias}-cert`, 'tls.crt')!;
       expect(inspectTlsSecret({ 'tls.crt': crt }).serial, alias).not.toBe(serials[alias]);
