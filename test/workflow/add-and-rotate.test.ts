@@ -76,6 +76,29 @@ describe('ReconfigureTLS: add TLS, then rotate', () => {
       ]),
     );
     expect(ops.status?.conditions?.every((c) => c.observedGeneration === ops.metadata.generation)).toBe(true);
+    // kubectl describe pxcops: a core Event per step, attached to the request by UID.
+    const events = world.sim.store
+      .list<{ reason: string; message: string; involvedObject: { name: string; uid?: string } }>(
+        'v1',
+        'Event',
+        NS,
+      )
+      .filter((e) => e.involvedObject.name === 'pxops-rotate');
+    expect(events.every((e) => e.involvedObject.uid === ops.metadata.uid)).toBe(true);
+    expect(events.map((e) => e.reason).sort()).toEqual(
+      [
+        'Starting',
+        'PauseDatabase',
+        'IssueCertificates',
+        'EvictPod',
+        'EvictPod',
+        'EvictPod',
+        'Successful',
+      ].sort(),
+    );
+    expect(events.find((e) => e.reason === 'PauseDatabase')?.message).toBe(
+      `Pausing PerconaXtraDB database: ${NS}/${DB}`,
+    );
     for (const alias of ALIASES) {
       const crt = secretPem(world, `${DB}-${alias}-cert`, 'tls.crt')!;
       expect(inspectTlsSecret({ 'tls.crt': crt }).serial, alias).not.toBe(serials[alias]);
