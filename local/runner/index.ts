@@ -13,7 +13,6 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { type Clock, type Deps, runWithDeps } from '../../functions/deps.js';
-import { isRetryable } from '../../functions/errors.js';
 import { handler as changeCertificates } from '../../functions/handlers/change-certificates.js';
 import { handler as checkPod } from '../../functions/handlers/check-pod.js';
 import { handler as pause } from '../../functions/handlers/pause.js';
@@ -70,7 +69,7 @@ export interface StateDef {
   Type: string;
   Resource?: string;
   Seconds?: number;
-  Retry?: Array<{ IntervalSeconds?: number }>;
+  Retry?: Array<{ ErrorEquals: string[]; IntervalSeconds?: number; MaxAttempts?: number }>;
   ItemProcessor?: { States: Record<string, StateDef> };
   Iterator?: { States: Record<string, StateDef> };
   [k: string]: unknown;
@@ -100,6 +99,15 @@ export function allStates(
     if (inner) out.push(...allStates(inner, name));
   }
   return out;
+}
+
+/** Whether the state's Retry takes this error on its `failures`-th consecutive failure (as the engine decides). */
+export function willRetry(state: StateDef, err: unknown, failures: number): boolean {
+  const name = err instanceof Error ? err.name : '';
+  const retrier = (state.Retry as Array<{ ErrorEquals: string[]; MaxAttempts?: number }> | undefined)?.find(
+    (r) => r.ErrorEquals.some((e) => e === name || e === 'States.ALL' || e === 'States.TaskFailed'),
+  );
+  return !!retrier && failures <= (retrier.MaxAttempts ?? 3);
 }
 
 export interface Progress {
@@ -185,9 +193,11 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
   const retryIntervalOverrides: Record<string, number[]> = {};
   // aws-local-stepfunctions keeps starting queued Map iterations after one has failed (AWS stops
   // them). So that a failed "Restart pods" can never evict another pod while the rollback runs,
-  // once a Task inside a Map fails with an error no retrier would take, that Map's later Tasks are
-  // refused here.
+  // once a Task inside a Map fails with an error no retrier takes (fatal, or retries used up),
+  // that Map's later Tasks are refused here.
   const failedMaps = new Set<string>();
+  /** Consecutive failures of one Task with one input (a retried call has the same input). */
+  const attempts = new Map<string, number>();
   for (const [name, s, inMap] of allStates(def)) {
     if (s.Type === 'Task' && s.Resource) {
       let fn: TaskFn;
@@ -217,10 +227,15 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
                 name: 'LocalIterationCancelled',
               });
             }
+            const key = JSON.stringify(input);
             try {
-              return await wrapped(input);
+              const out = await wrapped(input);
+              attempts.delete(key);
+              return out;
             } catch (err) {
-              if (!isRetryable(err)) failedMaps.add(inMap);
+              const n = (attempts.get(key) ?? 0) + 1;
+              attempts.set(key, n);
+              if (!willRetry(s, err, n)) failedMaps.add(inMap);
               throw err;
             }
           };
