@@ -277,22 +277,43 @@ describe('Simulator REST API through @kubernetes/client-node', () => {
       ]).toEqual([1, 1, 2]);
     });
 
-    it('ignores status written through the main resource', async () => {
+    it('ignores status written through the main resource, by patch or by update', async () => {
       await c.custom.createNamespacedCustomObject({
         ...PX,
         namespace: 'demo',
-        body: px('main-status', { status: { phase: 'Ready' } }),
+        body: px('main-status', { status: { phase: 'Dropped' } }),
       });
-      await c.custom.patchNamespacedCustomObject(
-        { ...PX, namespace: 'demo', name: 'main-status', body: { status: { phase: 'Halted' } } },
+      await c.custom.patchNamespacedCustomObjectStatus(
+        { ...PX, namespace: 'demo', name: 'main-status', body: { status: { phase: 'Ready' } } },
         merge,
       );
+      await c.custom.patchNamespacedCustomObject(
+        {
+          ...PX,
+          namespace: 'demo',
+          name: 'main-status',
+          body: { spec: { replicas: 5 }, status: { phase: 'Halted' } },
+        },
+        merge,
+      );
+      const current = (await c.custom.getNamespacedCustomObject({
+        ...PX,
+        namespace: 'demo',
+        name: 'main-status',
+      })) as J;
+      await c.custom.replaceNamespacedCustomObject({
+        ...PX,
+        namespace: 'demo',
+        name: 'main-status',
+        body: { ...current, status: { phase: 'Critical' } },
+      });
       const got = (await c.custom.getNamespacedCustomObject({
         ...PX,
         namespace: 'demo',
         name: 'main-status',
       })) as J;
-      expect(got.status).toBeUndefined();
+      expect(got.spec.replicas).toBe(5);
+      expect(got.status).toEqual({ phase: 'Ready' });
     });
 
     it('changes only status through /status', async () => {

@@ -235,6 +235,34 @@ describe('Kubelet TLS readiness', () => {
     });
   });
 
+  describe('what a started pod loaded', () => {
+    it('keeps a running pod on the certificates it loaded at start, even when its Secret changes', async () => {
+      const name = fresh();
+      const db = dbWith(allAliases(pem(ca1, leaf1)), name);
+      await waitForPodsReady(sim, 'demo', db.podNames);
+      // A Secret the pod could not start with; it has not restarted, so it never reads it.
+      sim.store.put(
+        tlsSecret('demo', `${name}-server-cert`, {
+          caPem: ca2.certPem,
+          certPem: leaf1.certPem,
+          keyPem: leaf1.keyPem,
+        }),
+      );
+      sim.faults.holdNotReady('demo', `${name}-0`);
+      sim.faults.release('demo', `${name}-0`);
+      await waitForPodsReady(sim, 'demo', db.podNames);
+      const restarted = await (async () => {
+        const uid = pod('demo', `${name}-0`).metadata.uid;
+        sim.store.delete('v1', 'Pod', 'demo', `${name}-0`);
+        return eventually(() => {
+          const p = pod('demo', `${name}-0`);
+          return p && p.metadata.uid !== uid && p.status?.phase === 'Running' ? readyCondition(p) : undefined;
+        });
+      })();
+      expect(restarted.reason).toBe('TLSUntrustedCA');
+    });
+  });
+
   describe('holdNotReady', () => {
     it('keeps a pod NotReady across recreation until released', async () => {
       const db = createPerconaXtraDB(sim, { namespace: 'demo', name: fresh() });
