@@ -37,18 +37,18 @@ function logKeys(event: unknown): Record<string, string> {
   return keys;
 }
 
-export const withDeps = (): MiddlewareObj<unknown, unknown, Error, StepContext> => ({
+export const withDeps = (): MiddlewareObj<unknown, unknown, Error, Context> => ({
   before: async (request) => {
     const deps = await getDeps();
     const logger = deps.logger.createChild();
     logger.appendKeys(logKeys(request.event));
-    request.context.deps = { ...deps, logger };
+    (request.context as StepContext).deps = { ...deps, logger };
   },
 });
 
 export const validateInput = <I>(
   validator: Validator<I>,
-): MiddlewareObj<unknown, unknown, Error, StepContext> => ({
+): MiddlewareObj<unknown, unknown, Error, Context> => ({
   before: async (request) => {
     request.event = validator(request.event);
   },
@@ -80,22 +80,23 @@ export function normaliseError(err: unknown): Error {
   return err;
 }
 
-export const normaliseErrors = (): MiddlewareObj<unknown, unknown, Error, StepContext> => ({
+export const normaliseErrors = (): MiddlewareObj<unknown, unknown, Error, Context> => ({
   onError: async (request) => {
     const err = normaliseError(request.error);
     request.error = err;
-    const logger = request.context.deps?.logger;
+    const logger = (request.context as Partial<StepContext>).deps?.logger;
     logger?.warn('step failed', { errorName: err.name, errorMessage: err.message });
   },
 });
 
 /** A Lambda handler: middy(withDeps, validateInput, normaliseErrors) around a step. */
 export function makeHandler<I, O>(validator: Validator<I>, step: Step<I, O>) {
-  return middy<unknown, O, Error, StepContext>()
+  // Typed with the plain Lambda Context, as the runtime calls it; withDeps adds `deps` to it.
+  return middy<unknown, O, Error, Context>()
     .use(normaliseErrors())
     .use(withDeps())
     .use(validateInput(validator))
-    .handler(async (event, context) => step(event as I, context.deps));
+    .handler(async (event, context) => step(event as I, (context as StepContext).deps));
 }
 
 // ---- small validators (hand-written: no schema compilation at cold start) ------------------
