@@ -28,7 +28,11 @@ export interface SimulatorOptions {
   port?: number; // default 0 = a free port on 127.0.0.1
   https?: boolean; // default false; true = TLS with the simulator's own CA (in kubeconfig)
   token?: string; // bearer token written to the kubeconfig; when set, other tokens get 401
-  /** Extra authentication (the SAM engineer's EKS mode plugs in here): return false → 401. */
+  /**
+   * Extra authentication (the SAM engineer's EKS mode plugs in here): return false → 401.
+   * A request passes when its token equals `token`, or else when this returns true; with neither
+   * option set every request passes. `/_sim/` control calls are never authenticated.
+   */
   authenticate?: (token: string | undefined, req: IncomingMessage) => boolean | Promise<boolean>;
   podReadyDelayMs?: number; // new pod → Running+Ready after this; default 200
   podDeleteGraceMs?: number; // delete/evict → pod gone after this; default 50
