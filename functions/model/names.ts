@@ -28,6 +28,11 @@ export function backupSecretName(database: string, opsRequest: string): string {
   return truncateName(`${database}-tls-backup-${opsRequest}`);
 }
 
+/** Where the backup Secret keeps one key of one certificate Secret. */
+export function backupKey(secretName: string, key: string): string {
+  return `${secretName}__${key}`;
+}
+
 export function podName(database: string, ordinal: number): string {
   return `${database}-${ordinal}`;
 }

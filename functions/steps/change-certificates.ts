@@ -16,7 +16,13 @@ import type { Deps } from '../deps.js';
 import { DatabaseStateError, InvalidRequestError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import type { ConditionInput } from '../model/conditions.js';
-import { BACKUP_LABEL, BACKUP_STATE_ANNOTATION, backupSecretName, MANAGED_BY } from '../model/names.js';
+import {
+  BACKUP_LABEL,
+  BACKUP_STATE_ANNOTATION,
+  backupKey,
+  backupSecretName,
+  MANAGED_BY,
+} from '../model/names.js';
 import { type PassKind, type Plan, type TargetTls, targetTls } from '../model/plan.js';
 import type { CertificateAlias, PerconaXtraDB } from '../model/types.js';
 import { CERTIFICATE_ALIASES } from '../model/types.js';
@@ -90,10 +96,6 @@ export function secretNamesOf(
       certificates?.find((c) => c.alias === alias)?.secretName || defaultSecretName(database, alias),
     ]),
   ) as Record<CertificateAlias, string>;
-}
-
-export function backupKey(secretName: string, key: string): string {
-  return `${secretName}__${key}`;
 }
 
 export async function changeCertificates(input: ChangeCertificatesInput, deps: Deps): Promise<Round> {

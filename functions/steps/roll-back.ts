@@ -14,11 +14,17 @@
 import type { Deps } from '../deps.js';
 import { PxcTlsOpsError, RollbackError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
-import { BACKUP_STATE_ANNOTATION, backupSecretName, EXECUTION_LABEL, labelSafe } from '../model/names.js';
+import {
+  BACKUP_STATE_ANNOTATION,
+  backupKey,
+  backupSecretName,
+  EXECUTION_LABEL,
+  labelSafe,
+} from '../model/names.js';
 import type { Plan } from '../model/plan.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { restoreWiring } from '../model/wiring.js';
-import { type BackupState, backupKey, type PodToRestart } from './change-certificates.js';
+import type { BackupState, PodToRestart } from './change-certificates.js';
 import {
   causeMessage,
   ensureDatabasePaused,
