@@ -481,7 +481,10 @@ export class Handler {
     const apiVersion = groupVersion(r.res.group, r.version);
     const table = wantsTable(req.headers.accept);
     const includeObject = q.get('includeObject');
+    // The stream may have ended (timeout, stop, client gone) before 'close' unsubscribes it.
+    res.on('error', () => {});
     const write = (type: string, obj: Obj) => {
+      if (res.writableEnded || res.destroyed) return;
       const o = { ...obj, apiVersion };
       const object = table
         ? toTable(r.res, [o], includeObject, { resourceVersion: o.metadata.resourceVersion })
