@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { LabelIndexes } from './index-labels.js';
-import { deepEqual, jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
+import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { findByKind, preferredApiVersion, RESOURCES, type SimResource } from './resources.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { ApiError, conflict, type J, notFound, type Obj, qualified, type Store } from './store.js';
@@ -477,5 +477,3 @@ function normalize(res: SimResource, obj: Obj): void {
 function sortKey(o: Obj): string {
   return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
-
-export { deepEqual };

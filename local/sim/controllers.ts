@@ -13,7 +13,6 @@
 import { createHash } from 'node:crypto';
 import { type Api, isPodReady, PDB, POD, type Timers } from './api.js';
 import { findByKind, RESOURCES, type SimResource } from './resources.js';
-import { matchesSelectorObject } from './selectors.js';
 import type { J, Obj, Store, StoreEvent } from './store.js';
 import { loadPodTls, peerTrust, type TlsSnapshot } from './tls.js';
 
@@ -581,5 +580,3 @@ function hash(s: string): number {
   for (const ch of s) h = (h * 31 + ch.charCodeAt(0)) | 0;
   return Math.abs(h);
 }
-
-export { matchesSelectorObject };

@@ -5,7 +5,7 @@
  * authenticated, not counted, not subject to faults).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Api, type ListQuery, NAMESPACE, type PatchFormat, POD } from './api.js';
+import { type Api, type ListQuery, type PatchFormat, POD } from './api.js';
 import { openapiGroupVersion, openapiRoot, toTable, wantsTable } from './kubectl.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { findByPlural, groupVersion, RESOURCES, type SimResource } from './resources.js';
@@ -733,5 +733,3 @@ function resourceList(list: SimResource[]): unknown[] {
   }
   return out;
 }
-
-export { NAMESPACE };
