@@ -42,6 +42,8 @@ export interface SimulatorOptions {
   contextNamespace?: string;
   /** How many changes a watch can resume across (older resourceVersions get 410 Gone); default 200,000. */
   watchHistory?: number;
+  /** Interval of BOOKMARK events on watches that allow them; default 10,000 ms. */
+  watchBookmarkMs?: number;
 }
 
 export interface Simulator {
@@ -126,6 +128,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     readiness: () => kubelet.transitions,
   });
 
+  if (opts.watchBookmarkMs !== undefined) handler.bookmarkMs = opts.watchBookmarkMs;
   const certs = opts.https ? makeServingCerts() : undefined;
   const server: Server = certs
     ? (createHttpsServer({ cert: certs.certPem, key: certs.keyPem }, handler.handle) as unknown as Server)

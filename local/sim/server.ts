@@ -64,6 +64,8 @@ export class Handler {
   private faults: ActiveFault[] = [];
   private readonly watches = new Set<ServerResponse>();
   hostPort = '127.0.0.1';
+  /** How often a watch that asked for them (`allowWatchBookmarks=true`) gets a BOOKMARK. */
+  bookmarkMs = 10_000;
 
   constructor(
     private readonly store: Store,
@@ -507,8 +509,23 @@ export class Handler {
     this.watches.add(res);
     const timeout = Number(q.get('timeoutSeconds') ?? '1800');
     const timer = setTimeout(() => res.end(), Math.max(1, timeout) * 1000);
+    // Bookmarks tell the client how far it has seen (events are delivered in order, so the
+    // store's current resourceVersion), and keep idle streams alive for inactivity timeouts.
+    const bookmarks =
+      q.get('allowWatchBookmarks') === 'true' && !table
+        ? setInterval(() => {
+            if (res.writableEnded || res.destroyed) return;
+            const object = {
+              kind: r.res.kind,
+              apiVersion,
+              metadata: { resourceVersion: this.store.resourceVersion },
+            };
+            res.write(`${JSON.stringify({ type: 'BOOKMARK', object })}\n`);
+          }, this.bookmarkMs)
+        : undefined;
     const done = () => {
       clearTimeout(timer);
+      clearInterval(bookmarks);
       unsubscribe();
       this.watches.delete(res);
     };

@@ -14,7 +14,7 @@ describe('Simulator watch (?watch=true)', () => {
   let sim: Simulator;
   let c: Clients;
   beforeAll(async () => {
-    sim = await startFast({ watchHistory: 50 });
+    sim = await startFast({ watchHistory: 50, watchBookmarkMs: 100 });
     c = clientsFor(sim);
     await c.core.createNamespace({ body: { metadata: { name: 'w' } } });
   });
@@ -125,6 +125,38 @@ describe('Simulator watch (?watch=true)', () => {
     await eventually(() => w.seen.length >= 1);
     w.stop();
     expect(w.seen.map((s) => s.name)).toEqual(['only']);
+  });
+
+  it('sends BOOKMARK events carrying the current resourceVersion when the client allows them', async () => {
+    const seen: Array<{ type: string; rv: string }> = [];
+    const ctl = await new Watch(c.kc).watch(
+      '/api/v1/namespaces/w/configmaps',
+      {
+        allowWatchBookmarks: true,
+        resourceVersion: (await c.core.listNamespacedConfigMap({ namespace: 'w' })).metadata!
+          .resourceVersion!,
+      },
+      (type, obj: J) => seen.push({ type, rv: obj.metadata.resourceVersion }),
+      () => {},
+    );
+    const created = await c.core.createNamespacedConfigMap({
+      namespace: 'w',
+      body: { metadata: { name: 'bm' } },
+    });
+    await eventually(() =>
+      seen.some((e) => e.type === 'BOOKMARK' && Number(e.rv) >= Number(created.metadata!.resourceVersion)),
+    );
+    ctl.abort();
+    expect(seen.find((e) => e.type !== 'BOOKMARK')).toEqual({
+      type: 'ADDED',
+      rv: created.metadata!.resourceVersion,
+    });
+  });
+
+  it('sends no BOOKMARK unless asked', async () => {
+    const w = await watch('/api/v1/namespaces/w/configmaps', { timeoutSeconds: 1 });
+    await eventually(() => w.ended(), 10_000, 'watch end');
+    expect(w.seen.filter((e) => e.type === 'BOOKMARK')).toEqual([]);
   });
 
   it('ends the stream after timeoutSeconds', async () => {
