@@ -196,6 +196,14 @@ export class Api {
         `the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`,
       );
     }
+    if (!body.metadata.resourceVersion && !res.builtIn) {
+      // Custom resources do not allow unconditional updates (built-in kinds mostly do).
+      throw new ApiError(
+        422,
+        'Invalid',
+        `${res.kind}.${res.group} "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`,
+      );
+    }
     if (body.metadata.resourceVersion && body.metadata.resourceVersion !== prev.metadata.resourceVersion) {
       throw conflict(res, name);
     }

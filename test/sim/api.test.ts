@@ -134,6 +134,27 @@ describe('Simulator REST API through @kubernetes/client-node', () => {
       expect(err.body.reason).toBe('Conflict');
     });
 
+    it('requires resourceVersion on an update of a custom resource (422), not of a built-in kind', async () => {
+      await c.custom.createNamespacedCustomObject({ ...PX, namespace: 'demo', body: px('uncond') });
+      await c.core.createNamespacedConfigMap({ namespace: 'demo', body: { metadata: { name: 'uncond' } } });
+      const cr = await errorOf(
+        c.custom.replaceNamespacedCustomObject({
+          ...PX,
+          namespace: 'demo',
+          name: 'uncond',
+          body: px('uncond', { spec: { replicas: 5 } }),
+        }),
+      );
+      const cm = await c.core.replaceNamespacedConfigMap({
+        namespace: 'demo',
+        name: 'uncond',
+        body: { metadata: { name: 'uncond' }, data: { a: '1' } },
+      });
+      expect(cr.code).toBe(422);
+      expect(cr.body.message).toContain('metadata.resourceVersion');
+      expect(cm.data).toEqual({ a: '1' });
+    });
+
     it('refuses a merge patch carrying a stale resourceVersion with 409 Conflict', async () => {
       const cm = await c.core.createNamespacedConfigMap({
         namespace: 'demo',
