@@ -166,6 +166,10 @@ export class Api {
         `${res.kind} "${meta.name}" is invalid: metadata.name: Invalid value: "${meta.name}"`,
       );
     }
+    if (meta.resourceVersion && !opts.keepStatus) {
+      // etcd3's store refuses it with a plain error, which the API server answers as a 500.
+      throw new ApiError(500, 'Unknown', 'resourceVersion should not be set on objects to be created');
+    }
     delete meta.resourceVersion;
     delete meta.uid;
     delete meta.deletionTimestamp;

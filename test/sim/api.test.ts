@@ -155,6 +155,17 @@ describe('Simulator REST API through @kubernetes/client-node', () => {
       expect(cm.data).toEqual({ a: '1' });
     });
 
+    it('refuses a create that carries a resourceVersion, as etcd storage does (500)', async () => {
+      const err = await errorOf(
+        c.core.createNamespacedConfigMap({
+          namespace: 'demo',
+          body: { metadata: { name: 'with-rv', resourceVersion: '12' } },
+        }),
+      );
+      expect(err.code).toBe(500);
+      expect(err.body.message).toBe('resourceVersion should not be set on objects to be created');
+    });
+
     it('refuses a merge patch carrying a stale resourceVersion with 409 Conflict', async () => {
       const cm = await c.core.createNamespacedConfigMap({
         namespace: 'demo',
