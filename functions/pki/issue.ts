@@ -7,6 +7,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
+import type { ObjectMeta } from '../kube/types.js';
 import type { CertificateAlias, CertificateSpec } from '../model/types.js';
 import type { CertificateAuthority } from './issuer.js';
 import {
@@ -234,14 +235,7 @@ export function secretData(issued: IssuedSecret): Record<string, string> {
 export function secretManifest(
   issued: IssuedSecret,
   namespace: string,
-  ownerReferences?: Array<{
-    apiVersion: string;
-    kind: string;
-    name: string;
-    uid: string;
-    controller?: boolean;
-    blockOwnerDeletion?: boolean;
-  }>,
+  ownerReferences?: ObjectMeta['ownerReferences'],
 ): {
   apiVersion: 'v1';
   kind: 'Secret';

@@ -3,9 +3,14 @@
  * three TLS Secrets written straight into the simulator's store (no pods: the triggers never
  * look at them), and a recording logger.
  */
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { kubeFromKubeconfig } from '../../functions/kube/client.js';
+import type { Kube } from '../../functions/kube/types.js';
 import { createTestCA } from '../../functions/pki/index.js';
+import { eventBridgePublish } from '../../functions/triggers/aws.js';
 import type { StepLogger } from '../../functions/triggers/logger.js';
-import type { Simulator } from '../../local/sim/index.js';
+import { type AwsStandIn, startAwsStandIn } from '../../local/aws/index.js';
+import { type Simulator, startSimulator } from '../../local/sim/index.js';
 
 const DAY = 86_400_000;
 
@@ -126,4 +131,42 @@ export function rbacAllows(
     (r) =>
       r.apiGroups.includes(req.group) && r.resources.includes(req.resource) && r.verbs.includes(req.verb),
   );
+}
+
+/**
+ * The world the sweep and forwarder tests share: a simulator with three namespaces, the
+ * EventBridge stand-in, a Kube for the simulator, and deps for a trigger step. Registers its own
+ * hooks; every test starts with no OpsRequests, no events and zeroed request counters.
+ */
+export function triggerWorld(bus = 'pxc-tls-ops-test') {
+  const world = {} as { sim: Simulator; aws: AwsStandIn; kube: Kube };
+  const deps = () => ({
+    kube: world.kube,
+    publish: eventBridgePublish(bus, {
+      endpoint: world.aws.endpoint,
+      region: 'eu-west-1',
+      credentials: TEST_CREDENTIALS,
+    }),
+    cluster: 'demo-cluster',
+    logger: recordingLogger(),
+  });
+  beforeAll(async () => {
+    world.sim = await startSimulator({ namespaces: ['demo', 'team-a', 'team-b'] });
+    world.aws = await startAwsStandIn();
+    world.kube = kubeFromKubeconfig(world.sim.kubeconfig);
+  });
+  afterAll(async () => {
+    await world.sim?.stop();
+    await world.aws?.stop();
+  });
+  beforeEach(() => {
+    const kind = ['ops.kubedb.com/v1alpha1', 'PerconaXtraDBOpsRequest'] as const;
+    for (const o of world.sim.store.list<{ metadata: { namespace: string; name: string } }>(...kind)) {
+      world.sim.store.delete(...kind, o.metadata.namespace, o.metadata.name);
+    }
+    world.aws.events.length = 0;
+    world.aws.calls.length = 0;
+    world.sim.requests.reset();
+  });
+  return Object.assign(world, { deps });
 }
