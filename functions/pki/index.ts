@@ -8,7 +8,12 @@
  * machine payloads.
  */
 export { formatDuration, parseDuration } from './duration.js';
-export { inspectTlsSecret, type SecretInspection } from './inspect.js';
+export {
+  type CertificateValidity,
+  certificateValidity,
+  inspectTlsSecret,
+  type SecretInspection,
+} from './inspect.js';
 export {
   ANNOTATIONS,
   decodeSecretData,

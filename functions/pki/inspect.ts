@@ -1,7 +1,7 @@
 /**
  * Inspecting an existing TLS Secret: what the expiry scanner and Validate need to know about it.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { InvalidRequestError } from '../errors.js';
 import { parseDuration } from './duration.js';
 import { renewalTime } from './profile.js';
@@ -84,5 +84,43 @@ export function inspectTlsSecret(
     expired: now.getTime() > leaf.notAfter.getTime(),
     due: now.getTime() >= renewal.getTime(),
     fingerprint: leaf.fingerprint,
+  };
+}
+
+export interface CertificateValidity {
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  renewalTime: string;
+}
+
+/**
+ * Only the leaf's serial and validity, from tls.crt alone: what the expiry scanner needs for
+ * thousands of Secrets. It never reads tls.key and skips the chain walk, which is most of what
+ * inspectTlsSecret costs. Same serial form and renewal rule as inspectTlsSecret.
+ */
+export function certificateValidity(
+  tlsCrt: string,
+  opts: { renewBefore?: string } = {},
+): CertificateValidity {
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(tlsCrt)?.[0];
+  if (!pem) throw new InvalidRequestError('tls.crt: no PEM certificate in it');
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(pem);
+  } catch (err) {
+    throw new InvalidRequestError(`tls.crt: not a readable X.509 certificate (${(err as Error).message})`, {
+      cause: err,
+    });
+  }
+  const notBefore = new Date(leaf.validFrom);
+  const notAfter = new Date(leaf.validTo);
+  const renewBeforeMs = opts.renewBefore ? parseDuration(opts.renewBefore, 'renewBefore') : undefined;
+  return {
+    // OpenSSL prints the serial as upper-case hex without leading zero bytes, as parseCertificate does.
+    serial: leaf.serialNumber.toLowerCase(),
+    notBefore: notBefore.toISOString(),
+    notAfter: notAfter.toISOString(),
+    renewalTime: renewalTime(notBefore, notAfter, renewBeforeMs).toISOString(),
   };
 }

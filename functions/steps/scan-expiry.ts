@@ -9,7 +9,7 @@ import {
   type PerconaXtraDB,
   type PerconaXtraDBOpsRequest,
 } from '../model/types.js';
-import { inspectTlsSecret } from '../pki/index.js';
+import { certificateValidity } from '../pki/index.js';
 import type { StartExecution } from '../triggers/aws.js';
 import { isWaiting } from '../triggers/events.js';
 import { listAll } from '../triggers/list.js';
@@ -222,7 +222,7 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
 
   const secretByKey = new Map(secrets.items.map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s]));
   const withTls = dbs.items.filter((db) => db.spec?.tls?.issuerRef && !db.metadata.deletionTimestamp);
-  const databases = withTls.map((db) => gatherCerts(db, secretByKey, now, deps.logger));
+  const databases = withTls.map((db) => gatherCerts(db, secretByKey, deps.logger));
 
   const existing = new Map<string, PerconaXtraDBOpsRequest[]>();
   for (const r of requests.items) {
@@ -272,12 +272,7 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
   return result;
 }
 
-function gatherCerts(
-  db: PerconaXtraDB,
-  secrets: Map<string, Secret>,
-  now: Date,
-  logger: StepLogger,
-): DatabaseCerts {
+function gatherCerts(db: PerconaXtraDB, secrets: Map<string, Secret>, logger: StepLogger): DatabaseCerts {
   const namespace = db.metadata.namespace ?? '';
   const database = db.metadata.name ?? '';
   const specs = db.spec.tls?.certificates ?? [];
@@ -287,10 +282,9 @@ function gatherCerts(
     const secret = secrets.get(`${namespace}/${secretName}`);
     if (!secret?.data?.['tls.crt']) return { alias, secretName, problem: 'secret missing' };
     try {
-      const data = Object.fromEntries(
-        Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
-      );
-      const seen = inspectTlsSecret(data, { renewBefore: spec?.renewBefore, now });
+      // Only tls.crt: the scanner needs the leaf's validity, never the private key.
+      const crt = Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8');
+      const seen = certificateValidity(crt, { renewBefore: spec?.renewBefore });
       return {
         alias,
         secretName,

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../../../functions/errors.js';
 import {
   type CertificateAuthority,
+  certificateValidity,
   createTestCA,
   fingerprintOf,
   type IssuedSecret,
@@ -119,5 +120,40 @@ describe('Inspecting a TLS Secret', () => {
     const attempt = () => inspectTlsSecret(data ?? server.data, opts);
     expect(attempt).toThrow(InvalidRequestError);
     expect(attempt).toThrow(message);
+  });
+});
+
+describe('Reading only a certificate’s validity (the expiry scanner’s fast path)', () => {
+  it('agrees with the full inspection on serial, validity and renewal time, and never needs the key', async () => {
+    const root = await createTestCA();
+    const ca = authority(root.certPem, root.keyPem);
+    for (let round = 0; round < 4; round++) {
+      const issued = await issueCertificates({
+        database: 'sample-pxc',
+        namespace: 'demo',
+        ca,
+        now: ISSUED_AT,
+        certificates: [{ alias: 'server', duration: '2160h', renewBefore: '360h' }],
+      });
+      for (const secret of issued) {
+        for (const renewBefore of [undefined, '360h']) {
+          const full = inspectTlsSecret(secret.data, { renewBefore, now: ISSUED_AT });
+          const fast = certificateValidity(secret.data['tls.crt'], { renewBefore });
+          expect(fast).toEqual({
+            serial: full.serial,
+            notBefore: full.notBefore,
+            notAfter: full.notAfter,
+            renewalTime: full.renewalTime,
+          });
+        }
+      }
+    }
+  });
+
+  it('refuses a tls.crt with no readable certificate', () => {
+    expect(() => certificateValidity('not a pem')).toThrow(InvalidRequestError);
+    expect(() => certificateValidity('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----')).toThrow(
+      /tls.crt: not a readable X.509 certificate/,
+    );
   });
 });
