@@ -7,16 +7,15 @@
 
 import { kubeFromKubeconfig } from '../functions/kube/client.js';
 import { KINDS } from '../functions/kube/types.js';
-import { createTestCA } from '../functions/pki/index.js';
 import { scanExpiry } from '../functions/steps/scan-expiry.js';
 import { sfnStartExecution } from '../functions/triggers/aws.js';
 import type { StepLogger } from '../functions/triggers/logger.js';
 import { startAwsStandIn } from '../local/aws/index.js';
+import { certificateAges, putDatabaseWithTls } from '../local/fixtures/expiry.js';
 import { startSimulator } from '../local/sim/index.js';
 import { type Figure, figure } from './stats.js';
 
 const GROUP = 'Scale (expiry scan)';
-const DAY = 86_400_000;
 const PER_NAMESPACE = 20;
 const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:pxc-tls-ops-reconfigure-tls';
 const CREDENTIALS = { accessKeyId: 'AKIDPXCTLSOPSBENCH', secretAccessKey: 'bench-secret' };
@@ -31,28 +30,10 @@ export interface ScaleCase {
 }
 
 const silent: StepLogger = { debug() {}, info() {}, warn() {}, error() {} };
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-
-async function certificates(now: Date) {
-  const ca = await createTestCA({ commonName: 'bench-ca', keyType: 'ec' });
-  const leaf = async (bornDaysAgo: number) => {
-    const notBefore = new Date(now.getTime() - bornDaysAgo * DAY);
-    const cert = await createTestCA({
-      commonName: 'leaf',
-      keyType: 'ec',
-      parent: ca,
-      notBefore,
-      notAfter: new Date(notBefore.getTime() + 90 * DAY),
-    });
-    return { 'ca.crt': b64(ca.certPem), 'tls.crt': b64(cert.certPem), 'tls.key': b64(cert.keyPem) };
-  };
-  return { fresh: await leaf(1), due: await leaf(70) };
-}
-
 export async function measureScan(databases: number, runs: number): Promise<ScaleCase> {
   const namespaces = Array.from({ length: Math.ceil(databases / PER_NAMESPACE) }, (_, i) => `team-${i}`);
   const now = new Date();
-  const pems = await certificates(now);
+  const pems = await certificateAges(now);
   const sim = await startSimulator({ namespaces });
   const aws = await startAwsStandIn({ stateMachineArns: [STATE_MACHINE_ARN] });
   try {
@@ -62,30 +43,7 @@ export async function measureScan(databases: number, runs: number): Promise<Scal
       const name = `db-${i % PER_NAMESPACE}`;
       const isDue = i % 100 === 37;
       if (isDue) due++;
-      sim.store.create({
-        apiVersion: 'kubedb.com/v1',
-        kind: 'PerconaXtraDB',
-        metadata: { namespace, name },
-        spec: {
-          version: '8.0.40',
-          replicas: 3,
-          requireSSL: true,
-          tls: {
-            issuerRef: { apiGroup: 'cert-manager.io', kind: 'Issuer', name: 'px-issuer' },
-            certificates: [{ alias: 'server' }, { alias: 'client' }, { alias: 'metrics-exporter' }],
-          },
-        },
-        status: { phase: 'Ready' },
-      });
-      for (const alias of ['server', 'client', 'metrics-exporter']) {
-        sim.store.create({
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { namespace, name: `${name}-${alias}-cert` },
-          type: 'kubernetes.io/tls',
-          data: isDue ? pems.due : pems.fresh,
-        });
-      }
+      putDatabaseWithTls(sim, namespace, name, isDue ? pems.due : pems.fresh);
     }
     // The Lambda keeps its client across scheduled runs; the first run pays for building it.
     const kube = kubeFromKubeconfig(sim.kubeconfig);

@@ -6,66 +6,13 @@
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { kubeFromKubeconfig } from '../../functions/kube/client.js';
 import type { Kube } from '../../functions/kube/types.js';
-import { createTestCA } from '../../functions/pki/index.js';
 import { eventBridgePublish } from '../../functions/triggers/aws.js';
 import type { StepLogger } from '../../functions/triggers/logger.js';
 import { type AwsStandIn, startAwsStandIn } from '../../local/aws/index.js';
 import { type Simulator, startSimulator } from '../../local/sim/index.js';
 
-const DAY = 86_400_000;
-
-export interface PemSet {
-  caPem: string;
-  certPem: string;
-  keyPem: string;
-}
-
-/** A CA and leaf certificates that are fresh, due for renewal (day 70 of 90) and expired. */
-export async function certificateAges(now: Date): Promise<Record<'fresh' | 'due' | 'expired', PemSet>> {
-  const ca = await createTestCA({ commonName: 'test-ca', keyType: 'ec' });
-  const leaf = async (bornDaysAgo: number) => {
-    const notBefore = new Date(now.getTime() - bornDaysAgo * DAY);
-    const cert = await createTestCA({
-      commonName: 'leaf',
-      keyType: 'ec',
-      parent: ca,
-      notBefore,
-      notAfter: new Date(notBefore.getTime() + 90 * DAY),
-    });
-    return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
-  };
-  return { fresh: await leaf(1), due: await leaf(70), expired: await leaf(95) };
-}
-
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-
-/** A PerconaXtraDB with TLS from a CA Issuer and its three certificate Secrets, straight into the store. */
-export function putDatabaseWithTls(sim: Simulator, namespace: string, name: string, pem: PemSet): void {
-  sim.store.create({
-    apiVersion: 'kubedb.com/v1',
-    kind: 'PerconaXtraDB',
-    metadata: { namespace, name },
-    spec: {
-      version: '8.0.40',
-      replicas: 3,
-      requireSSL: true,
-      tls: {
-        issuerRef: { apiGroup: 'cert-manager.io', kind: 'Issuer', name: 'px-issuer' },
-        certificates: [{ alias: 'server' }, { alias: 'client' }, { alias: 'metrics-exporter' }],
-      },
-    },
-    status: { phase: 'Ready' },
-  });
-  for (const alias of ['server', 'client', 'metrics-exporter']) {
-    sim.store.create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { namespace, name: `${name}-${alias}-cert` },
-      type: 'kubernetes.io/tls',
-      data: { 'ca.crt': b64(pem.caPem), 'tls.crt': b64(pem.certPem), 'tls.key': b64(pem.keyPem) },
-    });
-  }
-}
+// The databases and certificate ages live with the local world so the benchmark uses them too.
+export { certificateAges, type PemSet, putDatabaseWithTls } from '../../local/fixtures/expiry.js';
 
 export function putOpsRequest(
   sim: Simulator,
