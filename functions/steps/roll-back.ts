@@ -24,6 +24,7 @@ import {
 import type { Plan } from '../model/plan.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { restoreWiring } from '../model/wiring.js';
+import { mergeTrustBundle } from '../pki/x509.js';
 import type { BackupState, PodToRestart } from './change-certificates.js';
 import {
   causeMessage,
@@ -149,6 +150,7 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
           .filter(([k]) => k.startsWith(prefix))
           .map(([k, v]) => [k.slice(prefix.length), v]),
       );
+      keepTrustingCurrentCAs(data, current);
       if (current && JSON.stringify(current.data ?? {}) === JSON.stringify(data)) continue;
       await upsertSecret(
         kube,
@@ -261,4 +263,23 @@ async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
   }
   deps.logger.warn('request failed', { reason });
   return outcome;
+}
+
+/**
+ * The restored ca.crt also keeps every CA of the current one. Pods that already restarted in this
+ * execution keep presenting the certificates they loaded (rollback restarts only the pods that are
+ * not Ready); in the second pass of a CA change those come from the new CA, and a pod restored to
+ * the old ca.crt alone would refuse them and never become Ready. Under the same CA this changes
+ * nothing (the bundle is deduplicated by fingerprint); the extra CA leaves at the next rotation.
+ */
+function keepTrustingCurrentCAs(data: Record<string, string>, current: SecretObject | undefined): void {
+  const saved = data['ca.crt'];
+  const now = current?.data?.['ca.crt'];
+  if (!saved || !now || saved === now) return;
+  const pem = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
+  try {
+    data['ca.crt'] = Buffer.from(mergeTrustBundle(pem(saved), pem(now)), 'utf8').toString('base64');
+  } catch {
+    // An unreadable current ca.crt adds nothing worth trusting: restore the saved one as it was.
+  }
 }

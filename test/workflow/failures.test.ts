@@ -197,4 +197,56 @@ describe('ReconfigureTLS failure path', () => {
     expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
     expect(world.get(KINDS.Secret, `${DB}-tls-backup-failures-deleted`)).toBeUndefined();
   });
+  it('a pod held NotReady in the second pass of a CA change: after the rollback every pod is Ready again', async () => {
+    // Pass 2 hands out certificates from the new CA; a pod restored to the old state must still
+    // trust the peers that already restarted with them, or the rollback itself would strand it.
+    const db = 'px-failures-ca';
+    await world.createDatabase({ name: db });
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'failures-ca-add', database: db }));
+    expect((await world.run({ namespace: NS, opsRequest: 'failures-ca-add' })).status).toBe('SUCCEEDED');
+    world.createOps(
+      opsRequestFrom('pxcops-change-issuer', {
+        name: 'failures-ca-pass2',
+        database: db,
+        spec: { timeout: '3s' },
+      }),
+    );
+    const serverSerial = inspectTlsSecret({
+      'tls.crt': secretPem(world, `${db}-server-cert`, 'tls.crt'),
+    }).serial;
+    const held = `${db}-1`;
+    let evictions = 0;
+    const evict: Kube['evict'] = async (ref) => {
+      await world.kube.evict(ref);
+      if (ref.name === held && ++evictions === 2) world.sim.faults.holdNotReady(NS, held);
+    };
+    const kube = new Proxy(world.kube, {
+      get: (target, key) => (key === 'evict' ? evict : Reflect.get(target, key, target).bind(target)),
+    });
+
+    const result = await world.run(
+      { namespace: NS, opsRequest: 'failures-ca-pass2' },
+      {
+        kube,
+        wrapTask: (state, fn) =>
+          state !== 'Check restored pod'
+            ? fn
+            : async (input) => {
+                world.sim.faults.release(NS, held);
+                return fn(input);
+              },
+      },
+    );
+
+    expect(evictions).toBe(2);
+    expect(result.status).toBe('FAILED');
+    const failed = world.ops('failures-ca-pass2').status?.conditions?.find((c) => c.type === 'Failed');
+    expect(failed?.message).toContain('rolled back');
+    expect(inspectTlsSecret({ 'tls.crt': secretPem(world, `${db}-server-cert`, 'tls.crt') }).serial).toBe(
+      serverSerial,
+    );
+    expect(world.db(db).spec.tls?.issuerRef?.name).toBe('px-issuer');
+    for (const i of [0, 1, 2]) expect(podReady(world, `${db}-${i}`), `${db}-${i}`).toBe(true);
+    expect(world.db(db).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+  });
 });
