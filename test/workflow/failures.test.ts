@@ -29,6 +29,29 @@ const forceOnePass = (state: string, fn: TaskFn): TaskFn =>
         return out as never;
       };
 
+/**
+ * Test helper: the pod is held NotReady from its `nth` eviction on (the new pod never gets Ready),
+ * and released when the rollback starts checking the restored pods, unless `keepHeld`.
+ */
+function holdAfterEviction(world: World, pod: string, opts: { nth?: number; keepHeld?: boolean } = {}) {
+  let evictions = 0;
+  const evict: Kube['evict'] = async (ref) => {
+    await world.kube.evict(ref);
+    if (ref.name === pod && ++evictions === (opts.nth ?? 1)) world.sim.faults.holdNotReady(NS, pod);
+  };
+  const kube = new Proxy(world.kube, {
+    get: (target, key) => (key === 'evict' ? evict : Reflect.get(target, key, target).bind(target)),
+  });
+  const wrapTask = (state: string, fn: TaskFn): TaskFn =>
+    state !== 'Check restored pod' || opts.keepHeld
+      ? fn
+      : async (input) => {
+          world.sim.faults.release(NS, pod);
+          return fn(input);
+        };
+  return { kube, wrapTask, evictions: () => evictions };
+}
+
 describe('ReconfigureTLS failure path', () => {
   let world: World;
   beforeAll(async () => {
@@ -80,25 +103,9 @@ describe('ReconfigureTLS failure path', () => {
     const held = `${DB}-1`;
 
     // The new pod is held NotReady from the moment the old one is evicted, until the rollback checks it.
-    const evict: Kube['evict'] = async (ref) => {
-      await world.kube.evict(ref);
-      if (ref.name === held) world.sim.faults.holdNotReady(NS, held);
-    };
-    const kube = new Proxy(world.kube, {
-      get: (target, key) => (key === 'evict' ? evict : Reflect.get(target, key, target).bind(target)),
-    });
     const result = await world.run(
       { namespace: NS, opsRequest: 'failures-held' },
-      {
-        kube,
-        wrapTask: (state, fn) =>
-          state !== 'Check restored pod'
-            ? fn
-            : async (input) => {
-                world.sim.faults.release(NS, held);
-                return fn(input);
-              },
-      },
+      holdAfterEviction(world, held),
     );
 
     expect(result.status).toBe('FAILED');
@@ -121,15 +128,10 @@ describe('ReconfigureTLS failure path', () => {
     world.createOps(
       opsRequestFrom('pxcops-rotate', { name: 'failures-stuck', database: DB, spec: { timeout: '2s' } }),
     );
-    const evict: Kube['evict'] = async (ref) => {
-      await world.kube.evict(ref);
-      if (ref.name === stuck) world.sim.faults.holdNotReady(NS, stuck);
-    };
-    const kube = new Proxy(world.kube, {
-      get: (target, key) => (key === 'evict' ? evict : Reflect.get(target, key, target).bind(target)),
-    });
-
-    const result = await world.run({ namespace: NS, opsRequest: 'failures-stuck' }, { kube });
+    const result = await world.run(
+      { namespace: NS, opsRequest: 'failures-stuck' },
+      holdAfterEviction(world, stuck, { keepHeld: true }),
+    );
     world.sim.faults.release(NS, stuck);
 
     expect(result.status).toBe('FAILED');
@@ -215,30 +217,11 @@ describe('ReconfigureTLS failure path', () => {
       'tls.crt': secretPem(world, `${db}-server-cert`, 'tls.crt'),
     }).serial;
     const held = `${db}-1`;
-    let evictions = 0;
-    const evict: Kube['evict'] = async (ref) => {
-      await world.kube.evict(ref);
-      if (ref.name === held && ++evictions === 2) world.sim.faults.holdNotReady(NS, held);
-    };
-    const kube = new Proxy(world.kube, {
-      get: (target, key) => (key === 'evict' ? evict : Reflect.get(target, key, target).bind(target)),
-    });
+    const hold = holdAfterEviction(world, held, { nth: 2 });
 
-    const result = await world.run(
-      { namespace: NS, opsRequest: 'failures-ca-pass2' },
-      {
-        kube,
-        wrapTask: (state, fn) =>
-          state !== 'Check restored pod'
-            ? fn
-            : async (input) => {
-                world.sim.faults.release(NS, held);
-                return fn(input);
-              },
-      },
-    );
+    const result = await world.run({ namespace: NS, opsRequest: 'failures-ca-pass2' }, hold);
 
-    expect(evictions).toBe(2);
+    expect(hold.evictions()).toBe(2);
     expect(result.status).toBe('FAILED');
     const failed = world.ops('failures-ca-pass2').status?.conditions?.find((c) => c.type === 'Failed');
     expect(failed?.message).toContain('rolled back');
