@@ -86,15 +86,7 @@ export interface Simulator {
     reset(): void;
   };
   /** Pod readiness transitions, in order — used to prove "no pod was ever refused by a peer". */
-  readiness(): Array<{
-    at: number;
-    namespace: string;
-    pod: string;
-    uid: string;
-    ready: boolean;
-    reason: string;
-    message: string;
-  }>;
+  readiness(): ReadinessRecord[];
   stop(): Promise<void>; // closes server, timers, watches; leaves nothing running
 }
 
