@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 
-export const GROUP = 'pxc-tls-ops.kubedb.com';
+/** Our own prefix: not kubedb.com or cert-manager.io, whose prefixes belong to those projects. */
+export const GROUP = 'pxc-tls-ops.io';
 
 /** On the OpsRequest: the Step Functions execution that owns it (written under a resourceVersion precondition). */
 export const CLAIM_ANNOTATION = `${GROUP}/claimed-by`;

@@ -8,6 +8,7 @@ import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } fr
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import type { ObjectMeta } from '../kube/types.js';
+import { GROUP } from '../model/names.js';
 import type { CertificateAlias, CertificateSpec } from '../model/types.js';
 import type { CertificateAuthority } from './issuer.js';
 import {
@@ -27,18 +28,18 @@ export const LABELS = {
   instance: 'app.kubernetes.io/instance',
   name: 'app.kubernetes.io/name',
   managedBy: 'app.kubernetes.io/managed-by',
-  alias: 'pxc-tls-ops.io/alias',
+  alias: `${GROUP}/alias`,
 } as const;
 export const ANNOTATIONS = {
-  caFingerprint: 'pxc-tls-ops.io/ca-fingerprint',
-  rootFingerprint: 'pxc-tls-ops.io/root-ca-fingerprint',
-  issuerKind: 'pxc-tls-ops.io/issuer-kind',
-  issuerName: 'pxc-tls-ops.io/issuer-name',
-  serial: 'pxc-tls-ops.io/serial',
-  notBefore: 'pxc-tls-ops.io/not-before',
-  notAfter: 'pxc-tls-ops.io/not-after',
-  renewalTime: 'pxc-tls-ops.io/renewal-time',
-  renewBefore: 'pxc-tls-ops.io/renew-before',
+  caFingerprint: `${GROUP}/ca-fingerprint`,
+  rootFingerprint: `${GROUP}/root-ca-fingerprint`,
+  issuerKind: `${GROUP}/issuer-kind`,
+  issuerName: `${GROUP}/issuer-name`,
+  serial: `${GROUP}/serial`,
+  notBefore: `${GROUP}/not-before`,
+  notAfter: `${GROUP}/not-after`,
+  renewalTime: `${GROUP}/renewal-time`,
+  renewBefore: `${GROUP}/renew-before`,
 } as const;
 export const MANAGED_BY = 'pxc-tls-ops';
 
