@@ -37,43 +37,38 @@ const sim = await startSimulator({
   kubeconfigPath,
 });
 
-if (!values.empty) {
+/** A CA Secret and the Ready cert-manager issuer that names it, as a user's cluster would have. */
+function seedCaIssuer(
+  kind: 'Issuer' | 'ClusterIssuer',
+  name: string,
+  secret: { namespace: string; name: string },
+  caName: string,
+) {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
-  const ca = makeCa('px-issuer-ca');
+  const ca = makeCa(caName);
   sim.store.create({
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name: 'px-ca', namespace: 'demo' },
+    metadata: secret,
     type: 'kubernetes.io/tls',
     data: { 'tls.crt': b64(ca.certPem), 'tls.key': b64(ca.keyPem) },
   });
-  const readyIssuer = {
-    conditions: [
-      { type: 'Ready', status: 'True', reason: 'KeyPairVerified', message: 'Signing CA verified' },
-    ],
-  };
   sim.store.create({
     apiVersion: 'cert-manager.io/v1',
-    kind: 'Issuer',
-    metadata: { name: 'px-issuer', namespace: 'demo' },
-    spec: { ca: { secretName: 'px-ca' } },
-    status: readyIssuer,
+    kind,
+    metadata: kind === 'Issuer' ? { name, namespace: secret.namespace } : { name },
+    spec: { ca: { secretName: secret.name } },
+    status: {
+      conditions: [
+        { type: 'Ready', status: 'True', reason: 'KeyPairVerified', message: 'Signing CA verified' },
+      ],
+    },
   });
-  const newCa = makeCa('px-new-ca');
-  sim.store.create({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'px-new-ca', namespace: 'cert-manager' },
-    type: 'kubernetes.io/tls',
-    data: { 'tls.crt': b64(newCa.certPem), 'tls.key': b64(newCa.keyPem) },
-  });
-  sim.store.create({
-    apiVersion: 'cert-manager.io/v1',
-    kind: 'ClusterIssuer',
-    metadata: { name: 'px-new-ca' },
-    spec: { ca: { secretName: 'px-new-ca' } },
-    status: readyIssuer,
-  });
+}
+
+if (!values.empty) {
+  seedCaIssuer('Issuer', 'px-issuer', { namespace: 'demo', name: 'px-ca' }, 'px-issuer-ca');
+  seedCaIssuer('ClusterIssuer', 'px-new-ca', { namespace: 'cert-manager', name: 'px-new-ca' }, 'px-new-ca');
   const db = createPerconaXtraDB(sim, { namespace: 'demo', name: 'sample-pxc' });
   await waitForPodsReady(sim, 'demo', db.podNames);
 }
