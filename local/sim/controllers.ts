@@ -14,7 +14,8 @@ import { createHash } from 'node:crypto';
 import { type Api, isPodReady, PDB, POD, type Timers } from './api.js';
 import { findByKind, RESOURCES, type SimResource } from './resources.js';
 import type { J, Obj, Store, StoreEvent } from './store.js';
-import { loadPodTls, peerTrust, type TlsSnapshot } from './tls.js';
+import { clusterTrafficEncrypted, loadPodTls, peerTrust, type TlsSnapshot } from './tls.js';
+import type { SecretVolumes } from './volumes.js';
 
 const SECRET = RESOURCES.find((r) => r.kind === 'Secret')!;
 const EVENT = RESOURCES.find((r) => r.kind === 'Event')!;
@@ -71,8 +72,9 @@ export class Controllers {
     private readonly api: Api,
     timers: Timers,
     podReadyDelayMs: number,
+    volumes?: SecretVolumes,
   ) {
-    this.kubelet = new Kubelet(store, api, timers, podReadyDelayMs);
+    this.kubelet = new Kubelet(store, api, timers, podReadyDelayMs, volumes);
     this.unsubscribe = store.subscribe((ev) => this.onEvent(ev));
   }
 
@@ -290,8 +292,18 @@ interface PodState {
   reason: string;
   message: string;
   ownerUid?: string;
+  /** The server's TLS context (client connections): loaded at start, replaced by a reload. */
   tls?: TlsSnapshot;
+  /** Galera's replication TLS context, when cluster traffic is encrypted (socket.ssl_reload). */
+  galera?: TlsSnapshot;
+  encrypted: boolean;
 }
+
+/** What the mysqld stand-in reads about a running pod (a copy). */
+export type RunningPod = Readonly<Omit<PodState, 'tls' | 'galera'>> & {
+  tls?: TlsSnapshot;
+  galera?: TlsSnapshot;
+};
 
 /**
  * The kubelet stand-in. It keeps, per pod UID, what the pod loaded at start (`tls`), because a
@@ -311,6 +323,7 @@ export class Kubelet {
     private readonly api: Api,
     private readonly timers: Timers,
     private readonly podReadyDelayMs: number,
+    private readonly volumes?: SecretVolumes,
   ) {
     this.interval = setInterval(() => this.recheck(), 100);
     this.interval.unref();
@@ -327,6 +340,7 @@ export class Kubelet {
       if (st?.ready) this.record(st, false, 'Deleted', 'pod deleted');
       this.pods.delete(uid);
       this.notReady.delete(uid);
+      this.volumes?.unmount(uid);
       if (st?.ownerUid) this.byOwner.get(st.ownerUid)?.delete(uid);
       return;
     }
@@ -341,8 +355,10 @@ export class Kubelet {
         reason: 'ContainersNotReady',
         message: 'containers with unready status: [perconaxtradb]',
         ownerUid: ownerOf(ev.obj)?.uid,
+        encrypted: clusterTrafficEncrypted(ev.obj),
       };
       this.pods.set(uid, st);
+      this.volumes?.mount(uid);
       if (st.ownerUid) {
         let group = this.byOwner.get(st.ownerUid);
         if (!group) {
@@ -356,8 +372,8 @@ export class Kubelet {
         st.started = true;
         st.ready = true;
         st.everReady = true;
-        const load = loadPodTls(ev.obj, (ns, n) => this.store.get(SECRET, ns, n));
-        if (load.ok) st.tls = load.tls;
+        const load = loadPodTls(ev.obj, this.secrets(uid));
+        if (load.ok) this.loaded(st, load.tls);
         return;
       }
       this.timers.after(this.podReadyDelayMs, () => this.start(uid));
@@ -444,20 +460,59 @@ export class Kubelet {
     if (held !== undefined) return { ready: false, reason: 'HeldNotReady', message: held };
     if (!st.everReady) {
       // Not running yet (or crash-looping): (re)load the files, as a fresh mysqld would.
-      const load = loadPodTls(pod, (ns, n) => this.store.get(SECRET, ns, n));
+      const load = loadPodTls(pod, this.secrets(st.uid));
       if (!load.ok) {
-        st.tls = undefined;
+        this.loaded(st, undefined);
         return { ready: false, reason: load.reason, message: load.message };
       }
-      st.tls = load.tls;
+      this.loaded(st, load.tls);
     }
-    if (st.tls) {
+    const mine = replicationTls(st);
+    if (mine) {
       for (const peer of this.peers(st)) {
-        const problem = peerTrust(st.tls, peer.tls!, `${peer.ns}/${peer.name}`);
+        const problem = peerTrust(mine, replicationTls(peer)!, `${peer.ns}/${peer.name}`);
         if (problem) return { ready: false, reason: 'PeerNotTrusted', message: problem };
       }
     }
     return { ready: true, reason: 'PodReady', message: '' };
+  }
+
+  /** The pod's files as its Secret volumes show them now (the Secret itself at pod start). */
+  private secrets(uid: string) {
+    return (ns: string, name: string, frozen?: boolean) =>
+      this.volumes ? this.volumes.read(ns, name, uid, frozen) : this.store.get(SECRET, ns, name);
+  }
+
+  /** What mysqld loads when it starts: the server context, and Galera's from the same files. */
+  private loaded(st: PodState, tls: TlsSnapshot | undefined): void {
+    st.tls = tls;
+    st.galera = st.encrypted ? tls : undefined;
+  }
+
+  /** The started pod `ns/name` as mysqld runs it now, or undefined (absent, not started, gone). */
+  running(ns: string, name: string): RunningPod | undefined {
+    for (const st of this.pods.values()) {
+      if (st.ns !== ns || st.name !== name || !st.started) continue;
+      const pod = this.store.get(POD, ns, name);
+      if (!pod || pod.metadata.uid !== st.uid || pod.metadata.deletionTimestamp) continue;
+      return { ...st };
+    }
+    return undefined;
+  }
+
+  /**
+   * A reload inside the running pod replaced one of its contexts (undefined: TLS disabled for new
+   * connections, `NO ROLLBACK ON ERROR`). Readiness is not re-evaluated: a running node keeps its
+   * established connections; the new material matters for the next handshakes and peer checks.
+   */
+  replaceLoaded(uid: string, which: 'tls' | 'galera', tls: TlsSnapshot | undefined): void {
+    const st = this.pods.get(uid);
+    if (st) st[which] = tls;
+  }
+
+  /** The Secret reads of a running pod (its volumes as they are now), for the mysqld stand-in. */
+  volumeReader(uid: string) {
+    return this.secrets(uid);
   }
 
   /** Other pods of the same set that are Ready now with TLS loaded. */
@@ -466,7 +521,7 @@ export class Kubelet {
     const out: PodState[] = [];
     for (const uid of this.byOwner.get(st.ownerUid) ?? []) {
       const other = this.pods.get(uid);
-      if (other && other.uid !== st.uid && other.ready && other.tls) out.push(other);
+      if (other && other.uid !== st.uid && other.ready && replicationTls(other)) out.push(other);
     }
     return out;
   }
@@ -573,6 +628,11 @@ export class Kubelet {
       message,
     });
   }
+}
+
+/** The material a pod presents to and trusts from its peers: Galera's when encrypted, else the server's (SST). */
+function replicationTls(st: PodState): TlsSnapshot | undefined {
+  return st.encrypted ? st.galera : st.tls;
 }
 
 function hash(s: string): number {

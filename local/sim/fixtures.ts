@@ -7,6 +7,8 @@
  *   (and the other provisioning conditions), `spec.replicas`, and `spec.tls`/`spec.requireSSL`
  *   when `tls` is given;
  * - its governing headless Service `<name>-pods` and the primary Service `<name>`;
+ * - the auth Secret `<name>-auth` (`username` root, a random `password`) that the perconaxtradb
+ *   container gets as MYSQL_ROOT_USERNAME / MYSQL_ROOT_PASSWORD, as KubeDB wires it;
  * - a PodDisruptionBudget `<name>` with `maxUnavailable: 1`;
  * - the workload `<name>`: a PetSet (apps.k8s.appscode.com/v1, default) or a StatefulSet
  *   (apps/v1), owned by the database, `updateStrategy` `OnDelete` (default) or `RollingUpdate`,
@@ -17,6 +19,7 @@
  * The set controller then creates pods `<name>-0..n-1`, Running and Ready after the simulator's
  * `podReadyDelayMs`; `waitForPodsReady` waits for that.
  */
+import { randomBytes } from 'node:crypto';
 import type { Simulator } from './index.js';
 import type { J } from './store.js';
 
@@ -136,6 +139,16 @@ export function createPerconaXtraDB(sim: Simulator, f: PerconaXtraDBFixture): Cr
     controller: true,
     blockOwnerDeletion: true,
   };
+  sim.store.put({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: `${name}-auth`, namespace, labels, ownerReferences: [owner] },
+    type: 'kubernetes.io/basic-auth',
+    data: {
+      username: Buffer.from('root').toString('base64'),
+      password: Buffer.from(randomBytes(12).toString('base64url')).toString('base64'),
+    },
+  });
   sim.store.create({
     apiVersion: 'v1',
     kind: 'Service',
@@ -206,6 +219,14 @@ export function basePodSpec(db: string, version: string): J {
         env: [
           { name: 'CLUSTER_NAME', value: db },
           { name: 'GOVERNING_SERVICE_NAME', value: `${db}-pods` },
+          {
+            name: 'MYSQL_ROOT_USERNAME',
+            valueFrom: { secretKeyRef: { name: `${db}-auth`, key: 'username' } },
+          },
+          {
+            name: 'MYSQL_ROOT_PASSWORD',
+            valueFrom: { secretKeyRef: { name: `${db}-auth`, key: 'password' } },
+          },
         ],
         ports: [
           { name: 'db', containerPort: 3306, protocol: 'TCP' },

@@ -17,12 +17,15 @@ import type { AddressInfo } from 'node:net';
 import { Api, NAMESPACE, Timers } from './api.js';
 import { makeServingCerts } from './ca.js';
 import { Controllers, type ReadinessRecord } from './controllers.js';
+import { ExecEndpoint } from './exec.js';
+import { Mysqld, type MysqldView, type ReloadFault, type ReloadRecord } from './mysqld.js';
 import { findByKind } from './resources.js';
 import { type FaultRule, Handler, type RequestRecord } from './server.js';
-import { ApiError, clone, type Obj, Store } from './store.js';
+import { ApiError, clone, type J, type Obj, Store } from './store.js';
+import { SecretVolumes } from './volumes.js';
 
 export { templateRevision } from './controllers.js';
-export type { FaultRule, ReadinessRecord, RequestRecord };
+export type { FaultRule, MysqldView, ReadinessRecord, ReloadFault, ReloadRecord, RequestRecord };
 
 export interface SimulatorOptions {
   port?: number; // default 0 = a free port on 127.0.0.1
@@ -44,6 +47,12 @@ export interface SimulatorOptions {
   watchHistory?: number;
   /** Interval of BOOKMARK events on watches that allow them; default 10,000 ms. */
   watchBookmarkMs?: number;
+  /**
+   * Delay between a Secret write and running pods seeing the new files in their Secret volumes
+   * (the kubelet's sync period + cache propagation); default 0. New pods always mount the
+   * Secret as it is; subPath mounts never change.
+   */
+  secretPropagationMs?: number;
 }
 
 export interface Simulator {
@@ -70,7 +79,25 @@ export interface Simulator {
     holdNotReady(namespace: string, podName: string, message?: string): void; // pod (any UID) stays NotReady
     release(namespace: string, podName: string): void;
     reset(): void;
+    /** Reloads inside the pod (`ALTER INSTANCE RELOAD TLS`, `socket.ssl_reload`) fail, keeping the old material. */
+    failReload(namespace: string, podName: string, fault?: ReloadFault): void;
   };
+  /**
+   * The mysqld stand-in of each pod's perconaxtradb container: what it has loaded (`view`), its
+   * reloads in order (`reloads`), and exec in-process (the same interpreter `pods/exec` runs).
+   */
+  mysqld: {
+    view(namespace: string, podName: string): MysqldView | undefined;
+    reloads(): ReloadRecord[];
+    exec(
+      namespace: string,
+      podName: string,
+      argv: string[],
+      opts?: { container?: string; stdin?: string },
+    ): { stdout: string; stderr: string; exitCode: number };
+  };
+  /** Secret volume propagation delay (ms); may be changed while running. */
+  secretPropagationMs: number;
   /** Every HTTP request served (verb = get|list|watch|create|update|patch|delete|evict, resource plural). */
   requests: {
     all(): Array<{
@@ -96,7 +123,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const store = new Store(opts.watchHistory);
   const timers = new Timers();
   const api = new Api(store, timers, opts.podDeleteGraceMs ?? 50);
-  const controllers = new Controllers(store, api, timers, opts.podReadyDelayMs ?? 200);
+  const volumes = new SecretVolumes(store, opts.secretPropagationMs ?? 0);
+  const controllers = new Controllers(store, api, timers, opts.podReadyDelayMs ?? 200, volumes);
   for (const ns of opts.namespaces ?? DEFAULT_NAMESPACES) {
     api.create(NAMESPACE, undefined, { metadata: { name: ns } });
   }
@@ -107,6 +135,18 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return opts.token === undefined;
   };
   const kubelet = controllers.kubelet;
+  const mysqld = new Mysqld(store, kubelet);
+  const exec = new ExecEndpoint(store, mysqld);
+  const control = (key: string, input: J): unknown => {
+    if (key === 'POST /_sim/reload-fault') {
+      if (!input.namespace || !input.pod)
+        throw new ApiError(400, 'BadRequest', 'a reload fault needs namespace and pod');
+      mysqld.failReloads(input.namespace, input.pod, input);
+      return { ok: true };
+    }
+    if (key === 'GET /_sim/mysqld') return { items: mysqld.reloads };
+    return undefined;
+  };
   const hold = (ns: string, pod: string, message?: string) =>
     kubelet.hold(ns, pod, message ?? 'held NotReady by the simulator (fault injection)');
   const handler = new Handler(store, api, {
@@ -116,8 +156,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     reset: () => {
       handler.clearFaults();
       kubelet.releaseAll();
+      mysqld.clearFaults();
     },
     readiness: () => kubelet.transitions,
+    execTarget: (url, ns, pod) => exec.target(url, ns, pod),
+    exec: (req, socket, head, target) => exec.upgrade(req, socket, head, target),
+    control,
   });
 
   if (opts.watchBookmarkMs !== undefined) handler.bookmarkMs = opts.watchBookmarkMs;
@@ -126,6 +170,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     ? (createHttpsServer({ cert: certs.certPem, key: certs.keyPem }, handler.handle) as unknown as Server)
     : createHttpServer(handler.handle);
   server.keepAliveTimeout = 5_000;
+  server.on('upgrade', handler.upgrade);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
@@ -185,7 +230,20 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       reset: () => {
         handler.clearFaults();
         kubelet.releaseAll();
+        mysqld.clearFaults();
       },
+      failReload: (ns, pod, fault) => mysqld.failReloads(ns, pod, fault),
+    },
+    mysqld: {
+      view: (ns, pod) => mysqld.view(ns, pod),
+      reloads: () => mysqld.reloads.map((r) => ({ ...r })),
+      exec: (ns, pod, argv, o = {}) => mysqld.exec(ns, pod, o.container ?? 'perconaxtradb', argv, o.stdin),
+    },
+    get secretPropagationMs() {
+      return volumes.propagationMs;
+    },
+    set secretPropagationMs(ms: number) {
+      volumes.propagationMs = ms;
     },
     requests: {
       all: () => handler.records.map((r) => ({ ...r })),
@@ -205,7 +263,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       stopped = true;
       timers.clear();
       controllers.stop();
+      volumes.stop();
       handler.closeWatches();
+      exec.closeAll();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

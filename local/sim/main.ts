@@ -1,5 +1,6 @@
 /**
- * `npm run sim -- --kubeconfig <path> [--port <n>] [--https] [--token <t>] [--empty]`
+ * `npm run sim -- --kubeconfig <path> [--port <n>] [--https] [--token <t>] [--empty]
+ *  [--secret-propagation-seconds <s>]`
  *
  * Starts the Kubernetes API simulator on its own, writes its kubeconfig to <path>, seeds the
  * `demo` namespace with a Ready PerconaXtraDB `sample-pxc` (3 pods, no TLS yet), a CA Issuer
@@ -19,22 +20,33 @@ const { values } = parseArgs({
     https: { type: 'boolean', default: false },
     token: { type: 'string' },
     empty: { type: 'boolean', default: false },
+    'secret-propagation-seconds': { type: 'string', default: '0' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
-  console.log('usage: npm run sim -- --kubeconfig <path> [--port <n>] [--https] [--token <t>] [--empty]');
+  console.log(
+    'usage: npm run sim -- --kubeconfig <path> [--port <n>] [--https] [--token <t>] [--empty] [--secret-propagation-seconds <s>]',
+  );
   process.exit(0);
 }
 
 const kubeconfigPath = resolve(values.kubeconfig);
+const propagationS = Number(values['secret-propagation-seconds']);
+if (!Number.isFinite(propagationS) || propagationS < 0) {
+  console.error(
+    `--secret-propagation-seconds must be a number of seconds >= 0, not "${values['secret-propagation-seconds']}"`,
+  );
+  process.exit(2);
+}
 const t0 = performance.now();
 const sim = await startSimulator({
   port: Number(values.port),
   https: values.https,
   token: values.token,
   kubeconfigPath,
+  secretPropagationMs: propagationS * 1000,
 });
 
 /** A CA Secret and the Ready cert-manager issuer that names it, as a user's cluster would have. */
@@ -90,6 +102,11 @@ Faults (reserved HTTP paths, JSON bodies):
   curl -X POST ${sim.url}/_sim/reset
   curl ${sim.url}/_sim/requests        # every API request served
   curl ${sim.url}/_sim/readiness       # pod readiness transitions
+  curl -X POST ${sim.url}/_sim/reload-fault -d '{"namespace":"demo","pod":"sample-pxc-1"}'  # its TLS reloads fail
+  curl ${sim.url}/_sim/mysqld          # TLS reloads run inside pods (ALTER INSTANCE RELOAD TLS, socket.ssl_reload)
+
+Exec (mysqld stand-in; secret volumes follow Secrets after ${propagationS} s):
+  ${k} exec sample-pxc-0 -c perconaxtradb -- sh -c 'mysql -u"$MYSQL_ROOT_USERNAME" -p"$MYSQL_ROOT_PASSWORD" -N -B -e "$1"' sh "SHOW GLOBAL VARIABLES LIKE 'have_ssl'"
 ${values.https ? '  (HTTPS: add -k to curl, or --cacert with the CA from the kubeconfig)\n' : ''}
 Ctrl-C to stop.`);
 

@@ -5,7 +5,9 @@
  * authenticated, not counted, not subject to faults).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { type Api, type ListQuery, type PatchFormat, POD } from './api.js';
+import { type ExecTarget, writeHttpError } from './exec.js';
 import { openapiGroupVersion, openapiRoot, toTable, wantsTable } from './kubectl.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { findByPlural, groupVersion, RESOURCES, type SimResource } from './resources.js';
@@ -46,6 +48,11 @@ export interface ServerHooks {
   release(namespace: string, pod: string): void;
   reset(): void;
   readiness(): unknown[];
+  /** `pods/exec`: the API server's checks (throw ApiError), then the upgraded stream; returns the HTTP status. */
+  execTarget(url: URL, namespace: string, pod: string): ExecTarget;
+  exec(req: IncomingMessage, socket: Duplex, head: Buffer, target: ExecTarget): number;
+  /** Control endpoints other modules add under /_sim/ (e.g. reload faults); undefined: not theirs. */
+  control?(key: string, input: J): unknown;
 }
 
 const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -89,6 +96,59 @@ export class Handler {
   closeWatches(): void {
     for (const w of this.watches) w.end();
     this.watches.clear();
+  }
+
+  /**
+   * Upgrade requests (`pods/exec` over WebSocket or SPDY): authenticated, recorded (RBAC verb
+   * `create` on `pods/exec`) and subject to faults like any other request, then handed over.
+   */
+  upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => {});
+    this.dispatchUpgrade(req, socket, head).catch((err) => writeHttpError(socket, toApiError(err)));
+  };
+
+  private async dispatchUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://sim');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const route = this.route(url);
+    const record: RequestRecord = {
+      at: Date.now(),
+      method,
+      path: url.pathname + url.search,
+      ...classify(method, route, url),
+      status: 0,
+    };
+    this.records.push(record);
+    const fail = (err: ApiError) => {
+      record.status = err.code;
+      writeHttpError(socket, err);
+    };
+    const auth = req.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : undefined;
+    if (!(await this.hooks.authenticate(token, req)))
+      return fail(new ApiError(401, 'Unauthorized', 'Unauthorized'));
+    const fault = this.faults.find(
+      (f) =>
+        f.remaining > 0 &&
+        (!f.method || f.method === method) &&
+        (f.path.test(url.pathname) || f.path.test(url.pathname + url.search)),
+    );
+    if (fault) {
+      fault.remaining--;
+      this.faults = this.faults.filter((f) => f.remaining > 0);
+      const a = fault.action;
+      if ('drop' in a) {
+        socket.destroy();
+        return;
+      }
+      if ('delayMs' in a) await new Promise((r) => setTimeout(r, a.delayMs));
+      else return fail(new ApiError(a.status, 'InternalError', `injected fault: ${a.status}`));
+    }
+    if (!route || route.res !== POD || route.sub !== 'exec' || !route.name || !route.namespace) {
+      return fail(new ApiError(404, 'NotFound', 'the server could not find the requested resource'));
+    }
+    const target = this.hooks.execTarget(url, route.namespace, route.name);
+    record.status = this.hooks.exec(req, socket, head, target);
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -270,10 +330,13 @@ export class Handler {
       sub !== undefined &&
       !(sub === 'status' && kind.status) &&
       !(sub === 'eviction' && kind === POD && method === 'POST') &&
-      !(sub === 'scale' && kind.subresources?.includes('scale') && name !== undefined)
+      !(sub === 'scale' && kind.subresources?.includes('scale') && name !== undefined) &&
+      !(sub === 'exec' && kind === POD && name !== undefined)
     ) {
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     }
+    // exec only streams over an upgraded connection (see `upgrade`).
+    if (sub === 'exec') throw new ApiError(400, 'BadRequest', 'Upgrade request required');
     if (sub === 'scale') return this.scale(req, res, method, kind, namespace!, name!, body);
     if (method === 'GET' && r.watch) {
       record.status = 200; // a watch answers 200 at once and stays open
@@ -563,8 +626,11 @@ export class Handler {
         return this.send(res, 200, { ok: true });
       case 'GET /_sim/readiness':
         return this.send(res, 200, { items: this.hooks.readiness() });
-      default:
+      default: {
+        const out = this.hooks.control?.(`${method} ${url.pathname}`, input);
+        if (out !== undefined) return this.send(res, 200, out);
         throw new ApiError(404, 'NotFound', `no simulator control endpoint ${method} ${url.pathname}`);
+      }
     }
   }
 
@@ -615,6 +681,9 @@ function classify(
   };
   let verb: string;
   const w = url.searchParams.get('watch');
+  // RBAC authorizes exec as `create` on pods/exec, whether it arrives as POST (SPDY) or as the
+  // GET of a WebSocket upgrade.
+  if (route.sub === 'exec') return { verb: 'create', ...base };
   switch (method) {
     case 'GET':
       verb = route.watch || w === 'true' || w === '1' ? 'watch' : route.name === undefined ? 'list' : 'get';
@@ -737,6 +806,13 @@ function resourceList(list: SimResource[]): unknown[] {
       });
     }
     if (r === POD) {
+      out.push({
+        name: 'pods/exec',
+        singularName: '',
+        namespaced: true,
+        kind: 'PodExecOptions',
+        verbs: ['create', 'get'],
+      });
       out.push({
         name: 'pods/eviction',
         singularName: '',

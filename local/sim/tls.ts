@@ -35,7 +35,8 @@ export type TlsFailureReason =
   | 'TLSUntrustedCA'
   | 'PeerNotTrusted';
 
-type SecretLookup = (namespace: string, name: string) => Obj | undefined;
+/** A Secret as the pod's volume shows it; `frozen` for a subPath mount (never updated). */
+type SecretLookup = (namespace: string, name: string, frozen?: boolean) => Obj | undefined;
 
 const REQUIRED_KEYS = ['ca.crt', 'tls.crt', 'tls.key'] as const;
 
@@ -43,7 +44,8 @@ function fail(reason: TlsFailureReason, message: string): TlsLoad {
   return { ok: false, reason, message: `tls: ${message}` };
 }
 
-function argValue(args: string[], flag: string): string | undefined {
+/** The value of `--flag=value` or `--flag value` in a container's command line. */
+export function argValue(args: string[], flag: string): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a.startsWith(`${flag}=`)) return a.slice(flag.length + 1);
@@ -55,9 +57,33 @@ function argValue(args: string[], flag: string): string | undefined {
 interface FileRef {
   secretName: string;
   key: string;
+  /** Mounted through subPath: the kubelet never updates it in a running pod. */
+  frozen: boolean;
 }
 
-export function loadPodTls(pod: Obj, getSecret: SecretLookup, now = new Date()): TlsLoad {
+/** The perconaxtradb container's command and args, as one list. */
+export function containerArgs(pod: Obj): string[] {
+  const container = (pod.spec?.containers ?? []).find((c: J) => c.name === TLS_CONTAINER);
+  return container ? [...(container.command ?? []), ...(container.args ?? [])].map(String) : [];
+}
+
+/**
+ * Whether Galera encrypts cluster traffic (`--pxc-encrypt-cluster-traffic=ON`). PXC 8.0 defaults
+ * to ON, but KubeDB keeps replication traffic unencrypted (DOMAIN.md), so the stand-in defaults to
+ * OFF and turns Galera's own TLS context on only when the container's args say so.
+ */
+export function clusterTrafficEncrypted(pod: Obj): boolean {
+  const args = containerArgs(pod);
+  const v =
+    argValue(args, '--pxc-encrypt-cluster-traffic') ?? argValue(args, '--pxc_encrypt_cluster_traffic');
+  return /^(ON|1|TRUE)$/i.test(v ?? 'OFF');
+}
+
+/**
+ * Loads the pod's TLS files. `argsOnly`: only the files the --ssl-* args name (what `ALTER
+ * INSTANCE RELOAD TLS` reads), not every other Secret mounted under the certificates directory.
+ */
+export function loadPodTls(pod: Obj, getSecret: SecretLookup, now = new Date(), argsOnly = false): TlsLoad {
   const ns: string = pod.metadata.namespace;
   const container = (pod.spec?.containers ?? []).find((c: J) => c.name === TLS_CONTAINER);
   if (!container) return { ok: true };
@@ -78,13 +104,18 @@ export function loadPodTls(pod: Obj, getSecret: SecretLookup, now = new Date()):
   const volumes: J[] = pod.spec?.volumes ?? [];
   const resolve = (path: string): FileRef | string => {
     const mount = mounts
-      .filter((m) => path.startsWith(`${m.mountPath.replace(/\/$/, '')}/`))
+      .filter((m) => path === m.mountPath || path.startsWith(`${m.mountPath.replace(/\/$/, '')}/`))
       .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
     if (!mount) return `${path} is not on any volume mounted in container ${TLS_CONTAINER}`;
     const vol = volumes.find((v) => v.name === mount.name);
     if (!vol?.secret?.secretName) return `${path} is not on a Secret volume (volume ${mount.name})`;
-    let file = path.slice(mount.mountPath.replace(/\/$/, '').length + 1);
-    if (mount.subPath) file = `${mount.subPath}/${file}`;
+    // A file mounted on its own (`mountPath` is the file, `subPath` names it in the volume), or a
+    // file under a mounted directory (of the volume, or of its `subPath`).
+    let file =
+      path === mount.mountPath
+        ? (mount.subPath ?? '')
+        : path.slice(mount.mountPath.replace(/\/$/, '').length + 1);
+    if (mount.subPath && path !== mount.mountPath) file = `${mount.subPath}/${file}`;
     const items: J[] | undefined = vol.secret.items;
     if (items) {
       const item = items.find((it) => it.path === file);
@@ -92,11 +123,12 @@ export function loadPodTls(pod: Obj, getSecret: SecretLookup, now = new Date()):
         return `${path}: volume ${mount.name} does not project that file from secret ${vol.secret.secretName}`;
       file = item.key;
     }
-    return { secretName: vol.secret.secretName, key: file };
+    return { secretName: vol.secret.secretName, key: file, frozen: !!mount.subPath };
   };
 
   // Every Secret mounted under the certificates directory must be complete and valid.
-  const secretNames = new Set<string>();
+  const secretNames = new Map<string, { name: string; frozen: boolean }>();
+  const volumeKey = (name: string, frozen: boolean) => `${name}\u0000${frozen}`;
   const refs: Record<'ca' | 'cert' | 'key', FileRef> = {} as never;
   for (const [which, path] of [
     ['ca', caPath],
@@ -106,16 +138,19 @@ export function loadPodTls(pod: Obj, getSecret: SecretLookup, now = new Date()):
     const ref = resolve(path);
     if (typeof ref === 'string') return fail('TLSConfigInvalid', ref);
     refs[which] = ref;
-    secretNames.add(ref.secretName);
+    secretNames.set(volumeKey(ref.secretName, ref.frozen), { name: ref.secretName, frozen: ref.frozen });
   }
-  for (const m of mounts) {
+  for (const m of argsOnly ? [] : mounts) {
     if (!String(m.mountPath).startsWith(`${CERTS_DIR}/`)) continue;
     const vol = volumes.find((v) => v.name === m.name);
-    if (vol?.secret?.secretName) secretNames.add(vol.secret.secretName);
+    if (vol?.secret?.secretName) {
+      const frozen = !!m.subPath;
+      secretNames.set(volumeKey(vol.secret.secretName, frozen), { name: vol.secret.secretName, frozen });
+    }
   }
   const contents = new Map<string, Record<string, string>>();
-  for (const name of secretNames) {
-    const secret = getSecret(ns, name);
+  for (const [key, { name, frozen }] of secretNames) {
+    const secret = getSecret(ns, name, frozen);
     if (!secret) return fail('TLSSecretMissing', `secret ${ns}/${name} not found`);
     const data = decodeSecret(secret);
     for (const k of REQUIRED_KEYS) {
@@ -123,9 +158,10 @@ export function loadPodTls(pod: Obj, getSecret: SecretLookup, now = new Date()):
     }
     const problem = checkTlsSecret(`${ns}/${name}`, data, now);
     if (problem) return problem;
-    contents.set(name, data);
+    contents.set(key, data);
   }
-  const read = (ref: FileRef): string | undefined => contents.get(ref.secretName)?.[ref.key];
+  const read = (ref: FileRef): string | undefined =>
+    contents.get(volumeKey(ref.secretName, ref.frozen))?.[ref.key];
   const caPem = read(refs.ca);
   const certPem = read(refs.cert);
   const keyPem = read(refs.key);
