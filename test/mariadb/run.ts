@@ -16,9 +16,15 @@
  *   5. Next rotation: the old CA leaves the bundle.
  *   6. An intermediate CA: tls.crt carries the chain, clients trust the root only.
  *   7. An ECDSA CA signing the RSA leaves.
+ *   8. Hot reload (issue 14): the files are replaced under the running server (atomically, as the
+ *      kubelet swaps a Secret volume), the server keeps presenting the old certificate until
+ *      `FLUSH SSL` (MariaDB 10.4+; MySQL's counterpart is ALTER INSTANCE RELOAD TLS), then new
+ *      connections get the new certificate (serial read with s_client, pod name verified) while
+ *      a connection opened before keeps working; a reload of mismatched files is refused and the
+ *      server keeps the previous certificate.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -514,6 +520,124 @@ async function scenario(): Promise<void> {
   );
 }
 
+/** A client connection that stays open: statements go in on stdin, output is read as it comes. */
+function openSession(trust: string): { query(sql: string, until: RegExp): Promise<string>; close(): void } {
+  const child = spawn(
+    'mariadb',
+    [
+      '--no-defaults',
+      '--protocol=TCP',
+      '--host=127.0.0.1',
+      `--port=${port}`,
+      '--user=app',
+      `--password=${USER_PASSWORD}`,
+      '--ssl',
+      `--ssl-ca=${tmpFile(trust)}`,
+      '--ssl-verify-server-cert',
+      '--unbuffered',
+      '-N',
+      '-B',
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  return {
+    async query(sql, until) {
+      const from = out.length;
+      child.stdin.write(`${sql}\n`);
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline && child.exitCode === null) {
+        if (until.test(out.slice(from))) return out.slice(from);
+        await sleep(50);
+      }
+      return `${out.slice(from)}${child.exitCode !== null ? `(client exited ${child.exitCode})` : '(timed out)'}`;
+    },
+    close() {
+      child.stdin.end();
+      if (child.exitCode === null) child.kill();
+    },
+  };
+}
+
+/** Replaces the server's files the way the kubelet updates a Secret volume: all at once. */
+function swapServerCerts(secret: IssuedSecret, keyPem?: string): void {
+  const files = decodeSecretData(secretManifest(secret, NS).data);
+  const next = join(work, 'server-certs.next');
+  mkdirSync(next, { recursive: true });
+  writeFileSync(join(next, 'ca.crt'), files['ca.crt']!);
+  writeFileSync(join(next, 'tls.crt'), files['tls.crt']!);
+  writeFileSync(join(next, 'tls.key'), keyPem ?? files['tls.key']!, { mode: 0o600 });
+  for (const f of ['ca.crt', 'tls.crt', 'tls.key']) renameSync(join(next, f), join(certDir, f));
+}
+
+async function hotReload(): Promise<void> {
+  console.log('-- 8. hot reload: files replaced under the running server, FLUSH SSL');
+  const ca = authority(await createTestCA({ commonName: 'pxc reload CA' }));
+  const before = await issue(ca, 'PKCS1');
+  await restartServer(before.server);
+  check(
+    'baseline: the server presents the certificate it started with',
+    presentedSerial() === before.server.serial,
+  );
+  const session = openSession(ca.certPem);
+  const first = await session.query(
+    "SELECT 'alive-1'; SHOW SESSION STATUS LIKE 'Ssl_cipher';",
+    /Ssl_cipher\t\S+/,
+  );
+  check(
+    'a connection opened before the rotation works over TLS',
+    /alive-1/.test(first) && /Ssl_cipher\t\S+/.test(first),
+    first,
+  );
+
+  const after = await issue(ca, 'PKCS8');
+  swapServerCerts(after.server);
+  check(
+    'after the files change, the running server still presents the old certificate (no reload yet)',
+    presentedSerial() === before.server.serial,
+  );
+  const flushed = socketSql('FLUSH SSL');
+  check('FLUSH SSL succeeds', flushed.ok, flushed.out);
+  const serial = presentedSerial();
+  check(
+    `a new connection gets the new certificate (serial ${after.server.serial} read with openssl s_client)`,
+    serial === after.server.serial,
+    `presented ${serial || '(none)'}, old ${before.server.serial}`,
+  );
+  const pod = sClient(ca.certPem, POD_NAME);
+  check(`the new certificate verifies the pod name ${POD_NAME}`, pod.ok, pod.out);
+  expectClient(
+    'a new client trusting the CA connects with --ssl-verify-server-cert',
+    { user: 'app', password: USER_PASSWORD, trust: ca.certPem },
+    true,
+  );
+  const second = await session.query(
+    "SELECT 'alive-2'; SHOW SESSION STATUS LIKE 'Ssl_cipher';",
+    /Ssl_cipher\t\S+/,
+  );
+  check('the connection opened before the reload keeps working', /alive-2/.test(second), second);
+
+  // A reload the files cannot support: the key of another certificate.
+  const stranger = await issue(ca, 'PKCS1');
+  swapServerCerts(stranger.server, after.server.data['tls.key']);
+  const refused = socketSql('FLUSH SSL');
+  const kept = presentedSerial();
+  check(
+    'FLUSH SSL with a key that does not match the certificate fails and the server keeps the previous certificate',
+    !refused.ok && kept === after.server.serial,
+    `FLUSH SSL ok=${refused.ok}: ${refused.out}\npresented ${kept || '(none)'}, previous ${after.server.serial}`,
+  );
+  const third = await session.query("SELECT 'alive-3';", /alive-3/);
+  check('the old connection survives the refused reload too', /alive-3/.test(third), third);
+  session.close();
+}
+
 async function main(): Promise<void> {
   const missing = ['mariadbd', 'mariadb-install-db', 'mariadb', 'openssl'].filter((c) => !which(c));
   if (missing.length > 0) {
@@ -544,6 +668,7 @@ async function main(): Promise<void> {
   if (install.status !== 0) return;
   console.log(`mariadbd on 127.0.0.1:${port}, datadir ${datadir}`);
   await scenario();
+  await hotReload();
 }
 
 function killNow(): void {
