@@ -1,7 +1,8 @@
 /**
  * The simulator's "EKS mode": an `authenticate` hook that accepts only EKS bearer tokens whose
- * presigned STS `GetCallerIdentity` URL carries a valid SigV4 signature for the test credentials
- * and the expected cluster, and that are younger than the 15 minutes the EKS API server allows.
+ * presigned STS `GetCallerIdentity` URL carries a valid SigV4 signature for the test credentials,
+ * the expected cluster and the region of the STS endpoint it names (as STS itself checks), and
+ * that are younger than the 15 minutes the EKS API server allows.
  *
  * Real EKS forwards the URL to STS; here we recompute the signature ourselves with node:crypto
  * (an implementation independent of the @smithy signer that made it), so tests exercise the
@@ -63,6 +64,16 @@ export function verifyEksToken(token: string, opts: EksModeOptions): TokenVerdic
   ) {
     return { ok: false, reason: 'malformed X-Amz-Credential' };
   }
+  // STS checks a signature with the key of its own region: a token signed for another region
+  // than the endpoint it names is refused there, whatever the rest of the signature says.
+  const endpointRegion = stsRegionOf(url.hostname);
+  if (!endpointRegion) return { ok: false, reason: `${url.hostname} is not an STS endpoint` };
+  if (region !== endpointRegion) {
+    return {
+      ok: false,
+      reason: `signed for region ${region}, but the STS endpoint ${url.hostname} is in ${endpointRegion}`,
+    };
+  }
   if (accessKeyId !== opts.credentials.accessKeyId) return { ok: false, reason: 'unknown access key' };
   if (opts.credentials.sessionToken && q.get('X-Amz-Security-Token') !== opts.credentials.sessionToken) {
     return { ok: false, reason: 'wrong session token' };
@@ -113,6 +124,12 @@ export function verifyEksToken(token: string, opts: EksModeOptions): TokenVerdic
     return { ok: false, reason: 'signature does not match' };
   }
   return { ok: true, accessKeyId };
+}
+
+/** The region an STS host answers for: `sts.<region>.amazonaws.com[.cn]`, or us-east-1 for the global `sts.amazonaws.com`. */
+export function stsRegionOf(hostname: string): string | undefined {
+  if (hostname === 'sts.amazonaws.com') return 'us-east-1';
+  return /^sts(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d+)\.amazonaws\.com(?:\.cn)?$/.exec(hostname)?.[1];
 }
 
 function parseAmzDate(s: string): number | undefined {

@@ -91,6 +91,42 @@ describe('EKS access', () => {
     });
   });
 
+  it.each([
+    ['eu-west-1', 'https://sts.eu-west-1.amazonaws.com'],
+    ['us-east-1', 'https://sts.us-east-1.amazonaws.com'],
+    ['cn-north-1', 'https://sts.cn-north-1.amazonaws.com.cn'],
+  ])('signs a %s token for the region of the STS endpoint it names (%s)', async (region, origin) => {
+    const token = await createEksToken({ clusterName: CLUSTER, region, credentials, now });
+
+    const url = decodeEksToken(token)!;
+    expect(url.origin).toBe(origin);
+    const [, , scopeRegion, service] = url.searchParams.get('X-Amz-Credential')!.split('/');
+    expect([scopeRegion, service]).toEqual([region, 'sts']);
+    expect(verifyEksToken(token, { clusterName: CLUSTER, credentials, now: clock })).toEqual({
+      ok: true,
+      accessKeyId: credentials.accessKeyId,
+    });
+  });
+
+  it('is refused when the token is signed for another region than its STS endpoint', async () => {
+    const skewed = await createEksToken({
+      clusterName: CLUSTER,
+      region: 'us-east-1',
+      stsEndpoint: `https://sts.${REGION}.amazonaws.com`,
+      credentials,
+      now,
+    });
+
+    await expect(kubeWithToken(skewed).list(KINDS.Namespace, undefined)).rejects.toBeInstanceOf(
+      KubeForbiddenError,
+    );
+    expect(sim.requests.all().at(-1)?.status).toBe(401);
+    expect(verifyEksToken(skewed, { clusterName: CLUSTER, credentials, now: clock })).toEqual({
+      ok: false,
+      reason: `signed for region us-east-1, but the STS endpoint sts.${REGION}.amazonaws.com is in ${REGION}`,
+    });
+  });
+
   it('keeps its token for 10 minutes and renews it before the 15 minutes run out', async () => {
     const access = await createEksAccess({ clusterName: CLUSTER, eksClient, now: clock });
     const kube = kubeFromAccess(access);

@@ -89,10 +89,15 @@ describe('Scan expiry: deciding', () => {
     expect(failed.renew).toEqual([]);
   });
 
-  it('waits while another ReconfigureTLS request for the database is open', () => {
+  it.each([
+    ['Progressing', 'Progressing'],
+    ['Pending', 'Pending'],
+    ['just created (no status yet)', undefined],
+  ])('waits while a user request for the database is %s, creating no request of its own', (_, phase) => {
     const due = db([cert('server', 'a', 20, -10)]);
-    const plan = planRenewals([due], new Map([['ns/db', [ops('users-own', 'Progressing')]]]), NOW);
+    const plan = planRenewals([due], new Map([['ns/db', [ops('users-own', phase)]]]), NOW);
     expect(plan.renew).toEqual([]);
+    expect(plan.restart).toEqual([]);
     expect(plan.skipped).toEqual([
       expect.objectContaining({ database: 'db', reason: expect.stringContaining('users-own') }),
     ]);

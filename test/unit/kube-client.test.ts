@@ -135,6 +135,8 @@ describe('Kubernetes adapter', () => {
     [401, 'Unauthorized', KubeForbiddenError],
     [500, 'InternalError', KubeUnavailableError],
     [503, 'ServiceUnavailable', KubeUnavailableError],
+    // 408: the API server gave up waiting (etcd slow, a request timeout); trying again is right.
+    [408, 'Timeout', KubeUnavailableError],
     [422, 'Invalid', KubeRequestError],
     [415, 'UnsupportedMediaType', KubeRequestError],
   ])('maps %i %s to its error family', async (code, reason, errorClass) => {
@@ -171,6 +173,16 @@ describe('Kubernetes adapter', () => {
     expect(seen[0]?.url).toBe('/api/v1/namespaces/demo/pods/db-0/eviction');
     expect(JSON.parse(seen[0]!.body)).toMatchObject({ apiVersion: 'policy/v1', kind: 'Eviction' });
     await expect(k.evict({ namespace: 'demo', name: 'db-0' })).rejects.toBeInstanceOf(KubeThrottledError);
+  });
+
+  it('treats an eviction answered 404 (the pod is already gone) as done, not as an error', async () => {
+    replies.push(status(404, 'NotFound', 'pods "db-1" not found'));
+
+    await expect(kube().evict({ namespace: 'demo', name: 'db-1' })).resolves.toBeUndefined();
+
+    expect(seen.map((s) => [s.method, s.url])).toEqual([
+      ['POST', '/api/v1/namespaces/demo/pods/db-1/eviction'],
+    ]);
   });
 
   it('ends a watch as soon as the callback is satisfied, without waiting for the server', async () => {

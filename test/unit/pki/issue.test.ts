@@ -178,6 +178,33 @@ describe('Issuing certificates', () => {
     expect(Date.parse(server!.notAfter)).toBeLessThanOrEqual(Date.parse(shortCa.notAfter));
   });
 
+  it.each([
+    ['in tls.crt after the intermediate', 'tls.crt'],
+    ["in the CA Secret's ca.crt", 'ca.crt'],
+  ])(
+    'never outlives a CA above the signing one: a root ending in 48h, %s, caps every leaf',
+    async (_, where) => {
+      const rootEnd = new Date(Date.now() + 48 * 3_600_000);
+      const shortRoot = await createTestCA({ commonName: 'short root', notAfter: rootEnd });
+      // The intermediate itself is valid for ten years: only the root above it ends soon.
+      const longIntermediate = await createTestCA({ commonName: 'long intermediate', parent: shortRoot });
+      const ica =
+        where === 'tls.crt'
+          ? authority(longIntermediate.certPem + shortRoot.certPem, longIntermediate.keyPem)
+          : authority(longIntermediate.certPem, longIntermediate.keyPem, shortRoot.certPem);
+      const rootNotAfter = Date.parse(new X509Certificate(shortRoot.certPem).validTo);
+      expect(Date.parse(new X509Certificate(longIntermediate.certPem).validTo)).toBeGreaterThan(rootNotAfter);
+
+      const issued = await issueCertificates({ database: 'db', namespace: 'ns', certificates: [], ca: ica });
+
+      expect(issued).toHaveLength(3);
+      for (const s of issued) {
+        expect(Date.parse(leafOf(s.data['tls.crt']).validTo), s.alias).toBe(rootNotAfter);
+        expect(Date.parse(s.notAfter), s.alias).toBe(rootNotAfter);
+      }
+    },
+  );
+
   it('writes the trust bundle it is given into ca.crt (old and new CA during a CA change)', async () => {
     const other = await createTestCA({ commonName: 'old CA' });
     const bundle = mergeTrustBundle(other.certPem, root.certPem);

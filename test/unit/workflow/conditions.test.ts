@@ -65,6 +65,21 @@ describe('Condition merge', () => {
     ).toBe(current);
   });
 
+  it('writes a condition whose message alone changes, keeping its lastTransitionTime', () => {
+    // Same type, status, reason and generation: only the message differs, so only the message
+    // can make this a change (a new observedGeneration would hide a comparison that ignores it).
+    const current = [running];
+    const next = { type: 'Running', status: 'True' as const, reason: 'Running', message: 'pod 2 of 3' };
+
+    const one = setCondition(current, next, 1, T1);
+    const many = setConditions(current, [next], 1, T1);
+
+    for (const out of [one, many]) {
+      expect(out).not.toBe(current);
+      expect(out).toEqual([{ ...running, message: 'pod 2 of 3' }]);
+    }
+  });
+
   it('stamps a new observedGeneration as a change', () => {
     const current = [running];
     expect(

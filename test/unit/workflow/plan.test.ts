@@ -47,6 +47,12 @@ describe('Admission: which action a request asks for', () => {
     expect(admit(ops(tls as ReconfigureTLSSpec), db({ tls: hasTls }))).toBe(action);
   });
 
+  it('takes Issuer px-issuer → ClusterIssuer px-issuer (same name, other kind) as a change of issuer, not an update', () => {
+    // A ClusterIssuer's CA Secret lives elsewhere and is another CA: the pods must learn to trust it.
+    const clusterIssuer = { ...issuer, kind: 'ClusterIssuer' };
+    expect(admit(ops({ issuerRef: clusterIssuer }), db({ tls: true }))).toBe('change-issuer');
+  });
+
   it.each([
     { why: 'no spec.tls', o: ops(undefined), d: db(), msg: /spec\.tls is required/ },
     {
