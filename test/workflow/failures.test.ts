@@ -1,15 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KINDS, type Kube } from '../../functions/kube/types.js';
+import { CLAIM_ANNOTATION } from '../../functions/model/names.js';
 import type { Plan } from '../../functions/model/plan.js';
 import { inspectTlsSecret } from '../../functions/pki/index.js';
-import type { TaskFn } from '../../local/runner/index.js';
+import type { RunResult, TaskFn } from '../../local/runner/index.js';
 import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
-import { NS, secretPem, startWorld, type World } from './helpers.js';
+import { NS, podUids, secretPem, startWorld, type World, watchAvailability } from './helpers.js';
 
 const DB = 'px-failures';
 
 function serial(world: World, alias: string): string {
   return inspectTlsSecret({ 'tls.crt': secretPem(world, `${DB}-${alias}-cert`, 'tls.crt') }).serial;
+}
+
+/** Pod name → UID and readiness, for the database's pods in the simulator's store. */
+function podStates(world: World, database: string): Record<string, { uid: string; ready: boolean }> {
+  const uids = podUids(world, database);
+  return Object.fromEntries(
+    Object.entries(uids).map(([name, uid]) => [name, { uid, ready: podReady(world, name) }]),
+  );
 }
 
 function podReady(world: World, name: string): boolean {
@@ -50,6 +59,31 @@ function holdAfterEviction(world: World, pod: string, opts: { nth?: number; keep
           return fn(input);
         };
   return { kube, wrapTask, evictions: () => evictions };
+}
+
+/** Successful evictions per pod name since the simulator's request log was last reset. */
+function evictions(world: World): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of world.sim.requests.all()) {
+    const pod = /\/pods\/([^/]+)\/eviction$/.exec(r.path)?.[1];
+    if (r.verb === 'evict' && r.status === 201 && pod) out[pod] = (out[pod] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** Fails the next `times` evictions of one pod with 503, past every retry of "Restart pod" (1 + 6 attempts). */
+function failEvictionOf(world: World, pod: string, times = 7) {
+  world.sim.faults.inject({
+    method: 'POST',
+    path: new RegExp(`/pods/${pod}/eviction$`),
+    times,
+    action: { status: 503 },
+  });
+}
+
+function wiringArgs(world: World, database: string): string[] {
+  const template = world.get(KINDS.PetSet, database)?.spec.template;
+  return template.spec.containers.find((c: { name: string }) => c.name === 'perconaxtradb').args ?? [];
 }
 
 describe('ReconfigureTLS failure path', () => {
@@ -93,7 +127,7 @@ describe('ReconfigureTLS failure path', () => {
     for (const i of [0, 1, 2]) expect(podReady(world, `${DB}-${i}`), `${DB}-${i}`).toBe(true);
   });
 
-  it('a pod held NotReady after the change: rollback restores the old certificates, the pod comes back, the database is resumed', async () => {
+  it('a pod held NotReady after the change: rollback restores the old certificates and restarts that pod alone, never a Ready one, the database is resumed', async () => {
     const before = Object.fromEntries(
       ['server', 'client', 'metrics-exporter'].map((a) => [a, serial(world, a)]),
     );
@@ -101,12 +135,27 @@ describe('ReconfigureTLS failure path', () => {
       opsRequestFrom('pxcops-rotate', { name: 'failures-held', database: DB, spec: { timeout: '3s' } }),
     );
     const held = `${DB}-1`;
+    const hold = holdAfterEviction(world, held);
+    // The pods as Roll back finds them: which were Ready, and the UID of each.
+    let atRollback: Record<string, { uid: string; ready: boolean }> = {};
+    const wrapTask = (state: string, fn: TaskFn): TaskFn => {
+      const inner = hold.wrapTask(state, fn);
+      return state !== 'Roll back'
+        ? inner
+        : async (input) => {
+            atRollback = podStates(world, DB);
+            return inner(input);
+          };
+    };
+    const availability = watchAvailability(world, DB);
+    await availability.ready;
 
     // The new pod is held NotReady from the moment the old one is evicted, until the rollback checks it.
     const result = await world.run(
       { namespace: NS, opsRequest: 'failures-held' },
-      holdAfterEviction(world, held),
+      { kube: hold.kube, wrapTask },
     );
+    availability.stop();
 
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('StepTimeoutError');
@@ -117,6 +166,15 @@ describe('ReconfigureTLS failure path', () => {
     expect(failed?.message).toContain('held NotReady');
     expect(failed?.message).toContain('rolled back');
     for (const [alias, s] of Object.entries(before)) expect(serial(world, alias), alias).toBe(s);
+    // Roll back replaced the pod the change broke, and only it: the Ready ones kept running.
+    expect(Object.keys(atRollback).sort()).toEqual([`${DB}-0`, `${DB}-1`, `${DB}-2`]);
+    expect(atRollback[held]?.ready).toBe(false);
+    const after = podStates(world, DB);
+    expect(after[held]?.uid).not.toBe(atRollback[held]?.uid);
+    for (const [pod, was] of Object.entries(atRollback).filter(([, p]) => p.ready))
+      expect(after[pod]?.uid, `${pod} was Ready when the rollback started`).toBe(was.uid);
+    // One pod down at a time, as the PodDisruptionBudget (maxUnavailable 1) asks, rollback included.
+    expect(availability.maxUnavailable()).toBe(1);
     for (const i of [0, 1, 2]) expect(podReady(world, `${DB}-${i}`), `${DB}-${i}`).toBe(true);
     expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
     expect(world.get(KINDS.Secret, `${DB}-tls-backup-failures-held`)).toBeUndefined();
@@ -231,5 +289,172 @@ describe('ReconfigureTLS failure path', () => {
     expect(world.db(db).spec.tls?.issuerRef?.name).toBe('px-issuer');
     for (const i of [0, 1, 2]) expect(podReady(world, `${db}-${i}`), `${db}-${i}`).toBe(true);
     expect(world.db(db).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+  });
+  it('rollback of a failed requireSSL change restores spec.requireSSL and --require-secure-transport', async () => {
+    expect(world.db(DB).spec.requireSSL).toBe(true);
+    expect(wiringArgs(world, DB)).toContain('--require-secure-transport=ON');
+    world.createOps(opsRequestFrom('pxcops-require-ssl', { name: 'failures-ssl-off', database: DB }));
+    failEvictionOf(world, `${DB}-1`);
+
+    const result = await world.run({ namespace: NS, opsRequest: 'failures-ssl-off' });
+    world.sim.faults.reset();
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('KubeUnavailableError');
+    expect(
+      world.ops('failures-ssl-off').status?.conditions?.find((c) => c.type === 'Failed')?.message,
+    ).toContain('rolled back');
+    expect(world.db(DB).spec.requireSSL).toBe(true);
+    expect(wiringArgs(world, DB)).toContain('--require-secure-transport=ON');
+    expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+  });
+
+  it('rollback of a failed add TLS deletes the certificate Secrets the request created (they hold private keys)', async () => {
+    const db = 'px-failures-plain';
+    await world.createDatabase({ name: db });
+    const names = ['server', 'client', 'metrics-exporter'].map((a) => `${db}-${a}-cert`);
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'failures-plain-add', database: db }));
+    failEvictionOf(world, `${db}-1`);
+    // The Secrets were written: the first pod restarted with them before the second eviction failed.
+    let written: string[] = [];
+    const wrapTask = (state: string, fn: TaskFn): TaskFn =>
+      state !== 'Roll back'
+        ? fn
+        : async (input) => {
+            written = names.filter((n) => world.get(KINDS.Secret, n));
+            return fn(input);
+          };
+
+    const result = await world.run({ namespace: NS, opsRequest: 'failures-plain-add' }, { wrapTask });
+    world.sim.faults.reset();
+
+    expect(result.status).toBe('FAILED');
+    expect(written).toEqual(names);
+    for (const name of names) expect(world.get(KINDS.Secret, name), name).toBeUndefined();
+    expect(world.db(db).spec.tls).toBeUndefined();
+    expect(wiringArgs(world, db).some((a) => a.startsWith('--ssl-'))).toBe(false);
+    expect(world.get(KINDS.Secret, `${db}-tls-backup-failures-plain-add`)).toBeUndefined();
+    expect(world.db(db).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+  });
+
+  it('a duplicate execution that fails restores nothing of the request another execution claimed', async () => {
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'failures-dup', database: DB }));
+    // What the claiming execution has done by its first restart, as the cluster shows it.
+    const snapshot = () => ({
+      secrets: ['server', 'client', 'metrics-exporter'].map(
+        (a) => world.get(KINDS.Secret, `${DB}-${a}-cert`)?.data,
+      ),
+      backup: world.get(KINDS.Secret, `${DB}-tls-backup-failures-dup`)?.data,
+      spec: world.db(DB).spec,
+      paused: world.db(DB).status?.conditions?.find((c) => c.type === 'Paused')?.message,
+      ops: {
+        annotations: world.ops('failures-dup').metadata.annotations,
+        status: world.ops('failures-dup').status,
+      },
+      pods: podUids(world, DB),
+    });
+    let duplicate: RunResult | undefined;
+    let before: ReturnType<typeof snapshot> | undefined;
+    let after: ReturnType<typeof snapshot> | undefined;
+    const wrapTask = (state: string, fn: TaskFn): TaskFn =>
+      state !== 'Restart pod'
+        ? fn
+        : async (input) => {
+            if (!duplicate) {
+              before = snapshot();
+              // A second trigger of the same request meets a flaky API server and fails in Validate.
+              world.sim.faults.inject({
+                method: 'GET',
+                path: /\/perconaxtradbopsrequests\/failures-dup$/,
+                times: 7,
+                action: { status: 503 },
+              });
+              duplicate = await world.run(
+                { namespace: NS, opsRequest: 'failures-dup' },
+                { executionName: 'failures-dup-second' },
+              );
+              after = snapshot();
+            }
+            return fn(input);
+          };
+
+    const first = await world.run(
+      { namespace: NS, opsRequest: 'failures-dup' },
+      { executionName: 'failures-dup-first', wrapTask },
+    );
+
+    expect(duplicate?.status).toBe('FAILED');
+    expect(duplicate?.error).toBe('KubeUnavailableError');
+    expect(before?.backup).toBeDefined();
+    expect(before?.paused).toContain('failures-dup');
+    expect(before?.ops.annotations?.[CLAIM_ANNOTATION]).toBe('failures-dup-first');
+    expect(after).toEqual(before);
+    expect(first.status, first.cause).toBe('SUCCEEDED');
+    expect(world.ops('failures-dup').status?.phase).toBe('Successful');
+  });
+
+  describe('transient refusals are retried, not failed', () => {
+    it('an eviction refused with 429 by the PodDisruptionBudget is retried until the budget allows it', async () => {
+      const down = `${DB}-2`;
+      // Another pod is down, so the budget (maxUnavailable 1) refuses the first eviction; it comes
+      // back once the refusal has been seen.
+      world.sim.faults.holdNotReady(NS, down);
+      let refusals = 0;
+      const evict: Kube['evict'] = async (ref) => {
+        try {
+          await world.kube.evict(ref);
+        } catch (err) {
+          if ((err as Error).name === 'KubeThrottledError' && ++refusals === 1)
+            world.sim.faults.release(NS, down);
+          throw err;
+        }
+      };
+      const kube = new Proxy(world.kube, {
+        get: (target, key) => (key === 'evict' ? evict : Reflect.get(target, key, target).bind(target)),
+      });
+      world.createOps(opsRequestFrom('pxcops-rotate', { name: 'failures-pdb', database: DB }));
+      world.sim.requests.reset();
+
+      const result = await world.run({ namespace: NS, opsRequest: 'failures-pdb' }, { kube });
+
+      expect(refusals).toBeGreaterThanOrEqual(1);
+      expect(world.sim.requests.all().some((r) => r.verb === 'evict' && r.status === 429)).toBe(true);
+      expect(result.status, result.cause).toBe('SUCCEEDED');
+      expect(
+        result.events.filter((e) => e.type === 'StateRetried' && e.state?.name === 'Restart pod').length,
+      ).toBeGreaterThanOrEqual(1);
+      expect(evictions(world)).toEqual({ [`${DB}-0`]: 1, [`${DB}-1`]: 1, [`${DB}-2`]: 1 });
+      expect(world.ops('failures-pdb').status?.phase).toBe('Successful');
+    });
+
+    it('a retried Restart pod does not evict again the pod that already came back with a new UID', async () => {
+      world.createOps(opsRequestFrom('pxcops-rotate', { name: 'failures-lost-answer', database: DB }));
+      world.sim.requests.reset();
+      let lost = 0;
+      // The first Restart pod of the second pod does its work, then its answer is lost (a Lambda
+      // service error), so Step Functions runs it again.
+      const wrapTask = (state: string, fn: TaskFn): TaskFn =>
+        state !== 'Restart pod'
+          ? fn
+          : async (input) => {
+              const out = await fn(input);
+              if ((input as { pod?: { index?: number } }).pod?.index === 1 && lost++ === 0) {
+                expect((out as { ready?: boolean }).ready).toBe(true);
+                throw Object.assign(new Error('the function answered, the answer was lost'), {
+                  name: 'Lambda.ServiceException',
+                });
+              }
+              return out;
+            };
+
+      const result = await world.run({ namespace: NS, opsRequest: 'failures-lost-answer' }, { wrapTask });
+
+      expect(result.status, result.cause).toBe('SUCCEEDED');
+      expect(lost).toBe(2);
+      expect(
+        result.events.filter((e) => e.type === 'StateRetried' && e.state?.name === 'Restart pod'),
+      ).toHaveLength(1);
+      expect(evictions(world)).toEqual({ [`${DB}-0`]: 1, [`${DB}-1`]: 1, [`${DB}-2`]: 1 });
+    });
   });
 });

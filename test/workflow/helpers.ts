@@ -3,6 +3,7 @@
  * PerconaXtraDB, and `run()` executing the real ASL through the local runner with Waits and
  * retry intervals shortened. Logs are captured (and kept off the console) for the key scan.
  */
+import * as http from 'node:http';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { vi } from 'vitest';
 import { kubeFromKubeconfig } from '../../functions/kube/client.js';
@@ -127,4 +128,62 @@ export function findPrivateKey(events: unknown, logs: string[]): string | undefi
   if (PRIVATE_KEY.test(JSON.stringify(events))) return 'the event log';
   if (logs.some((l) => PRIVATE_KEY.test(l))) return 'the logs';
   return undefined;
+}
+
+/**
+ * Follows a database's pods through a watch while a test runs: how many were unavailable (not
+ * Ready, terminating, or not there) at the worst moment. A PodDisruptionBudget of maxUnavailable
+ * 1 means this must never pass 1, rollbacks included. Await `ready` before acting; `stop()` after.
+ */
+export function watchAvailability(world: World, database: string, replicas = 3) {
+  const ready = new Map<string, boolean>();
+  for (const p of world.sim.store.list<PodShape>('v1', 'Pod', NS))
+    if (p.metadata.labels?.['app.kubernetes.io/instance'] === database)
+      ready.set(p.metadata.name, isReady(p));
+  const unavailable = () => replicas - [...ready.values()].filter(Boolean).length;
+  let worst = unavailable();
+  const selector = encodeURIComponent(`app.kubernetes.io/instance=${database}`);
+  let buffer = '';
+  let req: http.ClientRequest | undefined;
+  const started = new Promise<void>((resolve, reject) => {
+    req = http.get(
+      `${world.sim.url}/api/v1/namespaces/${NS}/pods?watch=true&labelSelector=${selector}`,
+      (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+            const line = buffer.slice(0, nl).trim();
+            buffer = buffer.slice(nl + 1);
+            if (!line) continue;
+            const ev = JSON.parse(line) as { type: string; object: PodShape };
+            if (ev.type === 'DELETED') ready.delete(ev.object.metadata.name);
+            else if (ev.type !== 'BOOKMARK') ready.set(ev.object.metadata.name, isReady(ev.object));
+            worst = Math.max(worst, unavailable());
+          }
+        });
+        res.on('error', () => {});
+        resolve();
+      },
+    );
+    req.on('error', reject);
+  });
+  return {
+    ready: started,
+    /** The most pods unavailable at once since the watch started. */
+    maxUnavailable: () => worst,
+    stop: () => req?.destroy(),
+  };
+}
+
+interface PodShape {
+  metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  status?: { conditions?: Array<{ type: string; status: string }> };
+}
+
+function isReady(p: PodShape): boolean {
+  return (
+    !p.metadata.deletionTimestamp &&
+    !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+  );
 }
