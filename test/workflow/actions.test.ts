@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KINDS } from '../../functions/kube/types.js';
+import { KINDS, type Kube } from '../../functions/kube/types.js';
 import { bundleTrusts, chainsTo, inspectTlsSecret } from '../../functions/pki/index.js';
 import { type CaIssuer, createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
 import { NS, podUids, secretPem, startWorld, type World } from './helpers.js';
@@ -8,7 +8,8 @@ const DB = 'px-actions';
 const ALIASES = ['server', 'client', 'metrics-exporter'];
 
 interface PodLike {
-  metadata: { name: string; labels?: Record<string, string> };
+  metadata: { name: string; uid: string; labels?: Record<string, string> };
+  status?: { conditions?: Array<{ type: string; status: string }> };
   spec: {
     volumes?: Array<{ name: string }>;
     containers: Array<{ name: string; args?: string[]; volumeMounts?: Array<{ name: string }> }>;
@@ -54,6 +55,8 @@ describe('ReconfigureTLS: update, change issuer, requireSSL, remove', () => {
     const cert = world.db(DB).spec.tls?.certificates?.find((c) => c.alias === 'server');
     expect(cert?.emailAddresses).toEqual(['dba@example.com']);
     const after = podUids(world, DB);
+    expect(Object.keys(before)).toHaveLength(3);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
     for (const pod of Object.keys(before)) expect(after[pod], pod).not.toBe(before[pod]);
   });
 
@@ -76,7 +79,11 @@ describe('ReconfigureTLS: update, change issuer, requireSSL, remove', () => {
     }
     expect(world.db(DB).spec.tls?.issuerRef).toMatchObject({ kind: 'ClusterIssuer', name: 'px-new-ca' });
     expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
-    for (const p of dbPods(world)) expect(p.metadata.name).toMatch(/^px-actions-\d$/);
+    expect(
+      dbPods(world)
+        .map((p) => p.metadata.name)
+        .sort(),
+    ).toEqual(['px-actions-0', 'px-actions-1', 'px-actions-2']);
   });
 
   it('the next rotation drops the old CA from ca.crt', async () => {
@@ -105,29 +112,66 @@ describe('ReconfigureTLS: update, change issuer, requireSSL, remove', () => {
     const db = template(world).containers.find((c) => c.name === 'perconaxtradb')!;
     expect(db.args).not.toContain('--require-secure-transport=ON');
     expect(db.args).toContain('--ssl-ca=/etc/mysql/certs/server/ca.crt');
+    expect(dbPods(world)).toHaveLength(3);
     for (const p of dbPods(world)) {
       const c = p.spec.containers.find((x) => x.name === 'perconaxtradb')!;
       expect(c.args, p.metadata.name).not.toContain('--require-secure-transport=ON');
     }
   });
 
-  it('removes TLS: no pod mounts a certificate, then the certificate Secrets are deleted', async () => {
+  it('removes TLS: the certificate Secrets are deleted only once every pod runs without them', async () => {
     world.createOps(opsRequestFrom('pxcops-remove-tls', { name: 'actions-remove', database: DB }));
+    const before = podUids(world, DB);
+    expect(Object.keys(before)).toHaveLength(3);
+    const certSecrets = ALIASES.map((a) => `${DB}-${a}-cert`);
+    // At each delete of a certificate Secret: the pods as they are at that moment.
+    const atDelete: Array<{
+      secret: string;
+      pods: Array<{ name: string; restarted: boolean; mounts: boolean; ready: boolean }>;
+    }> = [];
+    const remove: Kube['delete'] = async (kind, ref, opts) => {
+      if (kind.kind === 'Secret' && certSecrets.includes(ref.name)) {
+        atDelete.push({
+          secret: ref.name,
+          pods: dbPods(world).map((p) => ({
+            name: p.metadata.name,
+            restarted: p.metadata.uid !== before[p.metadata.name],
+            mounts: p.spec.volumes?.some((v) => v.name === 'tls-server-config') ?? false,
+            ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+          })),
+        });
+      }
+      return world.kube.delete(kind, ref, opts);
+    };
+    const kube = new Proxy(world.kube, {
+      get: (target, key) => (key === 'delete' ? remove : Reflect.get(target, key, target).bind(target)),
+    });
 
-    const result = await world.run({ namespace: NS, opsRequest: 'actions-remove' });
+    const result = await world.run({ namespace: NS, opsRequest: 'actions-remove' }, { kube });
 
     expect(result.status, result.cause).toBe('SUCCEEDED');
     expect(world.ops('actions-remove').status?.phase).toBe('Successful');
+    for (const { secret, pods } of atDelete) {
+      expect(pods, secret).toHaveLength(3);
+      for (const pod of pods)
+        expect(pod, `${pod.name} when ${secret} was deleted`).toMatchObject({
+          restarted: true,
+          mounts: false,
+          ready: true,
+        });
+    }
+    expect([...new Set(atDelete.map((d) => d.secret))].sort()).toEqual([...certSecrets].sort());
     expect(world.db(DB).spec.tls).toBeUndefined();
     expect(world.db(DB).spec.requireSSL).toBe(false);
-    for (const p of dbPods(world)) {
+    const pods = dbPods(world);
+    expect(pods).toHaveLength(3);
+    for (const p of pods) {
       expect(p.spec.volumes?.map((v) => v.name) ?? [], p.metadata.name).not.toContain('tls-server-config');
       const c = p.spec.containers.find((x) => x.name === 'perconaxtradb')!;
       expect(c.volumeMounts?.map((m) => m.name) ?? []).not.toContain('tls-server-config');
       expect(c.args?.some((a) => a.startsWith('--ssl-')) ?? false).toBe(false);
     }
-    for (const alias of ALIASES)
-      expect(world.get(KINDS.Secret, `${DB}-${alias}-cert`), alias).toBeUndefined();
+    for (const name of certSecrets) expect(world.get(KINDS.Secret, name), name).toBeUndefined();
     expect(world.get(KINDS.Secret, `${DB}-tls-backup-actions-remove`)).toBeUndefined();
   });
 });

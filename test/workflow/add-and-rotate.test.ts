@@ -40,6 +40,8 @@ describe('ReconfigureTLS: add TLS, then rotate', () => {
     expect(container.args).toContain('--require-secure-transport=ON');
     expect(container.env).toContainEqual({ name: 'SSL_ENABLED', value: 'true' });
     const after = podUids(world, DB);
+    expect(Object.keys(before)).toHaveLength(3);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
     for (const pod of Object.keys(before)) expect(after[pod], pod).not.toBe(before[pod]);
     expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
   });
@@ -61,6 +63,7 @@ describe('ReconfigureTLS: add TLS, then rotate', () => {
     const ops = world.ops('pxops-rotate');
     expect(ops.status?.phase).toBe('Successful');
     const types = ops.status?.conditions?.map((c) => c.type) ?? [];
+    expect(Object.keys(before)).toHaveLength(3);
     for (const pod of Object.keys(before)) {
       expect(types).toEqual(
         expect.arrayContaining([`EvictPod--${pod}`, `GetPod--${pod}`, `CheckPodRunning--${pod}`]),
@@ -105,6 +108,7 @@ describe('ReconfigureTLS: add TLS, then rotate', () => {
       expect(chainsTo(crt, world.issuer.certPem), alias).toBe(true);
     }
     const after = podUids(world, DB);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
     for (const pod of Object.keys(before)) expect(after[pod], pod).not.toBe(before[pod]);
     expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
     // Budgets the benchmark checks: transitions ≤ 12 + 6 per pod, requests ≤ 30 + 8 per pod.
