@@ -5,7 +5,7 @@ import type { Plan } from '../../functions/model/plan.js';
 import { inspectTlsSecret } from '../../functions/pki/index.js';
 import type { RunResult, TaskFn } from '../../local/runner/index.js';
 import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
-import { NS, podUids, secretPem, startWorld, type World, watchAvailability } from './helpers.js';
+import { evictions, NS, podUids, secretPem, startWorld, type World, watchAvailability } from './helpers.js';
 
 const DB = 'px-failures';
 
@@ -59,16 +59,6 @@ function holdAfterEviction(world: World, pod: string, opts: { nth?: number; keep
           return fn(input);
         };
   return { kube, wrapTask, evictions: () => evictions };
-}
-
-/** Successful evictions per pod name since the simulator's request log was last reset. */
-function evictions(world: World): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of world.sim.requests.all()) {
-    const pod = /\/pods\/([^/]+)\/eviction$/.exec(r.path)?.[1];
-    if (r.verb === 'evict' && r.status === 201 && pod) out[pod] = (out[pod] ?? 0) + 1;
-  }
-  return out;
 }
 
 /** Fails the next `times` evictions of one pod with 503, past every retry of "Restart pod" (1 + 6 attempts). */

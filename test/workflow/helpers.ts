@@ -110,6 +110,16 @@ export function podUids(world: World, database: string): Record<string, string> 
   );
 }
 
+/** Successful evictions per pod name since the simulator's request log was last reset. */
+export function evictions(world: World): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of world.sim.requests.all()) {
+    const pod = /\/pods\/([^/]+)\/eviction$/.exec(r.path)?.[1];
+    if (r.verb === 'evict' && r.status === 201 && pod) out[pod] = (out[pod] ?? 0) + 1;
+  }
+  return out;
+}
+
 export function secretPem(
   world: World,
   name: string,

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KINDS } from '../../functions/kube/types.js';
 import type { PerconaXtraDB } from '../../functions/model/types.js';
-import { opsRequestFrom } from '../../local/runner/world.js';
-import { NS, podUids, startWorld, type World } from './helpers.js';
+import { chainsTo, inspectTlsSecret } from '../../functions/pki/index.js';
+import type { TaskFn } from '../../local/runner/index.js';
+import { type CaIssuer, createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
+import { evictions, NS, podUids, secretPem, startWorld, type World } from './helpers.js';
 
 const DB = 'px-sched';
 
@@ -85,30 +87,95 @@ describe('One request per database, apply policy, controller-driven rollouts', (
 });
 
 describe('A StatefulSet with RollingUpdate', () => {
+  const STS = 'px-sts';
   let world: World;
+  let newCa: CaIssuer;
   beforeAll(async () => {
     world = await startWorld();
-    await world.createDatabase({ name: 'px-sts', workload: 'StatefulSet', updateStrategy: 'RollingUpdate' });
+    newCa = await createCaIssuer(world.sim, { kind: 'ClusterIssuer', name: 'px-new-ca' });
+    await world.createDatabase({ name: STS, workload: 'StatefulSet', updateStrategy: 'RollingUpdate' });
   });
   afterAll(async () => {
     await world?.stop();
   });
 
-  it('adds TLS by letting the controller roll the pods after the template change, evicting none', async () => {
-    const before = podUids(world, 'px-sts');
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'sts-add', database: 'px-sts' }));
-    world.sim.requests.reset();
+  /** The pods the restart waits were for, in order, and the pods' UIDs when each wait ended. */
+  function recordWaits() {
+    const waits: Array<{ pod: string; uidsAfter: Record<string, string> }> = [];
+    const wrapTask = (state: string, fn: TaskFn): TaskFn =>
+      state !== 'Restart pod' && state !== 'Check pod'
+        ? fn
+        : async (input) => {
+            const out = await fn(input);
+            if ((out as { ready?: boolean }).ready === true)
+              waits.push({
+                pod: (input as { pod: { name: string } }).pod.name,
+                uidsAfter: podUids(world, STS),
+              });
+            return out;
+          };
+    return { waits, wrapTask };
+  }
 
-    const result = await world.run({ namespace: NS, opsRequest: 'sts-add' });
+  it('adds TLS by letting the controller roll the pods after the template change, evicting none, one wait per pod in the controller order', async () => {
+    const before = podUids(world, STS);
+    expect(Object.keys(before)).toHaveLength(3);
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'sts-add', database: STS }));
+    world.sim.requests.reset();
+    const { waits, wrapTask } = recordWaits();
+
+    const result = await world.run({ namespace: NS, opsRequest: 'sts-add' }, { wrapTask });
 
     expect(result.status, result.cause).toBe('SUCCEEDED');
     expect(world.sim.requests.countBy({ verb: 'evict' })).toBe(0);
-    const sts = world.get(KINDS.StatefulSet, 'px-sts');
+    const sts = world.get(KINDS.StatefulSet, STS);
     expect(sts.spec.template.spec.volumes.map((v: { name: string }) => v.name)).toContain(
       'tls-server-config',
     );
-    const after = podUids(world, 'px-sts');
+    const after = podUids(world, STS);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
     for (const pod of Object.keys(before)) expect(after[pod], pod).not.toBe(before[pod]);
     expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
+    // The controller rolls from the highest ordinal down; each wait covers one pod, so the first
+    // ends while the last pod still runs its old UID (a wait in ordinal order would cover them all).
+    expect(waits.map((w) => w.pod)).toEqual([`${STS}-2`, `${STS}-1`, `${STS}-0`]);
+    expect(waits[0]!.uidsAfter[`${STS}-0`]).toBe(before[`${STS}-0`]);
   });
+
+  // Rotate, update and change of issuer leave the pod template as it is: the controller rolls
+  // nothing, so each pod is evicted, in ordinal order, once per pass. A short timeout makes a wait
+  // for a rollout that never comes fail in seconds.
+  it.each([
+    ['rotates', 'pxcops-rotate' as const, 1],
+    ['updates certificate fields', 'pxcops-update' as const, 1],
+    ['changes the issuer', 'pxcops-change-issuer' as const, 2],
+  ])(
+    '%s by evicting each pod in ordinal order, once per pass (%s, passes: %i)',
+    async (_, sample, passes) => {
+      const serial = () =>
+        inspectTlsSecret({ 'tls.crt': secretPem(world, `${STS}-server-cert`, 'tls.crt') }).serial;
+      const before = { serial: serial(), uids: podUids(world, STS) };
+      expect(Object.keys(before.uids)).toHaveLength(3);
+      const name = `sts-${sample.replace('pxcops-', '')}`;
+      world.createOps(opsRequestFrom(sample, { name, database: STS, spec: { timeout: '10s' } }));
+      world.sim.requests.reset();
+      const { waits, wrapTask } = recordWaits();
+
+      const result = await world.run({ namespace: NS, opsRequest: name }, { wrapTask });
+
+      expect(result.status, result.cause).toBe('SUCCEEDED');
+      expect(world.ops(name).status?.phase).toBe('Successful');
+      const order = [`${STS}-0`, `${STS}-1`, `${STS}-2`];
+      expect(waits.map((w) => w.pod)).toEqual(passes === 2 ? [...order, ...order] : order);
+      expect(evictions(world)).toEqual(Object.fromEntries(order.map((p) => [p, passes])));
+      expect(serial()).not.toBe(before.serial);
+      const after = podUids(world, STS);
+      for (const pod of order) expect(after[pod], pod).not.toBe(before.uids[pod]);
+      expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
+      if (sample === 'pxcops-change-issuer') {
+        expect(chainsTo(secretPem(world, `${STS}-server-cert`, 'tls.crt')!, newCa.certPem)).toBe(true);
+        expect(world.db(STS).spec.tls?.issuerRef).toMatchObject({ kind: 'ClusterIssuer', name: 'px-new-ca' });
+      }
+    },
+  );
 });
