@@ -164,11 +164,26 @@ describe('Simulator controllers', () => {
         expect(pod('demo', n).metadata.labels['controller-revision-hash']).toBe(set.status.updateRevision);
     });
 
-    it('deletes the pods of a deleted set', async () => {
+    it('deletes the pods of a deleted set, and nothing brings them back', async () => {
       const db = createPerconaXtraDB(sim, { namespace: 'demo', name: 'gc' });
       await waitForPodsReady(sim, 'demo', db.podNames);
+      const state = (n: string) => {
+        const p = pod('demo', n);
+        return !p ? 'gone' : p.metadata.deletionTimestamp ? 'terminating' : 'running';
+      };
+      expect(db.podNames.map(state)).toEqual(['running', 'running', 'running']);
+
       await c.custom.deleteNamespacedCustomObject({ ...PETSET, namespace: 'demo', name: 'gc' });
+
+      // Garbage collection runs within the delete call: no pod runs on once it has answered.
+      expect(db.podNames.map(state)).not.toContain('running');
       await eventually(() => db.podNames.every((n) => !pod('demo', n)), 20_000, 'pods gone');
+      const left = await c.core.listNamespacedPod({
+        namespace: 'demo',
+        labelSelector: 'app.kubernetes.io/instance=gc',
+      });
+      expect(left.items).toEqual([]);
+      expect(sim.store.get('apps.k8s.appscode.com/v1', 'PetSet', 'demo', 'gc')).toBeUndefined();
     });
   });
 

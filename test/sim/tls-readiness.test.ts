@@ -138,9 +138,19 @@ describe('Kubelet TLS readiness', () => {
   it('lets a NotReady pod become Ready once its Secret is fixed, as a crash-looping mysqld restarts', async () => {
     const name = fresh();
     const db = dbWith({ server: pem(ca1, leaf1), client: pem(ca1, leaf1) }, name);
-    await startedCondition('demo', db.podNames[0]!);
+    const first = db.podNames[0]!;
+    const cond = await startedCondition('demo', first);
+    expect(cond).toMatchObject({ status: 'False', reason: 'TLSSecretMissing' });
+    expect(isReady(pod('demo', first))).toBe(false);
+    const uid = pod('demo', first).metadata.uid;
+
     sim.store.put(tlsSecret('demo', `${name}-metrics-exporter-cert`, pem(ca1, leaf1)));
-    await waitForPodsReady(sim, 'demo', db.podNames);
+    await waitForPodsReady(sim, 'demo', db.podNames, 10_000);
+
+    // The same pod (no one recreated it) turned Ready once the Secret was there.
+    expect(pod('demo', first).metadata.uid).toBe(uid);
+    expect(db.podNames.map((p) => isReady(pod('demo', p)))).toEqual([true, true, true]);
+    expect(readyCondition(pod('demo', first))).toMatchObject({ status: 'True' });
   });
 
   describe('peers', () => {
