@@ -210,7 +210,11 @@ const minor = hasKubectl
   : 0;
 if (!hasKubectl) console.warn('exec.test: kubectl is not installed: the kubectl exec tests are skipped');
 
-describe.skipIf(!hasKubectl)(`kubectl exec against the simulator (kubectl 1.${minor})`, () => {
+const EXEC_TITLE = hasKubectl
+  ? `kubectl exec against the simulator (kubectl 1.${minor})`
+  : 'kubectl exec against the simulator [SKIPPED: kubectl is not on PATH; install it (apt-get install kubernetes-client) to run these]';
+
+describe.skipIf(!hasKubectl)(EXEC_TITLE, () => {
   let sim: Simulator;
   let dir: string;
 
