@@ -27,8 +27,12 @@ function states(def: { States: Record<string, State> }): Array<[string, State]> 
 const all = states(JSON.parse(aslText));
 const retried = new Set(all.flatMap(([, s]) => (s.Retry ?? []).flatMap((r) => r.ErrorEquals)));
 const caught = new Set(all.flatMap(([, s]) => (s.Catch ?? []).flatMap((r) => r.ErrorEquals)));
-/** Names Step Functions itself raises (States.*) or the Lambda service raises around an invoke. */
-const isServiceName = (n: string) => n.startsWith('States.') || n.startsWith('Lambda.');
+/**
+ * Names Step Functions itself raises (States.*), the Lambda service raises around an invoke, or the
+ * EventBridge integration raises (which of these a Task may name is checked in asl-spec.test.ts).
+ */
+const isServiceName = (n: string) =>
+  n.startsWith('States.') || n.startsWith('Lambda.') || n.startsWith('EventBridge.');
 
 describe('The state machine and the error module agree', () => {
   it('names only errors the code defines in ErrorEquals', () => {
