@@ -109,19 +109,9 @@ if (selected('certificates')) {
 if (selected('coldstart')) {
   await section('cold start', async () => {
     const c = await benchColdStart({ runs: quick ? 3 : 10 });
-    details.coldStart = c.bundles.map(
-      ({ logicalId, bytes, usesKube, importMs, importCpuMs, processMs, largest }) => ({
-        logicalId,
-        bytes,
-        usesKube,
-        importMs,
-        importCpuMs,
-        processMs,
-        largest,
-      }),
-    );
+    details.coldStart = c.bundles;
     details.bareProcessMs = c.bareProcessMs;
-    details.coldStartWithoutClientNodeMs = c.whatIfMs;
+    details.bareCpuMs = c.bareCpuMs;
     figures.push(...c.figures);
   });
 }

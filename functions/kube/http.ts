@@ -10,8 +10,8 @@
  * eviction subresources on any kind, every patch type, a short watch with an early exit), and one
  * small request path is the only place that has to map HTTP failures to the error families.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as HttpModule from 'node:http';
+import type * as HttpsModule from 'node:https';
 import {
   KubeAlreadyExistsError,
   KubeConflictError,
@@ -41,7 +41,14 @@ export interface ClusterAccess {
 }
 
 /** Per-request options for node:http(s): agent, TLS material and headers. */
-export type RequestOptionsProvider = () => Promise<https.RequestOptions>;
+export type RequestOptionsProvider = () => Promise<HttpsModule.RequestOptions>;
+
+// node:http(s) are loaded on first use, not at import: a cold start only pays for them when a
+// request is made. `process.getBuiltinModule` rather than an ESM `import`, which would evaluate
+// every export of node:http — in Node 22 its lazy WebSocket/CloseEvent/MessageEvent getters load
+// the whole internal undici — although nothing here uses them.
+const nodeHttp = () => process.getBuiltinModule('node:http') as typeof HttpModule;
+const nodeHttps = () => process.getBuiltinModule('node:https') as typeof HttpsModule;
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -55,8 +62,8 @@ const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
 export function kubeFromAccess(access: ClusterAccess): Kube {
   const isHttps = access.server.startsWith('https:');
   const agent = isHttps
-    ? new https.Agent({ keepAlive: true, ...(access.caPem ? { ca: access.caPem } : {}) })
-    : new http.Agent({ keepAlive: true });
+    ? new (nodeHttps().Agent)({ keepAlive: true, ...(access.caPem ? { ca: access.caPem } : {}) })
+    : new (nodeHttp().Agent)({ keepAlive: true });
   return new HttpKube(access.server, async () => {
     const token = access.token ? await access.token() : undefined;
     return { agent, headers: token ? { Authorization: `Bearer ${token}` } : {} };
@@ -283,11 +290,15 @@ export class HttpKube implements Kube {
     });
   }
 
-  private transport(): typeof http | typeof https {
-    return this.base.protocol === 'https:' ? https : http;
+  private transport(): typeof HttpModule | typeof HttpsModule {
+    return this.base.protocol === 'https:' ? nodeHttps() : nodeHttp();
   }
 
-  private async options(method: string, path: string, contentType?: string): Promise<https.RequestOptions> {
+  private async options(
+    method: string,
+    path: string,
+    contentType?: string,
+  ): Promise<HttpsModule.RequestOptions> {
     const opts = await this.requestOptions();
     const basePath = this.base.pathname.replace(/\/$/, '');
     return {

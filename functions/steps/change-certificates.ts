@@ -27,13 +27,7 @@ import { type PassKind, type Plan, type TargetTls, targetTls } from '../model/pl
 import type { CertificateAlias, PerconaXtraDB } from '../model/types.js';
 import { CERTIFICATE_ALIASES } from '../model/types.js';
 import { applyWiring, snapshotWiring, type TlsWiring, type WiringSnapshot } from '../model/wiring.js';
-import {
-  decodeSecretData,
-  issueCertificates,
-  mergeTrustBundle,
-  resolveIssuer,
-  secretManifest,
-} from '../pki/index.js';
+import { loadPki, type Pki } from '../pki/load.js';
 import { defaultSecretName } from '../pki/profile.js';
 import {
   getDatabase,
@@ -132,10 +126,14 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
   const conditions: ConditionInput[] = [];
   let certificates: Round['certificates'] = [];
   if (kind === 'certificates') {
+    const pki = await loadPki();
+    const { issueCertificates, mergeTrustBundle, resolveIssuer, secretManifest } = pki;
     const ca = await resolveIssuer(kube, target.issuerRef!, issuerOptions(ns, deps));
     // During a CA change every pod keeps trusting the old CA too; the old CA leaves at the next rotation.
     const oldCa =
-      plan.action === 'change-issuer' ? decoded(secrets.get(currentNames.server))?.['ca.crt'] : undefined;
+      plan.action === 'change-issuer'
+        ? decoded(pki, secrets.get(currentNames.server))?.['ca.crt']
+        : undefined;
     const issued = await issueCertificates({
       database: plan.database,
       namespace: ns,
@@ -168,10 +166,12 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       },
     );
   } else if (kind === 'trust-bundle') {
+    const pki = await loadPki();
+    const { mergeTrustBundle, resolveIssuer } = pki;
     const ca = await resolveIssuer(kube, target.issuerRef!, issuerOptions(ns, deps));
     for (const name of new Set(Object.values(currentNames))) {
       const secret = secrets.get(name);
-      const data = decoded(secret);
+      const data = decoded(pki, secret);
       if (!secret || !data) continue;
       const bundle = mergeTrustBundle(data['ca.crt'] ?? '', ca.rootPem);
       if (bundle === data['ca.crt']) continue;
@@ -236,8 +236,8 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
   return { pass, next: pass + 1, more: !final, kind, rollout, selector, pods, certificates };
 }
 
-function decoded(secret: SecretObject | undefined): Record<string, string | undefined> | undefined {
-  return secret?.data ? decodeSecretData(secret.data) : undefined;
+function decoded(pki: Pki, secret: SecretObject | undefined): Record<string, string | undefined> | undefined {
+  return secret?.data ? pki.decodeSecretData(secret.data) : undefined;
 }
 
 function ownerRefs(db: PerconaXtraDB) {

@@ -24,7 +24,7 @@ import {
 import type { Plan } from '../model/plan.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { restoreWiring } from '../model/wiring.js';
-import { mergeTrustBundle } from '../pki/x509.js';
+import { loadPki } from '../pki/load.js';
 import type { BackupState, PodToRestart } from './change-certificates.js';
 import {
   causeMessage,
@@ -150,7 +150,7 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
           .filter(([k]) => k.startsWith(prefix))
           .map(([k, v]) => [k.slice(prefix.length), v]),
       );
-      keepTrustingCurrentCAs(data, current);
+      await keepTrustingCurrentCAs(data, current);
       if (current && JSON.stringify(current.data ?? {}) === JSON.stringify(data)) continue;
       await upsertSecret(
         kube,
@@ -272,10 +272,14 @@ async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
  * the old ca.crt alone would refuse them and never become Ready. Under the same CA this changes
  * nothing (the bundle is deduplicated by fingerprint); the extra CA leaves at the next rotation.
  */
-function keepTrustingCurrentCAs(data: Record<string, string>, current: SecretObject | undefined): void {
+async function keepTrustingCurrentCAs(
+  data: Record<string, string>,
+  current: SecretObject | undefined,
+): Promise<void> {
   const saved = data['ca.crt'];
   const now = current?.data?.['ca.crt'];
   if (!saved || !now || saved === now) return;
+  const { mergeTrustBundle } = await loadPki();
   const pem = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
   try {
     data['ca.crt'] = Buffer.from(mergeTrustBundle(pem(saved), pem(now)), 'utf8').toString('base64');

@@ -9,7 +9,7 @@ import {
   type PerconaXtraDB,
   type PerconaXtraDBOpsRequest,
 } from '../model/types.js';
-import { certificateValidity } from '../pki/index.js';
+import { loadPki, type Pki } from '../pki/load.js';
 import type { StartExecution } from '../triggers/aws.js';
 import { isWaiting } from '../triggers/events.js';
 import { listAll } from '../triggers/list.js';
@@ -222,7 +222,8 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
 
   const secretByKey = new Map(secrets.items.map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s]));
   const withTls = dbs.items.filter((db) => db.spec?.tls?.issuerRef && !db.metadata.deletionTimestamp);
-  const databases = withTls.map((db) => gatherCerts(db, secretByKey, deps.logger));
+  const pki = withTls.length ? await loadPki() : undefined;
+  const databases = withTls.map((db) => gatherCerts(pki!, db, secretByKey, deps.logger));
 
   const existing = new Map<string, PerconaXtraDBOpsRequest[]>();
   for (const r of requests.items) {
@@ -272,7 +273,12 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
   return result;
 }
 
-function gatherCerts(db: PerconaXtraDB, secrets: Map<string, Secret>, logger: StepLogger): DatabaseCerts {
+function gatherCerts(
+  pki: Pki,
+  db: PerconaXtraDB,
+  secrets: Map<string, Secret>,
+  logger: StepLogger,
+): DatabaseCerts {
   const namespace = db.metadata.namespace ?? '';
   const database = db.metadata.name ?? '';
   const specs = db.spec.tls?.certificates ?? [];
@@ -284,7 +290,7 @@ function gatherCerts(db: PerconaXtraDB, secrets: Map<string, Secret>, logger: St
     try {
       // Only tls.crt: the scanner needs the leaf's validity, never the private key.
       const crt = Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8');
-      const seen = certificateValidity(crt, { renewBefore: spec?.renewBefore });
+      const seen = pki.certificateValidity(crt, { renewBefore: spec?.renewBefore });
       return {
         alias,
         secretName,

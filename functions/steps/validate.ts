@@ -31,7 +31,7 @@ import {
   timeoutSeconds,
 } from '../model/plan.js';
 import type { PerconaXtraDBOpsRequest, ReconfigureTLSSpec } from '../model/types.js';
-import { decodeSecretData, inspectTlsSecret, resolveIssuer } from '../pki/index.js';
+import { loadPki } from '../pki/load.js';
 import { defaultSecretName } from '../pki/profile.js';
 import {
   getDatabase,
@@ -152,6 +152,7 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
   let newCaAlreadyTrusted = false;
   if (target.enabled && action !== 'require-ssl') {
     // Checks the CA (exists, is a CA issuer, not expired, key matches) before anything is paused.
+    const { resolveIssuer } = await loadPki();
     const ca = await resolveIssuer(kube, target.issuerRef!, issuerOptions(ns, deps));
     if (action === 'change-issuer')
       newCaAlreadyTrusted = await serverTrusts(deps, ns, db!.metadata.name!, target, ca.rootFingerprint);
@@ -245,6 +246,7 @@ async function serverTrusts(
     defaultSecretName(database, 'server');
   const secret = await deps.kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
   if (!secret?.data?.['tls.crt']) return false;
+  const { decodeSecretData, inspectTlsSecret } = await loadPki();
   try {
     return inspectTlsSecret(decodeSecretData(secret.data), { now: deps.clock.now() }).caFingerprints.includes(
       rootFingerprint,

@@ -1,14 +1,12 @@
 /**
  * The AWS calls the triggers make, behind two small functions so steps stay testable:
  * `eventBridgePublish` (PutEvents in batches of 10) and `sfnStartExecution` (StartExecution where
- * "already exists" is success). Clients are built on first use, never at import (cold start).
+ * "already exists" is success). Clients are built on first use, never at import (cold start), and
+ * their SDK modules are loaded then too (`import()`, a chunk of its own in the bundle): a sweep that
+ * finds nothing pending never loads the EventBridge client at all.
  */
-import {
-  EventBridgeClient,
-  PutEventsCommand,
-  type PutEventsCommandOutput,
-} from '@aws-sdk/client-eventbridge';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { EventBridgeClient, PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import { AwsUnavailableError, InvalidRequestError } from '../errors.js';
 import { type BusEntry, batches, PUT_EVENTS_BATCH, type Publish } from './events.js';
 
@@ -24,6 +22,7 @@ export interface AwsClientConfig {
 export function eventBridgePublish(busName: string, config: AwsClientConfig = {}): Publish {
   let client: EventBridgeClient | undefined;
   return async (entries: BusEntry[]) => {
+    const { EventBridgeClient, PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
     client ??= new EventBridgeClient(config);
     for (const batch of batches(entries, PUT_EVENTS_BATCH)) {
       let out: PutEventsCommandOutput;
@@ -60,6 +59,7 @@ export type StartExecution = (name: string, input: object) => Promise<StartResul
 export function sfnStartExecution(stateMachineArn: string, config: AwsClientConfig = {}): StartExecution {
   let client: SFNClient | undefined;
   return async (name, input) => {
+    const { SFNClient, StartExecutionCommand } = await import('@aws-sdk/client-sfn');
     client ??= new SFNClient(config);
     try {
       const out = await client.send(
