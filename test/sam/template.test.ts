@@ -159,7 +159,9 @@ describe('template.yaml', () => {
       detail: { type: ['ReconfigureTLS'] },
     });
     expect(rule.Properties.RetryPolicy.MaximumRetryAttempts).toBeGreaterThan(0);
-    expect(rule.Properties.DeadLetterConfig.Type).toBe('SQS');
+    expect(rule.Properties.DeadLetterConfig).toEqual({
+      Arn: { 'Fn::GetAtt': ['OpsRequestPendingDeadLetterQueue', 'Arn'] },
+    });
   });
 
   it('schedules the sweep every 5 minutes and the expiry scan daily, both as parameters', () => {
