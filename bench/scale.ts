@@ -76,7 +76,7 @@ export async function measureScan(databases: number, runs: number): Promise<Scal
       const t = performance.now();
       const result = await scanExpiry(
         {},
-        { kube, startExecution, recordDaysToExpiry: () => undefined, now: () => now, logger: silent },
+        { kube, startExecution, recordExpiry: () => undefined, now: () => now, logger: silent },
       );
       out.wallMs.push(performance.now() - t);
       out.listCalls.push(sim.requests.countBy({ verb: 'list' }));

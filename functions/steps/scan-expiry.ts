@@ -60,8 +60,37 @@ export interface RenewalPlan {
   restart: Renewal[];
   /** Due, but left alone this time; the reason says why. */
   skipped: Array<{ namespace: string; database: string; reason: string }>;
-  /** Days until the earliest notAfter, per database with readable certificates (negative = expired). */
-  daysToExpiry: Array<{ namespace: string; database: string; days: number }>;
+  /** Per database with readable certificates: days until the earliest notAfter (negative = expired). */
+  daysToExpiry: Array<{
+    namespace: string;
+    database: string;
+    days: number;
+    notAfter: string;
+    renewalTime: string;
+    state: 'ok' | 'due' | 'expired';
+  }>;
+}
+
+/** What the scan publishes as metrics: a fixed handful of figures, however many databases there are. */
+export interface ExpirySummary {
+  /** Databases with readable certificates. */
+  databases: number;
+  /** Of those, past their renewal time (expired ones included). */
+  due: number;
+  expired: number;
+  /** Days until the earliest notAfter of them all; absent when no database has a readable certificate. */
+  minDaysToExpiry?: number;
+}
+
+/** Pure: the metrics of a plan. */
+export function expirySummary(plan: RenewalPlan): ExpirySummary {
+  const days = plan.daysToExpiry.map((d) => d.days);
+  return {
+    databases: days.length,
+    due: plan.daysToExpiry.filter((d) => d.state !== 'ok').length,
+    expired: plan.daysToExpiry.filter((d) => d.state === 'expired').length,
+    ...(days.length ? { minDaysToExpiry: Math.min(...days) } : {}),
+  };
 }
 
 /**
@@ -102,13 +131,17 @@ export function planRenewals(
     if (readable.length === 0) continue;
     const notAfter = minIso(readable.map((c) => c.notAfter!));
     const renewalTime = minIso(readable.map((c) => c.renewalTime!));
+    const due = Date.parse(renewalTime) <= now.getTime();
+    const expired = Date.parse(notAfter) <= now.getTime();
     plan.daysToExpiry.push({
       namespace: db.namespace,
       database: db.database,
       days: Math.round(((Date.parse(notAfter) - now.getTime()) / DAY_MS) * 100) / 100,
+      notAfter,
+      renewalTime,
+      state: expired ? 'expired' : due ? 'due' : 'ok',
     });
-    if (Date.parse(renewalTime) > now.getTime()) continue;
-    const expired = Date.parse(notAfter) <= now.getTime();
+    if (!due) continue;
     const names = renewalNames(
       db.namespace,
       db.database,
@@ -175,8 +208,8 @@ export function renewalOpsRequest(r: Renewal): PerconaXtraDBOpsRequest {
 export interface ScanExpiryDeps {
   kube: Kube;
   startExecution: StartExecution;
-  /** Publishes days-to-expiry per database (Powertools Metrics in Lambda). */
-  recordDaysToExpiry(namespace: string, database: string, days: number): void;
+  /** Publishes the scan's metrics (Powertools Metrics in Lambda); per-database figures go to the log. */
+  recordExpiry(summary: ExpirySummary): void;
   now(): Date;
   logger: StepLogger;
   pageSize?: number;
@@ -233,7 +266,10 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
   }
 
   const plan = planRenewals(databases, existing, now);
-  for (const d of plan.daysToExpiry) deps.recordDaysToExpiry(d.namespace, d.database, d.days);
+  // One log line per database (searchable, free of metric charges), a fixed set of metrics per cluster.
+  for (const { days, ...d } of plan.daysToExpiry)
+    deps.logger.info('certificate expiry', { ...d, daysToExpiry: days });
+  deps.recordExpiry(expirySummary(plan));
 
   const created: string[] = [];
   let executionsStarted = 0;

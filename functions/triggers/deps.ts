@@ -11,6 +11,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { InvalidRequestError } from '../errors.js';
 import { getKube } from '../kube/index.js';
 import type { Kube } from '../kube/types.js';
+import type { ExpirySummary } from '../steps/scan-expiry.js';
 import { eventBridgePublish, type StartExecution, sfnStartExecution } from './aws.js';
 import type { Publish } from './events.js';
 import type { StepLogger } from './logger.js';
@@ -30,7 +31,7 @@ export interface TriggerDeps {
   kube: Kube;
   publish: Publish;
   startExecution: StartExecution;
-  recordDaysToExpiry(namespace: string, database: string, days: number): void;
+  recordExpiry(summary: ExpirySummary): void;
   cluster: string;
   now(): Date;
   logger: StepLogger;
@@ -57,11 +58,20 @@ function required(name: string, env: NodeJS.ProcessEnv): string {
   return value;
 }
 
-/** One CloudWatch metric per database, in embedded metric format (no PutMetricData calls). */
-function recordDaysToExpiry(namespace: string, database: string, days: number): void {
-  const single = metrics.singleMetric();
-  single.addDimensions({ Namespace: namespace, Database: database });
-  single.addMetric('CertificateDaysToExpiry', MetricUnit.Count, days);
+/**
+ * The expiry scan's metrics, in embedded metric format (no PutMetricData calls): four series per
+ * cluster whatever the number of databases — a series per database would cost $0.30 a month each.
+ * Published by the handler's logMetrics middleware.
+ */
+function expiryMetrics(cluster: string): (summary: ExpirySummary) => void {
+  return (s) => {
+    metrics.addDimension('Cluster', cluster);
+    metrics.addMetric('DatabasesWithTls', MetricUnit.Count, s.databases);
+    metrics.addMetric('DatabasesDue', MetricUnit.Count, s.due);
+    metrics.addMetric('DatabasesExpired', MetricUnit.Count, s.expired);
+    if (s.minDaysToExpiry !== undefined)
+      metrics.addMetric('MinDaysToExpiry', MetricUnit.Count, s.minDaysToExpiry);
+  };
 }
 
 export async function triggerDeps(env: NodeJS.ProcessEnv = process.env): Promise<TriggerDeps> {
@@ -77,7 +87,8 @@ export async function triggerDeps(env: NodeJS.ProcessEnv = process.env): Promise
       startExecution ??= sfnStartExecution(required('STATE_MACHINE_ARN', env));
       return startExecution;
     },
-    recordDaysToExpiry: overrides.recordDaysToExpiry ?? recordDaysToExpiry,
+    recordExpiry:
+      overrides.recordExpiry ?? expiryMetrics(overrides.cluster ?? env.EKS_CLUSTER_NAME ?? 'local'),
     cluster: overrides.cluster ?? env.EKS_CLUSTER_NAME ?? 'local',
     now: overrides.now ?? (() => new Date()),
     logger: overrides.logger ?? powertoolsLogger,

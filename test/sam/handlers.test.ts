@@ -115,13 +115,25 @@ describe('Trigger handlers, configured by the environment', () => {
       .flatMap((s) => s.split('\n'))
       .filter((l) => l.includes('"_aws"'))
       .map((l) => JSON.parse(l));
-    expect(emf).toContainEqual(
-      expect.objectContaining({
-        Namespace: 'shop',
-        Database: 'orders',
-        CertificateDaysToExpiry: expect.any(Number),
-      }),
+    // Four series per cluster, named by the cluster, never by a database: the metric bill does not
+    // grow with the number of databases (the per-database figures are log lines).
+    const series = emf.flatMap((e) =>
+      e._aws.CloudWatchMetrics.flatMap(
+        (m: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }) =>
+          m.Metrics.map(
+            (x) => `${m.Namespace}/${x.Name} by ${m.Dimensions.map((d) => d.join('+')).join(',')}`,
+          ),
+      ),
     );
-    expect(emf[0]._aws.CloudWatchMetrics[0].Namespace).toBe('PxcTlsOps');
+    expect(new Set(series)).toEqual(
+      new Set(
+        ['DatabasesWithTls', 'DatabasesDue', 'DatabasesExpired', 'MinDaysToExpiry'].map(
+          (name) => `PxcTlsOps/${name} by service+Cluster`,
+        ),
+      ),
+    );
+    expect(emf.at(-1)).toMatchObject({ Cluster: 'demo-cluster', DatabasesWithTls: 2, DatabasesDue: 1 });
+    const logged = stdout.flatMap((s) => s.split('\n')).filter((l) => l.includes('"certificate expiry"'));
+    expect(logged.map((l) => JSON.parse(l).database).sort()).toEqual(['carts', 'carts', 'orders', 'orders']);
   });
 });

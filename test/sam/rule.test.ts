@@ -196,7 +196,7 @@ describe('Rule: from a Pending event to a finished execution', () => {
           region: 'eu-west-1',
           credentials: TEST_CREDENTIALS,
         }),
-        recordDaysToExpiry: () => {},
+        recordExpiry: () => {},
         now: () => later,
         logger: recordingLogger(),
       },

@@ -4,6 +4,7 @@ import type { Kube } from '../../functions/kube/types.js';
 import type { PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
 import {
   type DatabaseCerts,
+  type ExpirySummary,
   planRenewals,
   renewalNames,
   type ScanExpiryResult,
@@ -73,7 +74,9 @@ describe('Scan expiry: deciding', () => {
       new Map(),
       NOW,
     );
-    expect(plan.daysToExpiry).toEqual([{ namespace: 'ns', database: 'db', days: 12.5 }]);
+    expect(plan.daysToExpiry).toEqual([
+      expect.objectContaining({ namespace: 'ns', database: 'db', days: 12.5, state: 'due' }),
+    ]);
   });
 
   it('starts again a renewal it created that nobody has taken, and leaves a taken one alone', () => {
@@ -134,12 +137,13 @@ describe('Scan expiry: 1,000 databases in 50 namespaces, 10 due', () => {
   let sim: Simulator;
   let aws: AwsStandIn;
   let kube: Kube;
-  const days: number[] = [];
+  const summaries: ExpirySummary[] = [];
+  const firstLog = recordingLogger();
   let first: ScanExpiryResult;
   let firstLists: number;
   let firstGets: number;
 
-  const run = () =>
+  const run = (logger = recordingLogger()) =>
     scanExpiry(
       {},
       {
@@ -149,9 +153,9 @@ describe('Scan expiry: 1,000 databases in 50 namespaces, 10 due', () => {
           region: 'eu-west-1',
           credentials: TEST_CREDENTIALS,
         }),
-        recordDaysToExpiry: (_ns, _db, d) => days.push(d),
+        recordExpiry: (s) => summaries.push(s),
         now: () => NOW,
-        logger: recordingLogger(),
+        logger,
       },
     );
 
@@ -176,7 +180,7 @@ describe('Scan expiry: 1,000 databases in 50 namespaces, 10 due', () => {
     putOpsRequest(sim, 'team-01', 'someone-elses', { database: 'db-01', phase: 'Successful' });
     putOpsRequest(sim, 'team-02', 'a-scale', { database: 'db-02', type: 'HorizontalScaling' });
     sim.requests.reset();
-    first = await run();
+    first = await run(firstLog);
     firstLists = sim.requests.countBy({ verb: 'list' });
     firstGets = sim.requests.countBy({ verb: 'get' });
   }, 180_000);
@@ -222,9 +226,25 @@ describe('Scan expiry: 1,000 databases in 50 namespaces, 10 due', () => {
     console.info(`expiry scan of 1,000 databases in 50 namespaces: ${firstLists} list calls`);
   });
 
-  it('publishes days to expiry for every database', () => {
-    expect(days).toHaveLength(1000);
-    expect(days.filter((d) => d < 0)).toHaveLength(2);
+  it('publishes four figures for 1,000 databases and logs each database’s days to expiry', () => {
+    expect(summaries[0]).toEqual({
+      databases: 1000,
+      due: DUE.size + EXPIRED.size,
+      expired: EXPIRED.size,
+      minDaysToExpiry: expect.any(Number),
+    });
+    expect(summaries[0]!.minDaysToExpiry).toBeLessThan(0);
+    const perDatabase = firstLog.lines.filter((l) => l.message === 'certificate expiry');
+    expect(perDatabase).toHaveLength(1000);
+    expect(perDatabase.filter((l) => (l.extra as { state: string }).state === 'expired')).toHaveLength(2);
+    expect(perDatabase[0]!.extra).toEqual({
+      namespace: expect.any(String),
+      database: expect.any(String),
+      daysToExpiry: expect.any(Number),
+      notAfter: expect.any(String),
+      renewalTime: expect.any(String),
+      state: expect.stringMatching(/^(ok|due|expired)$/),
+    });
   });
 
   it('creates nothing and starts nothing when run again', async () => {
@@ -283,7 +303,7 @@ describe('Scan expiry: databases it cannot judge', () => {
           region: 'eu-west-1',
           credentials: TEST_CREDENTIALS,
         }),
-        recordDaysToExpiry: () => {},
+        recordExpiry: () => {},
         now: () => NOW,
         logger,
       },
