@@ -13,8 +13,19 @@
  *   catches them into the failure path at once.
  */
 
+/** The API server's answer behind a Kube* error, kept as a detail for people and code alike. */
+export interface KubeStatus {
+  code: number;
+  reason?: string;
+  message?: string;
+  /** `details.causes` of the Status (e.g. a PodDisruptionBudget's refusal of an eviction). */
+  causes?: Array<{ reason?: string; message?: string }>;
+}
+
 export abstract class PxcTlsOpsError extends Error {
   abstract readonly retryable: boolean;
+  /** Set by the Kubernetes adapter on errors that come from an API answer. */
+  status?: KubeStatus;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -95,6 +106,14 @@ export class StepTimeoutError extends FatalError {
   override readonly name = 'StepTimeoutError';
 }
 
+/**
+ * A pod could not be evicted before the step's timeout because a PodDisruptionBudget kept
+ * refusing (each refusal is waited out and retried; this is the final word, naming the budget).
+ */
+export class EvictionBlockedError extends FatalError {
+  override readonly name = 'EvictionBlockedError';
+}
+
 /** The failure path could not restore what it saved; the message says what is left. */
 export class RollbackError extends FatalError {
   override readonly name = 'RollbackError';
@@ -114,6 +133,7 @@ export const ERROR_CLASSES = {
   KubeRequestError,
   KubeAlreadyExistsError,
   StepTimeoutError,
+  EvictionBlockedError,
   RollbackError,
 } as const;
 

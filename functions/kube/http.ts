@@ -19,6 +19,7 @@ import {
   KubeRequestError,
   KubeThrottledError,
   KubeUnavailableError,
+  type PxcTlsOpsError,
 } from '../errors.js';
 import type {
   Kube,
@@ -94,10 +95,11 @@ interface Status {
   reason?: string;
   message?: string;
   code?: number;
+  details?: { causes?: Array<{ reason?: string; message?: string }> };
 }
 
 /** Maps a non-2xx answer to the error families the state machine retries or catches. */
-export function errorFromStatus(code: number, body: string, what: string): Error {
+export function errorFromStatus(code: number, body: string, what: string): PxcTlsOpsError {
   let status: Status = {};
   try {
     status = JSON.parse(body) as Status;
@@ -106,14 +108,27 @@ export function errorFromStatus(code: number, body: string, what: string): Error
   }
   const detail = status.message ?? body.slice(0, 300);
   const message = `${what}: ${code}${status.reason ? ` ${status.reason}` : ''}: ${detail}`;
-  if (code === 409)
-    return status.reason === 'AlreadyExists'
-      ? new KubeAlreadyExistsError(message)
-      : new KubeConflictError(message);
-  if (code === 429) return new KubeThrottledError(message);
-  if (code === 401 || code === 403) return new KubeForbiddenError(message);
-  if (code >= 500 || code === 408) return new KubeUnavailableError(message);
-  return new KubeRequestError(message);
+  const err =
+    code === 409
+      ? status.reason === 'AlreadyExists'
+        ? new KubeAlreadyExistsError(message)
+        : new KubeConflictError(message)
+      : code === 429
+        ? new KubeThrottledError(message)
+        : code === 401 || code === 403
+          ? new KubeForbiddenError(message)
+          : code >= 500 || code === 408
+            ? new KubeUnavailableError(message)
+            : new KubeRequestError(message);
+  // Kept structured, so a step can tell a missing namespace or a PodDisruptionBudget's refusal
+  // apart without parsing the message.
+  err.status = {
+    code,
+    ...(status.reason ? { reason: status.reason } : {}),
+    message: detail,
+    ...(status.details?.causes ? { causes: status.details.causes } : {}),
+  };
+  return err;
 }
 
 export class HttpKube implements Kube {

@@ -154,6 +154,22 @@ export function targetTls(
 }
 
 /**
+ * Whether the request asks for what the database already has: an update or requireSSL change
+ * (an add-TLS request re-applied as it was is an update) whose target equals the current spec.
+ * Such a request changes nothing and restarts no pod; rotate and remove always act.
+ */
+export function asksForCurrentState(action: Action, target: TargetTls, db: PerconaXtraDB): boolean {
+  if (action !== 'update' && action !== 'require-ssl') return false;
+  const current = db.spec.tls;
+  return (
+    !!current?.issuerRef &&
+    sameIssuer(target.issuerRef!, current.issuerRef) &&
+    JSON.stringify(target.certificates) === JSON.stringify(current.certificates ?? []) &&
+    target.requireSSL === (db.spec.requireSSL ?? false)
+  );
+}
+
+/**
  * The passes an action needs. A CA change is two passes (trust first, then certificates) unless
  * every pod already trusts the new CA; `onePassCaChange` exists only for the test that proves why.
  */

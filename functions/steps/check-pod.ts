@@ -1,21 +1,25 @@
 /**
  * Check pod: is the restarted pod back — a new UID, Running and Ready — with every replica Ready?
  *
- * Holds one short watch on the database's pods (CHECK_POD_HOLD_SECONDS, default 10, never past
+ * Holds one short watch on the database's pods (CHECK_POD_HOLD_SECONDS, default 7, never past
  * the deadline) so readiness is noticed within moments, without a Lambda blocking for minutes; the
- * ASL loops with a short Wait when the answer is "not yet". Reads only (one watch request), so it
- * is safe to repeat; the per-pod conditions are written by Resume with the others.
+ * ASL loops with a short Wait when the answer is "not yet". Reads the pods only (one watch
+ * request), so it is safe to repeat; the per-pod conditions are written by Resume with the others.
+ * Events tell the live story: "not Ready yet" with the pod's current readiness message (one
+ * Event, refreshed at every check, so at least every 10 s while waiting) and "Ready again" with
+ * the new pod's UID.
  * Throws StepTimeoutError naming the pod and its readiness message once the deadline has passed.
  */
 import type { Deps } from '../deps.js';
 import { StepTimeoutError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import type { PodToRestart } from './change-certificates.js';
-import { isPodReady, type PodObject, readinessMessage } from './common.js';
+import { isPodReady, opsRef, type PodObject, readinessMessage, recordEvent } from './common.js';
 
 export interface CheckPodInput {
   namespace: string;
   opsRequest?: string;
+  opsRequestUid?: string;
   database: string;
   replicas: number;
   selector: string;
@@ -28,13 +32,17 @@ export interface CheckPodOutput {
   message: string;
   /** Passed through, so the ASL loop carries it to the next check. */
   deadline: string;
+  /** Once ready: the new pod's UID and when it became Ready (its Ready condition's time). */
+  uid?: string;
+  readyAt?: string;
 }
 
 /**
  * Long enough that a pod restarting in the usual few seconds is seen in the first hold (no Wait,
- * no lag), short enough to stay far inside the function's timeout.
+ * no lag), short enough that hold + the ASL's 2 s Wait refreshes a waiting pod's reason at
+ * least every 10 s, and far inside the function's timeout.
  */
-export const DEFAULT_HOLD_SECONDS = 10;
+export const DEFAULT_HOLD_SECONDS = 7;
 
 /** Pure: is the restart of `target` complete in this view of the pods? */
 export function restartComplete(
@@ -80,9 +88,31 @@ export async function awaitRestart(input: CheckPodInput, deps: Deps): Promise<Ch
     },
   );
   const current = pods.get(pod.name);
+  const ops = input.opsRequest
+    ? opsRef(ns, input.opsRequest, input.database, input.opsRequestUid)
+    : undefined;
+  const where = `pod ${ns}/${pod.name} (${pod.index + 1}/${pod.total})`;
   if (done) {
+    const uid = current?.metadata.uid ?? '';
+    const readyAt =
+      current?.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True')
+        ?.lastTransitionTime ?? deps.clock.now().toISOString();
     deps.logger.info('pod is back and all replicas are Ready', { pod: pod.name });
-    return { ready: true, message: `${pod.name} is Ready`, deadline: input.deadline };
+    if (ops)
+      await recordEvent(
+        deps,
+        ops,
+        'Normal',
+        'PodReady',
+        `Pod ${ns}/${pod.name} (${pod.index + 1}/${pod.total}) is Ready again, new UID ${uid}`,
+      );
+    return {
+      ready: true,
+      message: `${pod.name} is Ready`,
+      deadline: input.deadline,
+      uid,
+      readyAt: String(readyAt),
+    };
   }
   const why =
     current && current.metadata.uid === pod.uid
@@ -92,9 +122,20 @@ export async function awaitRestart(input: CheckPodInput, deps: Deps): Promise<Ch
         : readinessMessage(current);
   if (deps.clock.now().getTime() >= deadline) {
     throw new StepTimeoutError(
-      `pod ${ns}/${pod.name} was not Ready by the timeout (${input.deadline}): ${why}`,
+      `pod ${ns}/${pod.name} was not Ready again before the request's timeout (${input.deadline}): ${why}`,
     );
   }
+  if (ops)
+    await recordEvent(
+      deps,
+      ops,
+      'Normal',
+      'WaitingForPod',
+      `Waiting for ${where} to be Ready again: ${why}; timeout at ${input.deadline}`,
+      {
+        series: `ready/${pod.name}/${pod.uid}`,
+      },
+    );
   return { ready: false, message: why, deadline: input.deadline };
 }
 

@@ -3,7 +3,7 @@
  * conditions, the workload, the backup Secret. Every write is an ensure (skipped when nothing
  * changes), so a step can run twice.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { DatabaseBusyError, InvalidRequestError, KubeAlreadyExistsError } from '../errors.js';
 import type { Kube, KubeObject } from '../kube/types.js';
@@ -40,7 +40,13 @@ export interface PodObject extends KubeObject {
   spec?: { containers?: unknown[]; [k: string]: unknown };
   status?: {
     phase?: string;
-    conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+    conditions?: Array<{
+      type: string;
+      status: string;
+      reason?: string;
+      message?: string;
+      lastTransitionTime?: string;
+    }>;
     containerStatuses?: Array<{
       name: string;
       ready?: boolean;
@@ -97,6 +103,11 @@ export async function updateOpsStatus(
 /**
  * A core v1 Event on the OpsRequest, so `kubectl describe pxcops` tells the story. Best effort:
  * a failed Event is logged, never fails the step.
+ *
+ * With `series`, the Event is one line that is refreshed rather than repeated: the same name for
+ * the same wait (e.g. one pod not Ready yet), its count, lastTimestamp and message updated at
+ * each check, so `kubectl describe` shows "(x7 over 63s)" with the latest reason. Costs a read
+ * and a write, and only ever happens while something is being waited for.
  */
 export async function recordEvent(
   deps: Deps,
@@ -104,20 +115,50 @@ export async function recordEvent(
   type: 'Normal' | 'Warning',
   reason: string,
   message: string,
+  opts: { series?: string } = {},
 ): Promise<void> {
   const now = deps.clock.now().toISOString();
   const ns = ops.metadata.namespace!;
   try {
+    const suffix = opts.series
+      ? createHash('sha256').update(`${reason}/${opts.series}`).digest('hex').slice(0, 16)
+      : randomBytes(8).toString('hex');
+    const name = `${ops.metadata.name}.${suffix}`;
+    if (opts.series) {
+      const existing = await deps.kube.get<KubeObject & { count?: number }>(KINDS.Event, {
+        namespace: ns,
+        name,
+      });
+      if (existing) {
+        await deps.kube.patch(
+          KINDS.Event,
+          { namespace: ns, name },
+          { message, lastTimestamp: now, count: (existing.count ?? 1) + 1 },
+          'merge',
+        );
+        return;
+      }
+    }
+    let uid = ops.metadata.uid;
+    if (!uid) {
+      // Without the UID `kubectl describe` does not list the Event under the request.
+      uid = (
+        await deps.kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {
+          namespace: ns,
+          name: ops.metadata.name!,
+        })
+      )?.metadata.uid;
+    }
     await deps.kube.create(KINDS.Event, {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { name: `${ops.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: ns },
+      metadata: { name, namespace: ns },
       involvedObject: {
         apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,
         kind: KINDS.PerconaXtraDBOpsRequest.kind,
         name: ops.metadata.name,
         namespace: ns,
-        uid: ops.metadata.uid,
+        uid,
         ...(ops.metadata.resourceVersion ? { resourceVersion: ops.metadata.resourceVersion } : {}),
       },
       reason,
@@ -133,6 +174,16 @@ export async function recordEvent(
   } catch (err) {
     deps.logger.warn('could not record an Event', { reason, error: (err as Error).message });
   }
+}
+
+/** Just enough of an OpsRequest for `recordEvent`, for steps that get only its name (and UID). */
+export function opsRef(ns: string, name: string, database: string, uid?: string): PerconaXtraDBOpsRequest {
+  return {
+    apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,
+    kind: KINDS.PerconaXtraDBOpsRequest.kind,
+    metadata: { namespace: ns, name, ...(uid ? { uid } : {}) },
+    spec: { type: 'ReconfigureTLS', databaseRef: { name: database } },
+  };
 }
 
 const PAUSED_BY = /^Paused by PerconaXtraDBOpsRequest ([^/\s]+)\/(\S+) for ReconfigureTLS$/;

@@ -75,7 +75,14 @@ export function parseRestartPod(event: unknown): RestartPodInput {
     pod: pod(o, w),
     rollout: o.rollout === true,
     timeoutSeconds: numberField(o, 'timeoutSeconds', w),
+    ...(previousDeadline(o.previous) ? { previous: { deadline: previousDeadline(o.previous)! } } : {}),
   };
+}
+
+/** The deadline a previous Restart pod try returned (while an eviction is waited for), if any. */
+function previousDeadline(previous: unknown): string | undefined {
+  const d = (previous as { deadline?: unknown } | undefined)?.deadline;
+  return typeof d === 'string' && !Number.isNaN(Date.parse(d)) ? d : undefined;
 }
 
 export function parseCheckPod(event: unknown): CheckPodInput {
@@ -87,6 +94,7 @@ export function parseCheckPod(event: unknown): CheckPodInput {
   return {
     namespace: stringField(o, 'namespace', w),
     ...(typeof o.opsRequest === 'string' && o.opsRequest ? { opsRequest: o.opsRequest } : {}),
+    ...(typeof o.opsRequestUid === 'string' && o.opsRequestUid ? { opsRequestUid: o.opsRequestUid } : {}),
     database: stringField(o, 'database', w),
     replicas: numberField(o, 'replicas', w),
     selector: stringField(o, 'selector', w),

@@ -43,6 +43,11 @@ export async function pause(input: PauseInput, deps: Deps): Promise<{ paused: bo
         `${err.message}; waited ${Math.round(waited)}s, longer than this request's timeout (${plan.timeoutSeconds}s)`,
       );
     }
+    if (err instanceof DatabaseBusyError) {
+      const message = `Waiting: ${err.message}; this request gives up ${Math.max(0, plan.timeoutSeconds - Math.round(waited))}s from now`;
+      await recordEvent(deps, ops, 'Normal', 'Waiting', message, { series: 'database-busy' });
+      throw new DatabaseBusyError(message, { cause: err });
+    }
     throw err;
   }
   await updateOpsStatus(deps, ops, {

@@ -1,16 +1,22 @@
 /**
  * Restart pod: ensures one pod is being replaced, through the Eviction API so PodDisruptionBudgets
- * hold (a 429 is KubeThrottledError, retried by the ASL).
+ * hold.
  * Safe to repeat: a pod that already has a new UID (or is gone) is not evicted again, and when the
  * workload's controller rolls the pods itself (RollingUpdate after a template change) nothing is
  * evicted at all. Then holds the same short watch as Check pod, so a pod that is back quickly
- * needs no Check pod at all. Returns readiness and the deadline of this step (now + spec.timeout).
+ * needs no Check pod at all. Returns readiness and the deadline of this step (now + spec.timeout,
+ * carried over from the previous try while an eviction is being waited for).
+ * A PodDisruptionBudget's refusal is not an error while the deadline is ahead: it returns
+ * `blocked` with the budget's numbers (the ASL waits and comes back here) and refreshes a Warning
+ * Event; past the deadline it throws EvictionBlockedError naming the budget. Other 429s
+ * (API throttling) stay KubeThrottledError, retried by the ASL.
  */
 import type { Deps } from '../deps.js';
+import { EvictionBlockedError, KubeThrottledError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import type { PodToRestart } from './change-certificates.js';
 import { awaitRestart, type CheckPodOutput } from './check-pod.js';
-import { type PodObject, recordEvent } from './common.js';
+import { isPodReady, opsRef, type PodObject, readinessMessage, recordEvent } from './common.js';
 
 export interface RestartPodInput {
   namespace: string;
@@ -22,25 +28,77 @@ export interface RestartPodInput {
   pod: PodToRestart;
   rollout: boolean;
   timeoutSeconds: number;
+  /** The previous try's result, while an eviction is being waited for (it carries the deadline). */
+  previous?: { deadline?: string };
 }
 
 export interface RestartPodOutput extends CheckPodOutput {
   evicted: boolean;
+  /** When this try evicted the pod (ISO time). */
+  evictedAt?: string;
+  /** A PodDisruptionBudget refused the eviction; `message` says which and why. */
+  blocked?: boolean;
+}
+
+interface Budget {
+  metadata: { name?: string; namespace?: string };
+  spec?: { selector?: { matchLabels?: Record<string, string> } };
+  status?: {
+    disruptionsAllowed?: number;
+    currentHealthy?: number;
+    desiredHealthy?: number;
+    expectedPods?: number;
+  };
 }
 
 export async function restartPod(input: RestartPodInput, deps: Deps): Promise<RestartPodOutput> {
   const { namespace: ns, pod } = input;
-  const deadline = new Date(deps.clock.now().getTime() + input.timeoutSeconds * 1000).toISOString();
+  const deadline =
+    input.previous?.deadline ??
+    new Date(deps.clock.now().getTime() + input.timeoutSeconds * 1000).toISOString();
   const current = await deps.kube.get<PodObject>(KINDS.Pod, { namespace: ns, name: pod.name });
   const alreadyReplaced =
     !current || current.metadata.uid !== pod.uid || !!current.metadata.deletionTimestamp;
   const evict = !input.rollout && !alreadyReplaced;
-  if (evict) await evictAndRecord(input, deps);
-  else deps.logger.info('not evicting', { pod: pod.name, rollout: input.rollout, alreadyReplaced });
+  let evictedAt: string | undefined;
+  if (evict) {
+    try {
+      await deps.kube.evict({ namespace: ns, name: pod.name });
+    } catch (err) {
+      if (!(err instanceof KubeThrottledError) || !refusedByBudget(err)) throw err;
+      const why = await explainRefusal(deps, input, current!, err);
+      const late = deps.clock.now().getTime() >= Date.parse(deadline);
+      if (late)
+        throw new EvictionBlockedError(
+          `Pod ${ns}/${pod.name} could not be evicted before the request's timeout (${deadline}): ${why}`,
+          { cause: err },
+        );
+      await recordEvent(
+        deps,
+        opsRef(ns, input.opsRequest, input.database, input.opsRequestUid),
+        'Warning',
+        'EvictionBlocked',
+        `Waiting to evict pod ${ns}/${pod.name} (${pod.index + 1}/${pod.total}): ${why}; retrying until ${deadline}`,
+        { series: `evict/${pod.name}/${pod.uid}` },
+      );
+      deps.logger.info('eviction refused by a PodDisruptionBudget', { pod: pod.name, why });
+      return { evicted: false, blocked: true, ready: false, message: why, deadline };
+    }
+    evictedAt = deps.clock.now().toISOString();
+    await recordEvent(
+      deps,
+      opsRef(ns, input.opsRequest, input.database, input.opsRequestUid),
+      'Normal',
+      'EvictPod',
+      `Restarting Pod: ${ns}/${pod.name} (${pod.index + 1}/${pod.total}), evicted pod UID ${pod.uid}`,
+    );
+    deps.logger.info('pod evicted', { pod: pod.name });
+  } else deps.logger.info('not evicting', { pod: pod.name, rollout: input.rollout, alreadyReplaced });
   const check = await awaitRestart(
     {
       namespace: ns,
       opsRequest: input.opsRequest,
+      ...(input.opsRequestUid ? { opsRequestUid: input.opsRequestUid } : {}),
       database: input.database,
       replicas: input.replicas,
       selector: input.selector,
@@ -49,27 +107,50 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
     },
     deps,
   );
-  return { evicted: evict, ...check };
+  return { evicted: evict, ...(evictedAt ? { evictedAt } : {}), ...check };
 }
 
-async function evictAndRecord(input: RestartPodInput, deps: Deps): Promise<void> {
-  const { namespace: ns, pod } = input;
-  await deps.kube.evict({ namespace: ns, name: pod.name });
-  await recordEvent(
-    deps,
-    {
-      apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,
-      kind: KINDS.PerconaXtraDBOpsRequest.kind,
-      metadata: {
-        namespace: ns,
-        name: input.opsRequest,
-        ...(input.opsRequestUid ? { uid: input.opsRequestUid } : {}),
-      },
-      spec: { type: 'ReconfigureTLS', databaseRef: { name: input.database } },
-    },
-    'Normal',
-    'EvictPod',
-    `Restarting Pod: ${ns}/${pod.name} (${pod.index + 1}/${pod.total})`,
+/** A 429 from the Eviction API is a budget's refusal when its Status names one (else: throttling). */
+function refusedByBudget(err: KubeThrottledError): boolean {
+  return (
+    err.status?.causes?.some((c) => c.reason === 'DisruptionBudget') === true ||
+    /disruption budget/i.test(err.status?.message ?? err.message)
   );
-  deps.logger.info('pod evicted', { pod: pod.name });
+}
+
+/**
+ * The refusal in words: which budget, how many disruptions it allows and why (the pods it counts
+ * as unhealthy, with their readiness message). Two reads, only on a refusal.
+ */
+async function explainRefusal(
+  deps: Deps,
+  input: RestartPodInput,
+  pod: PodObject,
+  err: KubeThrottledError,
+): Promise<string> {
+  const ns = input.namespace;
+  const labels = pod.metadata.labels ?? {};
+  const budgets = (await deps.kube.list<Budget>(KINDS.PodDisruptionBudget, ns)).items.filter((b) => {
+    const want = b.spec?.selector?.matchLabels;
+    return !!want && Object.entries(want).every(([k, v]) => labels[k] === v);
+  });
+  const pods = await deps.kube.list<PodObject>(KINDS.Pod, ns, { labelSelector: input.selector });
+  const unhealthy = pods.items
+    .filter((p) => p.metadata.name !== pod.metadata.name && !isPodReady(p))
+    .map((p) => `${p.metadata.name} is not Ready (${readinessMessage(p)})`);
+  const detail = err.status?.causes?.map((c) => c.message).find(Boolean) ?? err.status?.message;
+  const about = budgets.length
+    ? budgets
+        .map((b) => {
+          const s = b.status ?? {};
+          return (
+            `PodDisruptionBudget ${ns}/${b.metadata.name} allows ${s.disruptionsAllowed ?? 0} disruption(s) now` +
+            (s.desiredHealthy !== undefined
+              ? ` (${s.currentHealthy ?? 0} of ${s.expectedPods ?? '?'} pods healthy, ${s.desiredHealthy} needed)`
+              : '')
+          );
+        })
+        .join('; ')
+    : 'a PodDisruptionBudget refuses the eviction';
+  return `${about}${unhealthy.length ? `: ${unhealthy.join('; ')}` : ''}${detail ? ` [API: 429 ${detail}]` : ''}`;
 }

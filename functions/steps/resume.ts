@@ -58,6 +58,8 @@ export interface Outcome {
   action?: string;
   phase: 'Successful' | 'Failed';
   reason: string;
+  /** Failed before any change: nothing was written, nothing to roll back. */
+  refused?: boolean;
 }
 
 export async function resume(input: ResumeInput, deps: Deps): Promise<Outcome> {

@@ -22,6 +22,7 @@ import {
   labelSafe,
 } from '../model/names.js';
 import type { Plan } from '../model/plan.js';
+import { plainReason } from '../model/reasons.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { restoreWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
@@ -108,11 +109,19 @@ async function locate(
   return { ns, ops, claimed: !!ops && isClaimedBy(ops, input.execution), orphaned, name };
 }
 
+/**
+ * How long the rollback waits for the pods it restarted, at most. The request's own timeout has
+ * already been spent once on the failed restart; waiting as long again would report a stuck pod
+ * only after twice the timeout. Pods restored to the previous certificates come back in about the
+ * time of a normal restart; one that does not is reported as "rollback did not complete".
+ */
+export const ROLLBACK_WAIT_SECONDS = 300;
+
 async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput> {
   const { kube, logger } = deps;
   const { ns, ops, claimed, orphaned, name } = await locate(input, deps);
   const database = input.state.plan?.database ?? ops?.spec.databaseRef?.name ?? '';
-  const timeoutSeconds = input.state.plan?.timeoutSeconds ?? 600;
+  const timeoutSeconds = Math.min(input.state.plan?.timeoutSeconds ?? 600, ROLLBACK_WAIT_SECONDS);
   const out: RestoreOutput = {
     claimed,
     restored: false,
@@ -215,7 +224,8 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
       ops,
       'Warning',
       'RollingBack',
-      `Restored the previous certificates and TLS settings of PerconaXtraDB ${ns}/${database}` +
+      `${plainReason(input.state.error?.Error ?? 'Error', causeMessage(input.state.error?.Cause))}. ` +
+        `Restored the previous certificates and TLS settings of PerconaXtraDB ${ns}/${database}` +
         (out.pods.length ? `; restarting ${out.pods.map((p) => p.name).join(', ')}` : ''),
     );
   }
@@ -229,7 +239,12 @@ async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
   const database =
     s.plan?.database ?? ops?.spec.databaseRef?.name ?? (typeof s.database === 'string' ? s.database : '');
   const errorName = s.error?.Error ?? 'Error';
-  let reason = causeMessage(s.error?.Cause) || errorName;
+  // Refused: the failure came before any change (nothing was restored, no pass ran, nothing
+  // resumed): the request ends without rollback talk, as a refusal.
+  const refused =
+    !s.rollback?.restored && !s.rollbackError && !Array.isArray((s.round as { pods?: unknown })?.pods);
+  let reason = plainReason(errorName, causeMessage(s.error?.Cause));
+  if (refused) reason = `Refused, nothing was changed: ${reason}`;
   const backupName = database && name ? backupSecretName(database, name) : '';
   if (s.rollbackError) {
     reason += `; rollback did not complete (${causeMessage(s.rollbackError.Cause) || s.rollbackError.Error}); the previous state is kept in Secret ${ns}/${backupName}`;
@@ -245,6 +260,7 @@ async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
     ...(s.plan?.action ? { action: s.plan.action } : {}),
     phase: 'Failed',
     reason,
+    ...(refused ? { refused: true } : {}),
   };
   if (!(claimed || orphaned)) return outcome;
 
@@ -255,11 +271,17 @@ async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
     await updateOpsStatus(deps, ops, {
       phase: 'Failed',
       conditions: [
-        { type: 'Running', status: 'False', reason: 'Failed', message: reason },
+        { type: 'Running', status: 'False', reason: refused ? 'Refused' : 'Failed', message: reason },
         { type: 'Failed', status: 'True', reason: errorName, message: reason },
       ],
     });
-    await recordEvent(deps, ops, 'Warning', 'Failed', `ReconfigureTLS failed: ${reason}`);
+    await recordEvent(
+      deps,
+      ops,
+      'Warning',
+      refused ? 'Refused' : 'Failed',
+      refused ? `ReconfigureTLS refused: ${reason}` : `ReconfigureTLS failed: ${reason}`,
+    );
   }
   deps.logger.warn('request failed', { reason });
   return outcome;

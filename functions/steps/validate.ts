@@ -6,12 +6,13 @@
  * only one wins), passes the admission rules and the issuer's CA checks, and is `Progressing`.
  * Safe to repeat: a re-run finds its own claim and recomputes the same plan.
  * Returns `skip: true`, having written nothing, for a request claimed by another execution or
- * already finished.
+ * already finished; and `skip: true` with a `result`, having marked the request Successful, for
+ * one that asks for what the database already has ("nothing to change": no pause, no restart).
  * Throws InvalidRequestError / DatabaseStateError / InvalidIssuerError (fatal),
  * DatabaseBusyError while another request holds the database, Kube* errors from the adapter.
  */
 import type { Deps } from '../deps.js';
-import { DatabaseBusyError, DatabaseStateError, InvalidRequestError } from '../errors.js';
+import { DatabaseBusyError, DatabaseStateError, InvalidRequestError, PxcTlsOpsError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import {
   CLAIM_ANNOTATION,
@@ -23,6 +24,7 @@ import {
 } from '../model/names.js';
 import {
   admit,
+  asksForCurrentState,
   blockingRequest,
   buildPlan,
   checkRequestType,
@@ -30,17 +32,20 @@ import {
   targetTls,
   timeoutSeconds,
 } from '../model/plan.js';
-import type { PerconaXtraDBOpsRequest, ReconfigureTLSSpec } from '../model/types.js';
+import type { PerconaXtraDB, PerconaXtraDBOpsRequest, ReconfigureTLSSpec } from '../model/types.js';
+import { applyWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
 import { defaultSecretName } from '../pki/profile.js';
+import { secretNamesOf } from './change-certificates.js';
 import {
   getDatabase,
-  getOpsRequest,
+  getWorkload,
   issuerOptions,
   recordEvent,
   type SecretObject,
   updateOpsStatus,
 } from './common.js';
+import type { Outcome } from './resume.js';
 
 export const ACCEPTED_SHAPES =
   'expected {"namespace": "<ns>", "opsRequest": "<name>"} to run an existing PerconaXtraDBOpsRequest, or ' +
@@ -70,6 +75,8 @@ export interface ValidateOutput {
   reason?: string;
   plan?: Plan;
   round?: { next: number };
+  /** Set when Validate itself finished the request (nothing to change): the outcome to publish. */
+  result?: Outcome;
 }
 
 const BY_NAME = ['namespace', 'opsRequest'];
@@ -130,7 +137,7 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
     ...(reason ? { reason } : {}),
   });
 
-  let ops = await getOpsRequest(kube, ns, name);
+  let ops = await findOpsRequest(deps, ns, name);
   const phase = ops.status?.phase;
   if (phase === 'Successful' || phase === 'Failed' || phase === 'Skipped') {
     logger.info('request already finished, nothing to do', { phase });
@@ -149,6 +156,9 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
   const db = await getDatabase(kube, ns, ops.spec.databaseRef?.name);
   const action = admit(ops, db);
   const target = targetTls(action, ops.spec.tls, db!);
+  if (asksForCurrentState(action, target, db!) && (await wiredAsAsked(deps, db!, target))) {
+    return { ...out(true, 'nothing to change'), result: await finishUnchanged(ops, db!, action, deps) };
+  }
   let newCaAlreadyTrusted = false;
   if (target.enabled && action !== 'require-ssl') {
     // Checks the CA (exists, is a CA issuer, not expired, key matches) before anything is paused.
@@ -181,6 +191,50 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
   }
   logger.info('request validated', { action, passes: plan.passes });
   return { ...out(false), plan, round: { next: 0 } };
+}
+
+/** The workload's pod template already carries the target's TLS wiring (so no pod would change). */
+async function wiredAsAsked(
+  deps: Deps,
+  db: PerconaXtraDB,
+  target: ReturnType<typeof targetTls>,
+): Promise<boolean> {
+  const workload = await getWorkload(deps.kube, db.metadata.namespace!, db.metadata.name!);
+  if (!workload) return false;
+  const wiring = {
+    enabled: target.enabled,
+    requireSSL: target.requireSSL,
+    secretNames: secretNamesOf(target.certificates, db.metadata.name!),
+  };
+  return !applyWiring(workload.object.spec.template, wiring).changed;
+}
+
+/** Marks a request that asks for the current state Successful, without pausing or restarting anything. */
+async function finishUnchanged(
+  ops: PerconaXtraDBOpsRequest,
+  db: PerconaXtraDB,
+  action: string,
+  deps: Deps,
+): Promise<Outcome> {
+  const ns = ops.metadata.namespace!;
+  const reason = `PerconaXtraDB ${ns}/${db.metadata.name} already has the TLS settings this request asks for: nothing to change, no pod restarted`;
+  await updateOpsStatus(deps, ops, {
+    phase: 'Successful',
+    conditions: [
+      { type: 'Running', status: 'False', reason: 'NothingToChange', message: reason },
+      { type: 'Successful', status: 'True', reason: 'NothingToChange', message: reason },
+    ],
+  });
+  await recordEvent(deps, ops, 'Normal', 'NothingToChange', reason);
+  deps.logger.info('nothing to change');
+  return {
+    namespace: ns,
+    opsRequest: ops.metadata.name!,
+    database: db.metadata.name!,
+    action,
+    phase: 'Successful',
+    reason,
+  };
 }
 
 async function claim(
@@ -230,7 +284,36 @@ async function waitForOtherRequests(ops: PerconaXtraDBOpsRequest, deps: Deps): P
     );
   }
   deps.logger.info('waiting for another request on the same database', { other: other.metadata.name });
-  throw new DatabaseBusyError(`${what}; waiting for it to finish`);
+  const message = `Waiting for ${what.replace(/ is still (\w+) on /, ' ($1), which holds ')} to finish; this request gives up ${limit - Math.round(waited)}s from now`;
+  await recordEvent(deps, ops, 'Normal', 'Waiting', message, { series: 'database-busy' });
+  throw new DatabaseBusyError(message);
+}
+
+/**
+ * The OpsRequest the input names, or an InvalidRequestError that says where it is when it exists
+ * in another namespace (one list across namespaces, only when it is missing).
+ */
+async function findOpsRequest(deps: Deps, ns: string, name: string): Promise<PerconaXtraDBOpsRequest> {
+  const ops = await deps.kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {
+    namespace: ns,
+    name,
+  });
+  if (ops) return ops;
+  let elsewhere: string[] = [];
+  try {
+    const all = await deps.kube.list<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, undefined, {
+      fieldSelector: `metadata.name=${name}`,
+    });
+    elsewhere = all.items.map((o) => o.metadata.namespace!).filter((n) => n && n !== ns);
+  } catch {
+    // Not allowed to list across namespaces: the plain "not found" below still says what is wrong.
+  }
+  throw new InvalidRequestError(
+    `There is no PerconaXtraDBOpsRequest "${name}" in namespace "${ns}"` +
+      (elsewhere.length
+        ? `; one with that name is in namespace ${elsewhere.map((n) => `"${n}"`).join(', ')}: use that namespace`
+        : ': check the name and namespace (kubectl get pxcops -A)'),
+  );
 }
 
 /** Whether the running pods already trust the new CA (then a CA change needs no trust pass). */
@@ -265,26 +348,36 @@ async function ensureConsoleRequest(input: ValidateInput, deps: Deps): Promise<s
   });
   const mine = existing.items[0];
   if (mine) return mine.metadata.name!;
-  const created = await deps.kube.create<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {
-    apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,
-    kind: KINDS.PerconaXtraDBOpsRequest.kind,
-    metadata: {
-      generateName: `${r.database}-tls-`,
-      namespace: r.namespace,
-      labels: { [SOURCE_LABEL]: CONSOLE_SOURCE, [EXECUTION_LABEL]: label },
-      annotations: {
-        [CLAIM_ANNOTATION]: input.execution,
-        [CLAIMED_AT_ANNOTATION]: deps.clock.now().toISOString(),
+  const created = await deps.kube
+    .create<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {
+      apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,
+      kind: KINDS.PerconaXtraDBOpsRequest.kind,
+      metadata: {
+        generateName: `${r.database}-tls-`,
+        namespace: r.namespace,
+        labels: { [SOURCE_LABEL]: CONSOLE_SOURCE, [EXECUTION_LABEL]: label },
+        annotations: {
+          [CLAIM_ANNOTATION]: input.execution,
+          [CLAIMED_AT_ANNOTATION]: deps.clock.now().toISOString(),
+        },
       },
-    },
-    spec: {
-      type: 'ReconfigureTLS',
-      databaseRef: { name: r.database },
-      tls: r.tls,
-      ...(r.timeout ? { timeout: r.timeout } : {}),
-      ...(r.apply ? { apply: r.apply } : {}),
-    },
-  });
+      spec: {
+        type: 'ReconfigureTLS',
+        databaseRef: { name: r.database },
+        tls: r.tls,
+        ...(r.timeout ? { timeout: r.timeout } : {}),
+        ...(r.apply ? { apply: r.apply } : {}),
+      },
+    })
+    .catch((err: unknown) => {
+      // Creating in a namespace that does not exist is a 404: say so instead of the REST path.
+      if (err instanceof PxcTlsOpsError && err.status?.code === 404)
+        throw new InvalidRequestError(
+          `Namespace "${r.namespace}" does not exist: fix "namespace" in the input (the database's namespace) [API: 404 ${err.status.message ?? ''}]`,
+          { cause: err },
+        );
+      throw err;
+    });
   deps.logger.info('created the OpsRequest from console input', { opsRequest: created.metadata.name });
   return created.metadata.name!;
 }

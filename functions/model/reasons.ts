@@ -1,0 +1,39 @@
+/**
+ * Reasons a person reads (the OpsRequest's Failed condition, Events, the terminal): a sentence
+ * about what went wrong and what to check, with the API server's own answer kept as a detail in
+ * brackets. Our own errors (invalid request, issuer, database state, timeouts, a budget refusing
+ * an eviction) already speak in sentences and pass through; the adapter's errors carry REST text.
+ */
+const SENTENCES: Record<string, string> = {
+  KubeUnavailableError:
+    'The Kubernetes API server could not be reached or kept failing (retries used up); check the cluster endpoint and network',
+  KubeThrottledError: 'The Kubernetes API server kept asking to slow down (429) until the retries ran out',
+  KubeConflictError:
+    'Another client kept changing the same objects at the same time (409) until the retries ran out',
+  KubeForbiddenError:
+    "The functions' identity is not allowed to do this: apply k8s/rbac.yaml and check the EKS access entry (or aws-auth mapping)",
+  KubeRequestError: 'The Kubernetes API server refused a request',
+  KubeAlreadyExistsError: 'An object the workflow creates already exists',
+  'States.Timeout': 'A step did not finish within its time limit',
+  'States.TaskFailed': 'A step failed unexpectedly',
+};
+
+export function plainReason(errorName: string, message: string): string {
+  const sentence = SENTENCES[errorName];
+  if (!sentence) return message || errorName;
+  return message ? `${sentence} [API: ${message}]` : sentence;
+}
+
+/** While a step is retried: the same sentence, shorter, for "retrying" lines. */
+export function retryReason(errorName: string, message: string): string {
+  switch (errorName) {
+    case 'KubeUnavailableError':
+      return `the Kubernetes API server did not answer [API: ${message}]`;
+    case 'KubeThrottledError':
+      return `the Kubernetes API server asked to slow down [API: ${message}]`;
+    case 'KubeConflictError':
+      return `another client changed the object at the same time [API: ${message}]`;
+    default:
+      return message || errorName;
+  }
+}
