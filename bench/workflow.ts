@@ -18,7 +18,7 @@ const SAMPLE = {
   rotate: 'pxcops-rotate',
   update: 'pxcops-update',
   'change-issuer': 'pxcops-change-issuer',
-  'require-ssl': 'pxcops-require-ssl',
+  'require-ssl': 'pxcops-require-ssl-off',
   remove: 'pxcops-remove-tls',
 } as const;
 

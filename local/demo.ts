@@ -41,7 +41,7 @@ const ACTIONS: Array<{
   { action: 'add TLS', sample: 'pxcops-add-tls', name: 'pxops-add-tls' },
   { action: 'rotate', sample: 'pxcops-rotate', name: 'pxops-rotate' },
   { action: 'change issuer', sample: 'pxcops-change-issuer', name: 'pxops-change-issuer' },
-  { action: 'requireSSL off', sample: 'pxcops-require-ssl', name: 'pxops-require-ssl' },
+  { action: 'requireSSL off', sample: 'pxcops-require-ssl-off', name: 'pxops-require-ssl-off' },
   { action: 'remove TLS', sample: 'pxcops-remove-tls', name: 'pxops-remove-tls' },
 ];
 

@@ -111,9 +111,20 @@ export function willRetry(state: StateDef, err: unknown, failures: number): bool
 }
 
 export interface Progress {
+  /**
+   * `entered`: the execution entered the state (as Step Functions records it); `done`: a Task
+   * returned, `output` is the state's output; `failed`: a Task threw, and `retry` says whether the
+   * state's Retry takes it (the attempt about to be made, of how many).
+   */
+  event: 'entered' | 'done' | 'failed';
   state: string;
   type: string;
   elapsedMs: number;
+  /** When the execution started (epoch ms), to place times a step reports (evictedAt, readyAt). */
+  startedAt: number;
+  input?: unknown;
+  output?: unknown;
+  error?: { name: string; cause: string; retry?: { attempt: number; of: number } };
   /** Inside "Restart pods"/"Check restored pods": the pod and its place in the order. */
   pod?: { name: string; index: number; total: number };
   pass?: { index: number; total: number; kind?: string };
@@ -272,23 +283,65 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
   const events: EventLog[] = [];
   let transitions = 0;
   let pass: Progress['pass'];
+  const stateDefs = new Map(allStates(def).map(([name, s]) => [name, s]));
+  /** Consecutive failures of a state (reset when it exits), to number the retries. */
+  const failures = new Map<string, number>();
+  const caught = new Set<string>();
   const collect = (async () => {
     for await (const raw of execution.eventLogs) {
       const ev = raw as unknown as EventLog;
       events.push(ev);
-      if (ev.type !== 'StateEntered' || !ev.state) continue;
-      transitions++;
+      if (!ev.state) continue;
       const input = (ev.state.input ?? {}) as Record<string, unknown>;
-      if (ev.state.name === 'Change certificates') {
-        const plan = input.plan as { passes?: string[] } | undefined;
-        const idx = Number((input.round as { next?: number } | undefined)?.next ?? 0);
-        pass = { index: idx, total: plan?.passes?.length ?? 1, kind: plan?.passes?.[idx] };
+      if (ev.type === 'StateEntered') {
+        transitions++;
+        if (ev.state.name === 'Change certificates') {
+          const plan = input.plan as { passes?: string[] } | undefined;
+          const idx = Number((input.round as { next?: number } | undefined)?.next ?? 0);
+          pass = { index: idx, total: plan?.passes?.length ?? 1, kind: plan?.passes?.[idx] };
+        }
+      }
+      const event =
+        ev.type === 'StateEntered'
+          ? 'entered'
+          : ev.type === 'StateExited' && ev.state.type === 'Task'
+            ? 'done'
+            : ev.type === 'StateFailed' && ev.state.type === 'Task'
+              ? 'failed'
+              : undefined;
+      if (!event) continue;
+      const key = `${ev.state.name}/${JSON.stringify(ev.state.input)}`;
+      let error: Progress['error'];
+      if (event === 'failed') {
+        const n = (failures.get(key) ?? 0) + 1;
+        failures.set(key, n);
+        const name = String(ev.Error ?? 'Error');
+        const stateDef = stateDefs.get(ev.state.name);
+        const retrier = stateDef?.Retry?.find((r) =>
+          r.ErrorEquals.some((e) => e === name || e === 'States.ALL' || e === 'States.TaskFailed'),
+        );
+        const retried = !!stateDef && willRetry(stateDef, Object.assign(new Error(''), { name }), n);
+        error = {
+          name,
+          cause: typeof ev.Cause === 'string' ? ev.Cause : JSON.stringify(ev.Cause ?? ''),
+          ...(retried ? { retry: { attempt: n, of: retrier?.MaxAttempts ?? 3 } } : {}),
+        };
+        if (!retried) caught.add(key);
+      } else if (event === 'done') {
+        failures.delete(key);
+        // A Task whose error a Catch took also "exits", with the error as its output: not done.
+        if (caught.delete(key)) continue;
       }
       const pod = input.pod as Progress['pod'] | undefined;
       opts.onProgress?.({
+        event,
         state: ev.state.name,
         type: ev.state.type,
         elapsedMs: ev.timestamp - started,
+        startedAt: started,
+        input: ev.state.input,
+        ...(event === 'done' ? { output: ev.state.output } : {}),
+        ...(error ? { error } : {}),
         ...(pod && typeof pod === 'object' && pod.name
           ? { pod: { name: pod.name, index: pod.index, total: pod.total } }
           : {}),

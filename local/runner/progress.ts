@@ -1,46 +1,167 @@
 /**
- * Live progress lines for the demo and `npm run local`: state, pass, pod k of n, elapsed.
+ * What a DBA sees while `npm run local` or the demo runs: one line per thing that happened (a
+ * request checked, the database paused, certificates issued, a pod evicted, a pod Ready again
+ * with its new UID, the rollback), and for every wait the reason, refreshed at least every 10 s
+ * (the checks bring a fresh reason every ~9 s; a ticker repeats the current one with its age
+ * when nothing new came, e.g. between API retries). Lines are printed from what the steps
+ * returned, never from a state merely being entered, so nothing is printed for work that did
+ * not happen.
  */
+import { plainReason, retryReason } from '../../functions/model/reasons.js';
+import { causeMessage } from '../../functions/steps/common.js';
 import type { Progress } from './index.js';
 
-const QUIET = new Set([
-  'Claimed?',
-  'Pod ready?',
-  'Restored pod ready?',
-  'Another pass?',
-  'Pod restarted',
-  'Restored pod ready',
-]);
+/** How long the printer stays silent during a wait before repeating its reason. */
+export const REFRESH_MS = 10_000;
 
-export function formatProgress(p: Progress, label = ''): string | undefined {
-  if (QUIET.has(p.state) || p.type === 'Map') return undefined;
-  const t = `${(p.elapsedMs / 1000).toFixed(1).padStart(6)}s`;
-  const pass =
-    p.pass && p.pass.total > 1
-      ? ` pass ${p.pass.index + 1}/${p.pass.total}${p.pass.kind ? ` (${p.pass.kind})` : ''}`
-      : '';
-  const pod = p.pod ? `  pod ${p.pod.index + 1}/${p.pod.total} ${p.pod.name}` : '';
-  return `  ${t}  ${label ? `${label.padEnd(14)} ` : ''}${p.state}${pod}${p.state === 'Change certificates' ? pass : ''}`;
+// biome-ignore lint/suspicious/noExplicitAny: state outputs are free-form JSON
+type Json = any;
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+function at(p: Progress, iso: unknown): string {
+  const t = typeof iso === 'string' ? Date.parse(iso) : Number.NaN;
+  return Number.isNaN(t) ? secs(p.elapsedMs) : secs(Math.max(0, t - p.startedAt));
 }
 
-/** A progress printer that collapses repeated "Check pod"/"Wait for pod" lines of one pod. */
+const podLabel = (p: Progress) => (p.pod ? `pod ${p.pod.index + 1}/${p.pod.total} ${p.pod.name}` : 'pod');
+
+/** What one progress event means to a person, or undefined when it is not news. */
+export function describe(p: Progress): { text: string; wait?: string } | undefined {
+  const o: Json = p.output ?? {};
+  const i: Json = p.input ?? {};
+  if (p.event === 'failed') {
+    const cause = causeMessage(p.error?.cause);
+    if (p.error?.name === 'DatabaseBusyError') return { text: cause, wait: cause };
+    if (p.error?.retry) {
+      const why = `${p.state}: ${retryReason(p.error.name, cause)}; retry ${p.error.retry.attempt} of ${p.error.retry.of}`;
+      return { text: why, wait: why };
+    }
+    if (p.state === 'Roll back' || p.state === 'Finish rollback' || p.state === 'Check restored pod')
+      return { text: `${p.state} failed: ${plainReason(p.error?.name ?? 'Error', cause)}` };
+    return { text: `${p.state} stopped: ${plainReason(p.error?.name ?? 'Error', cause)}` };
+  }
+  if (p.event === 'entered') {
+    if (p.state === 'Validate') {
+      const what = i.opsRequest
+        ? `PerconaXtraDBOpsRequest ${i.namespace}/${i.opsRequest}`
+        : `a new request for PerconaXtraDB ${i.namespace}/${i.database}`;
+      return { text: `checking ${what}, its database and issuer` };
+    }
+    return undefined;
+  }
+  switch (p.state) {
+    case 'Validate': {
+      if (o.skip)
+        return {
+          text: o.result
+            ? o.reason === 'nothing to change'
+              ? o.result.reason
+              : o.reason
+            : `nothing to do: ${o.reason}`,
+        };
+      const plan = o.plan ?? {};
+      return {
+        text: `${o.namespace}/${o.opsRequest}: ${plan.action}, ${plan.passes?.length ?? 1} pass(es) (${(plan.passes ?? []).join(', ')}) over ${plan.replicas} pods, timeout ${plan.timeoutSeconds}s per step`,
+      };
+    }
+    case 'Pause':
+      return { text: `database ${o.namespace}/${o.plan?.database} paused (Paused condition set)` };
+    case 'Change certificates': {
+      const r = o.round ?? {};
+      const pass = o.plan?.passes?.length > 1 ? `pass ${r.pass + 1}/${o.plan.passes.length} ` : '';
+      const server = (r.certificates ?? []).find((c: Json) => c.alias === 'server');
+      const what =
+        r.kind === 'certificates'
+          ? `issued ${(r.certificates ?? []).length} certificates${server ? ` (server serial ${String(server.serial).slice(0, 16)}…, valid until ${String(server.notAfter).slice(0, 10)})` : ''}`
+          : r.kind === 'trust-bundle'
+            ? 'ca.crt now trusts the current and the new CA (certificates unchanged)'
+            : 'pod template TLS wiring updated';
+      const pods = (r.pods ?? []).length;
+      const restart = r.rollout
+        ? `; the ${pods} pods are rolled by their controller (RollingUpdate)`
+        : `; ${pods} pod(s) to restart one at a time: ${(r.pods ?? []).map((x: Json) => x.name).join(', ')}`;
+      return { text: `${pass}${what}${pods ? restart : '; no pod needs a restart'}` };
+    }
+    case 'Restart pod':
+    case 'Check pod':
+    case 'Check restored pod': {
+      const c = o.check ?? {};
+      const lines: string[] = [];
+      const who = `${p.state === 'Check restored pod' ? 'restored ' : ''}${podLabel(p)}`;
+      if (c.evicted)
+        lines.push(`${who} evicted at ${at(p, c.evictedAt)} (old UID ${p.pod ? (i.pod?.uid ?? '') : ''})`);
+      if (c.blocked) {
+        const why = `${who} cannot be evicted yet: ${c.message}; trying again every 5s until ${String(c.deadline).slice(11, 19)} UTC`;
+        return { text: why, wait: why };
+      }
+      if (c.ready) {
+        lines.push(`${who} Ready again at ${at(p, c.readyAt)}, new UID ${c.uid}`);
+        return { text: lines.join('\n') };
+      }
+      const why = `${who} not Ready yet: ${c.message} (gives up at ${String(c.deadline).slice(11, 19)} UTC)`;
+      lines.push(why);
+      return { text: lines.join('\n'), wait: why };
+    }
+    case 'Roll back': {
+      const r = o.rollback ?? {};
+      if (!r.restored) return undefined;
+      return {
+        text: `rolled back: previous certificates and TLS settings restored${r.pods?.length ? `; restarting ${r.pods.map((x: Json) => x.name).join(', ')}` : ''}`,
+      };
+    }
+    case 'Finish rollback': {
+      const f = o.failure ?? {};
+      return {
+        text: f.refused
+          ? 'refused: nothing was changed'
+          : `database ${f.namespace}/${f.database} resumed; request marked Failed`,
+      };
+    }
+    case 'Resume':
+      return { text: `database ${o.namespace}/${o.plan?.database} resumed; request Successful` };
+    default:
+      return undefined;
+  }
+}
+
+export interface Printer {
+  (p: Progress): void;
+  /** Stops the refresh ticker (call when the execution has ended). */
+  stop(): void;
+}
+
+/**
+ * A progress printer: `label` prefixes each line (the demo names the action). While a wait is
+ * the latest news, repeats it every REFRESH_MS with how long it has lasted.
+ */
 export function progressPrinter(
   label: string,
   write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
-) {
-  let last = '';
-  return (p: Progress) => {
-    const key = `${p.state}/${p.pod?.name ?? ''}`;
-    if (
-      (p.state === 'Check pod' ||
-        p.state === 'Wait for pod' ||
-        p.state === 'Check restored pod' ||
-        p.state === 'Wait for restored pod') &&
-      key === last
-    )
-      return;
-    if (p.state !== 'Wait for pod' && p.state !== 'Wait for restored pod') last = key;
-    const line = formatProgress(p, label);
-    if (line) write(line);
+  clock: () => number = Date.now,
+): Printer {
+  let started = clock();
+  let lastLine = clock();
+  let wait: { text: string; since: number } | undefined;
+  const prefix = (t: number) => `  ${secs(t).padStart(7)}  ${label ? `${label.padEnd(14)} ` : ''}`;
+  const print = (t: number, text: string) => {
+    for (const line of text.split('\n')) write(`${prefix(t)}${line}`);
+    lastLine = clock();
   };
+  const ticker = setInterval(() => {
+    if (!wait || clock() - lastLine < REFRESH_MS) return;
+    print(clock() - started, `still waiting (${secs(clock() - wait.since)}): ${wait.text}`);
+  }, 1000);
+  ticker.unref();
+  const printer = ((p: Progress) => {
+    started = p.startedAt;
+    const d = describe(p);
+    if (!d) return;
+    print(p.elapsedMs, d.text);
+    if (d.wait) {
+      if (!wait || wait.text !== d.wait) wait = { text: d.wait, since: clock() };
+    } else wait = undefined;
+  }) as Printer;
+  printer.stop = () => clearInterval(ticker);
+  return printer;
 }

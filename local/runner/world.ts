@@ -18,7 +18,8 @@ export type SampleName =
   | 'pxcops-rotate'
   | 'pxcops-update'
   | 'pxcops-change-issuer'
-  | 'pxcops-require-ssl'
+  | 'pxcops-require-ssl-off'
+  | 'pxcops-require-ssl-on'
   | 'pxcops-remove-tls';
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are free-form

@@ -1,6 +1,6 @@
 /**
  * `npm run sim -- --kubeconfig <path> [--port <n>] [--https] [--token <t>] [--empty]
- *  [--secret-propagation-seconds <s>]`
+ *                [--pod-restart-seconds <s>] [--secret-propagation-seconds <s>]`
  *
  * Starts the Kubernetes API simulator on its own, writes its kubeconfig to <path>, seeds the
  * `demo` namespace with a Ready PerconaXtraDB `sample-pxc` (3 pods, no TLS yet), a CA Issuer
@@ -21,15 +21,35 @@ const { values } = parseArgs({
     token: { type: 'string' },
     empty: { type: 'boolean', default: false },
     'secret-propagation-seconds': { type: 'string', default: '0' },
+    'pod-restart-seconds': { type: 'string', default: '1.5' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
+const USAGE = `usage: npm run sim -- [--kubeconfig <path>] [--port <n>] [--https] [--token <t>] [--empty]
+                      [--pod-restart-seconds <s>] [--secret-propagation-seconds <s>]
+
+  --kubeconfig <path>          where to write the kubeconfig (default ./sim.kubeconfig)
+  --port <n>                   port on 127.0.0.1 (default: a free one)
+  --https                      serve HTTPS with the simulator's own CA (in the kubeconfig)
+  --token <t>                  require this bearer token (written to the kubeconfig)
+  --empty                      no demo data (no database, no issuers)
+  --pod-restart-seconds <s>    how long a restarted pod takes to become Ready (default 1.5;
+                               e.g. 30 to watch realistic restarts, KubeDB says ~70 s per pod)
+  --secret-propagation-seconds <s>
+                               delay before a changed Secret shows in pods' mounted files
+                               (default 0; the kubelet takes up to about a minute)`;
+
 if (values.help) {
-  console.log(
-    'usage: npm run sim -- --kubeconfig <path> [--port <n>] [--https] [--token <t>] [--empty] [--secret-propagation-seconds <s>]',
-  );
+  console.log(USAGE);
   process.exit(0);
+}
+const restartSeconds = Number(values['pod-restart-seconds']);
+if (!Number.isFinite(restartSeconds) || restartSeconds < 0) {
+  console.error(
+    `--pod-restart-seconds: ${values['pod-restart-seconds']} is not a number of seconds\n\n${USAGE}`,
+  );
+  process.exit(2);
 }
 
 const kubeconfigPath = resolve(values.kubeconfig);
@@ -47,6 +67,7 @@ const sim = await startSimulator({
   token: values.token,
   kubeconfigPath,
   secretPropagationMs: propagationS * 1000,
+  podReadyDelayMs: Math.round(restartSeconds * 1000),
 });
 
 /** A CA Secret and the Ready cert-manager issuer that names it, as a user's cluster would have. */
@@ -86,14 +107,18 @@ if (!values.empty) {
 }
 
 const k = `kubectl --kubeconfig ${kubeconfigPath}`;
-console.log(`Kubernetes API simulator listening on ${sim.url} (ready in ${Math.round(performance.now() - t0)} ms)
+console.log(`Kubernetes API simulator listening on ${sim.url} (ready in ${Math.round(performance.now() - t0)} ms; pods restart in ${restartSeconds}s)
 kubeconfig written to ${kubeconfigPath} (context "sim", namespace "demo")
 
 Try:
   ${k} get pods -w
   ${k} get px,pxcops,petsets,pdb,secrets
   ${k} describe pod sample-pxc-0
-  ${k} apply -f k8s/   # sample OpsRequests, when present
+  ${k} apply -f k8s/samples/pxcops-add-tls.yaml
+  npm run local -- --kubeconfig ${kubeconfigPath} -n demo --ops-request pxops-add-tls
+  ${k} describe pxcops pxops-add-tls
+  (the database, issuers and CA Secrets are already seeded: apply only k8s/samples/pxcops-*.yaml;
+   k8s/rbac.yaml is for a real cluster, the simulator has no RBAC)
 
 Faults (reserved HTTP paths, JSON bodies):
   curl -X POST ${sim.url}/_sim/faults  -d '{"method":"POST","path":"/eviction$","times":2,"action":{"status":429}}'

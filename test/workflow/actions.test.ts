@@ -102,7 +102,7 @@ describe('ReconfigureTLS: update, change issuer, requireSSL, remove', () => {
   });
 
   it('turns requireSSL off: TLS stays, the pods no longer require secure transport', async () => {
-    world.createOps(opsRequestFrom('pxcops-require-ssl', { name: 'actions-ssl-off', database: DB }));
+    world.createOps(opsRequestFrom('pxcops-require-ssl-off', { name: 'actions-ssl-off', database: DB }));
 
     const result = await world.run({ namespace: NS, opsRequest: 'actions-ssl-off' });
 

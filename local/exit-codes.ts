@@ -1,0 +1,16 @@
+/**
+ * Exit codes of `npm run local` (listed in its --help), one per verdict a script or a person
+ * needs to tell apart: done, undone, never started, not ours, and "look at it now".
+ */
+export const EXIT = {
+  /** The OpsRequest is Successful (also "nothing to change"). */
+  succeeded: 0,
+  /** The request failed; what it changed was rolled back and the database resumed. */
+  failed: 1,
+  /** Refused before any change (bad request, input, options, kubeconfig, missing objects). */
+  refused: 2,
+  /** Already finished, or claimed by another execution: this run did nothing. */
+  nothingToDo: 3,
+  /** The request failed and its rollback did not complete: the backup Secret keeps the previous state. */
+  rollbackIncomplete: 4,
+} as const;
