@@ -44,7 +44,7 @@ export async function pause(input: PauseInput, deps: Deps): Promise<{ paused: bo
       );
     }
     if (err instanceof DatabaseBusyError) {
-      const message = `Waiting: ${err.message}; this request gives up ${Math.max(0, plan.timeoutSeconds - Math.round(waited))}s from now`;
+      const message = `Waiting: ${err.message}; this request gives up in ${Math.max(0, plan.timeoutSeconds - Math.round(waited))}s`;
       await recordEvent(deps, ops, 'Normal', 'Waiting', message, { series: 'database-busy' });
       throw new DatabaseBusyError(message, { cause: err });
     }

@@ -280,7 +280,7 @@ async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
       ops,
       'Warning',
       refused ? 'Refused' : 'Failed',
-      refused ? `ReconfigureTLS refused: ${reason}` : `ReconfigureTLS failed: ${reason}`,
+      refused ? `ReconfigureTLS ${reason}` : `ReconfigureTLS failed: ${reason}`,
     );
   }
   deps.logger.warn('request failed', { reason });

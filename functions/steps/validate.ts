@@ -284,7 +284,7 @@ async function waitForOtherRequests(ops: PerconaXtraDBOpsRequest, deps: Deps): P
     );
   }
   deps.logger.info('waiting for another request on the same database', { other: other.metadata.name });
-  const message = `Waiting for ${what.replace(/ is still (\w+) on /, ' ($1), which holds ')} to finish; this request gives up ${limit - Math.round(waited)}s from now`;
+  const message = `Waiting: PerconaXtraDBOpsRequest ${ns}/${other.metadata.name} (${other.status?.phase ?? 'claimed'}) holds PerconaXtraDB ${ns}/${ops.spec.databaseRef.name}; this request gives up in ${Math.max(0, limit - Math.round(waited))}s`;
   await recordEvent(deps, ops, 'Normal', 'Waiting', message, { series: 'database-busy' });
   throw new DatabaseBusyError(message);
 }

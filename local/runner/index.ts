@@ -207,6 +207,7 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
   // once a Task inside a Map fails with an error no retrier takes (fatal, or retries used up),
   // that Map's later Tasks are refused here.
   const failedMaps = new Set<string>();
+  const thrown = new Map<string, Error>();
   /** Consecutive failures of one Task with one input (a retried call has the same input). */
   const attempts = new Map<string, number>();
   for (const [name, s, inMap] of allStates(def)) {
@@ -229,7 +230,17 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
             return (out === undefined ? null : JSON.parse(JSON.stringify(out))) as JsonValue;
           });
       }
-      const wrapped = opts.wrapTask ? opts.wrapTask(name, fn) : fn;
+      const inner = opts.wrapTask ? opts.wrapTask(name, fn) : fn;
+      // The engine's event log carries an error's `cause` (often another error) as its Cause; the
+      // progress wants what the step said, so the thrown error is kept for the StateFailed event.
+      const wrapped: TaskFn = async (input) => {
+        try {
+          return await inner(input);
+        } catch (err) {
+          thrown.set(name, err as Error);
+          throw err;
+        }
+      };
       taskResourceLocalHandlers[name] = !inMap
         ? wrapped
         : async (input) => {
@@ -321,9 +332,16 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
           r.ErrorEquals.some((e) => e === name || e === 'States.ALL' || e === 'States.TaskFailed'),
         );
         const retried = !!stateDef && willRetry(stateDef, Object.assign(new Error(''), { name }), n);
+        const err = thrown.get(ev.state.name);
+        thrown.delete(ev.state.name);
         error = {
           name,
-          cause: typeof ev.Cause === 'string' ? ev.Cause : JSON.stringify(ev.Cause ?? ''),
+          cause:
+            err?.name === name
+              ? err.message
+              : typeof ev.Cause === 'string'
+                ? ev.Cause
+                : JSON.stringify(ev.Cause ?? ''),
           ...(retried ? { retry: { attempt: n, of: retrier?.MaxAttempts ?? 3 } } : {}),
         };
         if (!retried) caught.add(key);

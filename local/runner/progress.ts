@@ -19,18 +19,31 @@ type Json = any;
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
-function at(p: Progress, iso: unknown): string {
+/** Milliseconds into the execution of a time a step reported (ISO), else the event's own time. */
+function at(p: Progress, iso: unknown): number {
   const t = typeof iso === 'string' ? Date.parse(iso) : Number.NaN;
-  return Number.isNaN(t) ? secs(p.elapsedMs) : secs(Math.max(0, t - p.startedAt));
+  return Number.isNaN(t) ? p.elapsedMs : Math.max(0, t - p.startedAt);
 }
 
 const podLabel = (p: Progress) => (p.pod ? `pod ${p.pod.index + 1}/${p.pod.total} ${p.pod.name}` : 'pod');
 
 /** What one progress event means to a person, or undefined when it is not news. */
-export function describe(p: Progress): { text: string; wait?: string } | undefined {
+export interface News {
+  text: string;
+  /** The reason of a wait that is still going on (repeated while nothing new comes). */
+  wait?: string;
+  /** Earlier moments the step reported (a pod's eviction), printed at their own time before `text`. */
+  before?: Array<{ ms: number; text: string }>;
+  /** The moment `text` happened, when the step reported it (a pod Ready again). */
+  ms?: number;
+}
+
+export function describe(p: Progress): News | undefined {
   const o: Json = p.output ?? {};
   const i: Json = p.input ?? {};
   if (p.event === 'failed') {
+    // The local runner refusing queued Map iterations after a failure: nothing happened.
+    if (p.error?.name === 'LocalIterationCancelled') return undefined;
     const cause = causeMessage(p.error?.cause);
     if (p.error?.name === 'DatabaseBusyError') return { text: cause, wait: cause };
     if (p.error?.retry) {
@@ -157,7 +170,10 @@ export function progressPrinter(
     started = p.startedAt;
     const d = describe(p);
     if (!d) return;
-    print(p.elapsedMs, d.text);
+    // The same wait again within the refresh interval is no news (the ticker repeats it anyway).
+    if (d.wait && wait?.text === d.wait && !d.before?.length && clock() - lastLine < REFRESH_MS) return;
+    for (const b of d.before ?? []) print(b.ms, b.text);
+    print(d.ms ?? p.elapsedMs, d.text);
     if (d.wait) {
       if (!wait || wait.text !== d.wait) wait = { text: d.wait, since: clock() };
     } else wait = undefined;
