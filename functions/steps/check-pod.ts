@@ -94,9 +94,8 @@ export async function awaitRestart(input: CheckPodInput, deps: Deps): Promise<Ch
   const where = `pod ${ns}/${pod.name} (${pod.index + 1}/${pod.total})`;
   if (done) {
     const uid = current?.metadata.uid ?? '';
-    const readyAt =
-      current?.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True')
-        ?.lastTransitionTime ?? deps.clock.now().toISOString();
+    // Seen by the watch within moments (the Ready condition's own time has whole seconds only).
+    const readyAt = deps.clock.now().toISOString();
     deps.logger.info('pod is back and all replicas are Ready', { pod: pod.name });
     if (ops)
       await recordEvent(
@@ -111,7 +110,7 @@ export async function awaitRestart(input: CheckPodInput, deps: Deps): Promise<Ch
       message: `${pod.name} is Ready`,
       deadline: input.deadline,
       uid,
-      readyAt: String(readyAt),
+      readyAt,
     };
   }
   const why =

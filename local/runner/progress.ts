@@ -100,21 +100,17 @@ export function describe(p: Progress): News | undefined {
     case 'Check pod':
     case 'Check restored pod': {
       const c = o.check ?? {};
-      const lines: string[] = [];
       const who = `${p.state === 'Check restored pod' ? 'restored ' : ''}${podLabel(p)}`;
-      if (c.evicted)
-        lines.push(`${who} evicted at ${at(p, c.evictedAt)} (old UID ${p.pod ? (i.pod?.uid ?? '') : ''})`);
+      const before = c.evicted
+        ? [{ ms: at(p, c.evictedAt), text: `${who} evicted (old UID ${i.pod?.uid ?? '?'})` }]
+        : [];
       if (c.blocked) {
         const why = `${who} cannot be evicted yet: ${c.message}; trying again every 5s until ${String(c.deadline).slice(11, 19)} UTC`;
         return { text: why, wait: why };
       }
-      if (c.ready) {
-        lines.push(`${who} Ready again at ${at(p, c.readyAt)}, new UID ${c.uid}`);
-        return { text: lines.join('\n') };
-      }
+      if (c.ready) return { before, ms: at(p, c.readyAt), text: `${who} Ready again, new UID ${c.uid}` };
       const why = `${who} not Ready yet: ${c.message} (gives up at ${String(c.deadline).slice(11, 19)} UTC)`;
-      lines.push(why);
-      return { text: lines.join('\n'), wait: why };
+      return { before, text: why, wait: why };
     }
     case 'Roll back': {
       const r = o.rollback ?? {};
