@@ -13,7 +13,9 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { kubeFromKubeconfig } from '../functions/kube/client.js';
 import { KINDS } from '../functions/kube/types.js';
 import { EXECUTION_LABEL, labelSafe } from '../functions/model/names.js';
+import { plainReason } from '../functions/model/reasons.js';
 import type { PerconaXtraDBOpsRequest } from '../functions/model/types.js';
+import { causeMessage } from '../functions/steps/common.js';
 import { dryRun } from './dry-run.js';
 import { EXIT } from './exit-codes.js';
 import { runExecution } from './runner/index.js';
@@ -213,10 +215,32 @@ async function verdict(
   const failure = (finish?.state?.output as { failure?: { reason?: string; refused?: boolean } } | undefined)
     ?.failure;
   const rollbackError = !!(finish?.state?.input as { rollbackError?: unknown } | undefined)?.rollbackError;
+  // The error that sent the execution to the failure path, in words.
+  const caught = (
+    result.events.find((e) => e.type === 'StateEntered' && e.state?.name === 'Roll back')?.state?.input as
+      | { error?: { Error?: string; Cause?: unknown } }
+      | undefined
+  )?.error;
+  const firstReason = caught ? plainReason(caught.Error ?? 'Error', causeMessage(caught.Cause)) : undefined;
   const reason =
     ops?.status?.conditions?.find((c) => c.type === 'Failed')?.message ??
     failure?.reason ??
+    firstReason ??
     `${result.error}: ${result.cause}`;
+  // Nothing was written when the execution never got the database paused (only Validate ran),
+  // even if the failure path could not reach the cluster to record the outcome.
+  const paused = result.events.some(
+    (e) =>
+      e.type === 'StateExited' &&
+      e.state?.name === 'Pause' &&
+      !(e.state.output as { error?: unknown } | undefined)?.error,
+  );
+  if (!failure && !paused)
+    return {
+      code: EXIT.refused,
+      verdict: `REFUSED, nothing changed: ${which} could not be run, and its outcome could not be recorded`,
+      reason: firstReason ?? reason,
+    };
   if (failure?.refused)
     return {
       code: EXIT.refused,

@@ -1,0 +1,99 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Progress } from '../../../local/runner/index.js';
+import { describe as news, progressPrinter, REFRESH_MS } from '../../../local/runner/progress.js';
+
+const START = Date.parse('2026-01-01T00:00:00Z');
+const pod = { name: 'db-1', index: 1, total: 3 };
+const p = (o: Partial<Progress>): Progress => ({
+  event: 'done',
+  state: 'Check pod',
+  type: 'Task',
+  elapsedMs: 1000,
+  startedAt: START,
+  ...o,
+});
+
+describe('Progress lines', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.setSystemTime(START);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('repeats the reason of a wait at least every 10 s while nothing new comes', () => {
+    const lines: string[] = [];
+    const printer = progressPrinter('', (l) => lines.push(l));
+    printer(
+      p({
+        pod,
+        output: {
+          check: {
+            ready: false,
+            message: 'mysqld: unable to load certificate',
+            deadline: '2026-01-01T00:10:00Z',
+          },
+        },
+      }),
+    );
+    vi.advanceTimersByTime(REFRESH_MS + 1000);
+    printer.stop();
+
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(
+      /still waiting \(1\d\.\ds\): pod 2\/3 db-1 not Ready yet: mysqld: unable to load certificate/,
+    );
+  });
+
+  it('stops repeating once something new has happened', () => {
+    const lines: string[] = [];
+    const printer = progressPrinter('', (l) => lines.push(l));
+    printer(p({ pod, output: { check: { ready: false, message: 'starting', deadline: 'x' } } }));
+    printer(
+      p({
+        pod,
+        output: { check: { ready: true, uid: 'new-uid', readyAt: new Date(START + 1500).toISOString() } },
+      }),
+    );
+    vi.advanceTimersByTime(3 * REFRESH_MS);
+    printer.stop();
+
+    expect(lines.at(-1)).toContain('pod 2/3 db-1 Ready again, new UID new-uid');
+    expect(lines.join('\n')).not.toContain('still waiting');
+  });
+
+  it('prints nothing for a state merely entered, an iteration the runner cancelled, or a rollback that restored nothing', () => {
+    expect(news(p({ event: 'entered', state: 'Restart pod', pod }))).toBeUndefined();
+    expect(
+      news(
+        p({
+          event: 'failed',
+          state: 'Restart pod',
+          pod,
+          error: { name: 'LocalIterationCancelled', cause: 'x' },
+        }),
+      ),
+    ).toBeUndefined();
+    expect(
+      news(p({ state: 'Roll back', output: { rollback: { restored: false, pods: [] } } })),
+    ).toBeUndefined();
+  });
+
+  it('says a retry in words, with the API answer as a detail', () => {
+    const line = news(
+      p({
+        event: 'failed',
+        state: 'Validate',
+        error: {
+          name: 'KubeUnavailableError',
+          cause: 'GET /api/v1/x: connect ECONNREFUSED',
+          retry: { attempt: 2, of: 6 },
+        },
+      }),
+    );
+    expect(line?.text).toBe(
+      'Validate: the Kubernetes API server did not answer [API: GET /api/v1/x: connect ECONNREFUSED]; retry 2 of 6',
+    );
+  });
+});
