@@ -11,7 +11,9 @@ describe('Forward audit (against the simulator and the EventBridge stand-in)', (
 
   describe('Forward audit', () => {
     it('decodes the sample subscription event and keeps only completed creates of OpsRequests', () => {
-      const sample = JSON.parse(readFileSync('events/forward-audit/audit-create.json', 'utf8'));
+      const sample = JSON.parse(
+        readFileSync('events/forward-audit/opsrequest-created-audit-record.json', 'utf8'),
+      );
       expect(opsRequestCreates(decodeLogsData(sample))).toEqual([
         { namespace: 'demo', name: 'pxops-rotate', object: undefined },
       ]);
@@ -19,7 +21,9 @@ describe('Forward audit (against the simulator and the EventBridge stand-in)', (
 
     it('forwards a created request that still waits, reading it from the cluster', async () => {
       putOpsRequest(w.sim, 'demo', 'pxops-rotate');
-      const sample = JSON.parse(readFileSync('events/forward-audit/audit-create.json', 'utf8'));
+      const sample = JSON.parse(
+        readFileSync('events/forward-audit/opsrequest-created-audit-record.json', 'utf8'),
+      );
 
       const result = await forwardAudit(sample, w.deps());
 

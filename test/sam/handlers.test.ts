@@ -77,7 +77,7 @@ describe('Trigger handlers, configured by the environment', () => {
   it('sweep: puts the Pending event on the configured bus', async () => {
     putOpsRequest(sim, 'demo', 'pxops-rotate');
 
-    const out = await sweepHandler(sample('events/sweep/schedule.json'), context('sweep'));
+    const out = await sweepHandler(sample('events/sweep/start-pending-requests.json'), context('sweep'));
 
     expect(out).toMatchObject({ pending: 1 });
     expect(aws.events.map((e) => [e.EventBusName, (e.detail as { cluster: string }).cluster])).toEqual([
@@ -89,7 +89,7 @@ describe('Trigger handlers, configured by the environment', () => {
     aws.events.length = 0;
 
     const out = await forwardAuditHandler(
-      sample('events/forward-audit/audit-create.json'),
+      sample('events/forward-audit/opsrequest-created-audit-record.json'),
       context('forward-audit'),
     );
 
@@ -102,11 +102,17 @@ describe('Trigger handlers, configured by the environment', () => {
     putDatabaseWithTls(sim, 'shop', 'orders', pems.due);
     putDatabaseWithTls(sim, 'shop', 'carts', pems.fresh);
 
-    const dry = await scanExpiryHandler(sample('events/scan-expiry/dry-run.json'), context('scan-expiry'));
+    const dry = await scanExpiryHandler(
+      sample('events/scan-expiry/report-due-certificates-only.json'),
+      context('scan-expiry'),
+    );
     expect(dry).toMatchObject({ due: 1, created: [] });
     expect(aws.executions).toEqual([]);
 
-    const run = await scanExpiryHandler(sample('events/scan-expiry/schedule.json'), context('scan-expiry'));
+    const run = await scanExpiryHandler(
+      sample('events/scan-expiry/renew-due-certificates.json'),
+      context('scan-expiry'),
+    );
     expect(run).toMatchObject({ due: 1, created: [expect.stringMatching(/^shop\/orders-tls-renew-/)] });
     expect(aws.executions.map((e) => JSON.parse(e.input))).toEqual([
       { namespace: 'shop', opsRequest: run.created[0]!.split('/')[1] },
