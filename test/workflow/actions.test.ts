@@ -66,7 +66,10 @@ describe('ReconfigureTLS: update, change issuer, requireSSL, remove', () => {
 
     const result = await world.run(
       { namespace: NS, opsRequest: 'actions-issuer' },
-      { onProgress: (p) => p.state === 'Restart pod' && p.pod && restarts.push(p.pod.name) },
+      {
+        onProgress: (p) =>
+          p.event === 'entered' && p.state === 'Restart pod' && p.pod && restarts.push(p.pod.name),
+      },
     );
 
     expect(result.status, result.cause).toBe('SUCCEEDED');
