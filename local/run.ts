@@ -212,8 +212,11 @@ async function verdict(
   const finish = [...result.events]
     .reverse()
     .find((e) => e.type === 'StateExited' && e.state?.name === 'Finish rollback');
-  const failure = (finish?.state?.output as { failure?: { reason?: string; refused?: boolean } } | undefined)
-    ?.failure;
+  // Finish rollback's outcome; when Finish rollback itself failed, its Catch put the error there instead.
+  const recorded = (
+    finish?.state?.output as { failure?: { phase?: string; reason?: string; refused?: boolean } } | undefined
+  )?.failure;
+  const failure = recorded?.phase ? recorded : undefined;
   const rollbackError = !!(finish?.state?.input as { rollbackError?: unknown } | undefined)?.rollbackError;
   // The error that sent the execution to the failure path, in words.
   const caught = (

@@ -96,6 +96,9 @@ describe('ReconfigureTLS: add TLS, then rotate', () => {
         'EvictPod',
         'EvictPod',
         'EvictPod',
+        'PodReady',
+        'PodReady',
+        'PodReady',
         'Successful',
       ].sort(),
     );
