@@ -62,11 +62,10 @@ export function timeoutSeconds(ops: PerconaXtraDBOpsRequest): number {
 }
 
 /**
- * The action a request asks for, or InvalidRequestError/DatabaseStateError saying which rule it
- * breaks. `db` undefined means the database does not exist.
+ * The rules that need only the request itself (fields, durations, exactly one kind of change):
+ * checked before waiting for the database, so a request that can never run is refused at once.
  */
-export function admit(ops: PerconaXtraDBOpsRequest, db: PerconaXtraDB | undefined): Action {
-  const ns = ops.metadata.namespace;
+export function admitSpec(ops: PerconaXtraDBOpsRequest): void {
   const tls = ops.spec.tls;
   if (!tls || typeof tls !== 'object')
     throw new InvalidRequestError('spec.tls is required for ReconfigureTLS');
@@ -101,7 +100,17 @@ export function admit(ops: PerconaXtraDBOpsRequest, db: PerconaXtraDB | undefine
     problems.push(`spec.tls.requireSSL: ${JSON.stringify(tls.requireSSL)} is not a boolean`);
   }
   if (problems.length > 0) throw new InvalidRequestError(`invalid request: ${problems.join('; ')}`);
+}
 
+/**
+ * The action a request asks for, or InvalidRequestError/DatabaseStateError saying which rule it
+ * breaks. `db` undefined means the database does not exist.
+ */
+export function admit(ops: PerconaXtraDBOpsRequest, db: PerconaXtraDB | undefined): Action {
+  const ns = ops.metadata.namespace;
+  const tls = ops.spec.tls!;
+  admitSpec(ops);
+  const apply = ops.spec.apply ?? 'IfReady';
   const dbName = `PerconaXtraDB ${ns}/${ops.spec.databaseRef.name}`;
   if (!db) throw new DatabaseStateError(`${dbName} not found`);
   if (apply === 'IfReady' && db.status?.phase !== 'Ready') {

@@ -24,6 +24,7 @@ import {
 } from '../model/names.js';
 import {
   admit,
+  admitSpec,
   asksForCurrentState,
   blockingRequest,
   buildPlan,
@@ -151,6 +152,8 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
   }
   if (!owner) ops = await claim(ops, execution, deps);
 
+  // A request that can never run is refused now, not after waiting for another one to finish.
+  admitSpec(ops);
   await waitForOtherRequests(ops, deps);
 
   const db = await getDatabase(kube, ns, ops.spec.databaseRef?.name);

@@ -268,6 +268,34 @@ describe('What a DBA sees', () => {
     expect(text).toContain('refused: nothing was changed');
   }, 60_000);
 
+  it('an invalid request is refused at once, even while another request holds the database', async () => {
+    const other = world.createOps(opsRequestFrom('pxcops-rotate', { name: 'sees-holder-2', database: DB }));
+    world.sim.store.put({
+      ...other,
+      metadata: { ...other.metadata, annotations: { 'pxc-tls-ops.io/claimed-by': 'someone' } },
+      status: { phase: 'Progressing' },
+    });
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', {
+        name: 'sees-invalid-while-busy',
+        database: DB,
+        tls: { remove: true, rotateCertificates: true },
+      }),
+    );
+
+    const { result, text } = await runAndPrint(world, 'sees-invalid-while-busy');
+    world.sim.store.delete(
+      KINDS.PerconaXtraDBOpsRequest.apiVersion,
+      'PerconaXtraDBOpsRequest',
+      NS,
+      'sees-holder-2',
+    );
+
+    expect(result.error).toBe('InvalidRequestError');
+    expect(text).not.toContain('Waiting');
+    expect(events(world, 'sees-invalid-while-busy').map((e) => e.reason)).toEqual(['Refused']);
+  }, 60_000);
+
   it('a request in the wrong namespace, or console input for a namespace that does not exist: plain reasons', async () => {
     const wrong = await world.run({ namespace: 'default', opsRequest: 'sees-add' });
     const missing = await world.run({
