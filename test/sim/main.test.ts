@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import type { J } from '../../local/sim/store.js';
 import { eventually } from './helpers.js';
 
@@ -17,7 +18,17 @@ describe('npm run sim (local/sim/main.ts)', () => {
     const kubeconfig = join(mkdtempSync(join(tmpdir(), 'sim-main-')), 'kubeconfig');
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'local/sim/main.ts', '--kubeconfig', kubeconfig, '--port', '0'],
+      [
+        '--import',
+        'tsx',
+        'local/sim/main.ts',
+        '--kubeconfig',
+        kubeconfig,
+        '--port',
+        '0',
+        '--pod-restart-seconds',
+        '0.3',
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -44,11 +55,24 @@ describe('npm run sim (local/sim/main.ts)', () => {
       plural: 'issuers',
       name: 'px-issuer',
     })) as J;
+    // The hint names sample files that exist and that the simulator takes as they are.
+    const hinted = [...out.matchAll(/apply -f (\S+)/g)].map((m) => m[1]!);
+    expect(hinted).toEqual(['k8s/samples/pxcops-add-tls.yaml']);
+    const sample = parse(readFileSync(hinted[0]!, 'utf8')) as J;
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: 'ops.kubedb.com',
+      version: 'v1alpha1',
+      namespace: 'demo',
+      plural: 'perconaxtradbopsrequests',
+      body: sample,
+    });
     const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     expect(pods.items.map((p) => p.metadata?.name)).toEqual(['sample-pxc-0', 'sample-pxc-1', 'sample-pxc-2']);
     expect(issuer.spec.ca.secretName).toBe('px-ca');
     expect(out).toContain(`kubectl --kubeconfig ${kubeconfig} get pods -w`);
+    expect(out).toContain('pods restart in 0.3s');
+    expect(out).toContain(`npm run local -- --kubeconfig ${kubeconfig} -n demo --ops-request pxops-add-tls`);
     expect(await exited).toBe(0);
   });
 });
