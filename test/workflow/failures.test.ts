@@ -283,7 +283,7 @@ describe('ReconfigureTLS failure path', () => {
   it('rollback of a failed requireSSL change restores spec.requireSSL and --require-secure-transport', async () => {
     expect(world.db(DB).spec.requireSSL).toBe(true);
     expect(wiringArgs(world, DB)).toContain('--require-secure-transport=ON');
-    world.createOps(opsRequestFrom('pxcops-require-ssl', { name: 'failures-ssl-off', database: DB }));
+    world.createOps(opsRequestFrom('pxcops-require-ssl-off', { name: 'failures-ssl-off', database: DB }));
     failEvictionOf(world, `${DB}-1`);
 
     const result = await world.run({ namespace: NS, opsRequest: 'failures-ssl-off' });
@@ -410,8 +410,9 @@ describe('ReconfigureTLS failure path', () => {
       expect(refusals).toBeGreaterThanOrEqual(1);
       expect(world.sim.requests.all().some((r) => r.verb === 'evict' && r.status === 429)).toBe(true);
       expect(result.status, result.cause).toBe('SUCCEEDED');
+      // A budget's refusal is waited out in the ASL (Wait to evict → Restart pod), not a retried error.
       expect(
-        result.events.filter((e) => e.type === 'StateRetried' && e.state?.name === 'Restart pod').length,
+        result.events.filter((e) => e.type === 'StateEntered' && e.state?.name === 'Wait to evict').length,
       ).toBeGreaterThanOrEqual(1);
       expect(evictions(world)).toEqual({ [`${DB}-0`]: 1, [`${DB}-1`]: 1, [`${DB}-2`]: 1 });
       expect(world.ops('failures-pdb').status?.phase).toBe('Successful');
