@@ -9,6 +9,8 @@ export const GROUP = 'pxc-tls-ops.io';
 
 /** On the OpsRequest: the Step Functions execution that owns it (written under a resourceVersion precondition). */
 export const CLAIM_ANNOTATION = `${GROUP}/claimed-by`;
+/** On the OpsRequest: hash of its spec when it was claimed; a later edit fails the request (see frozen-spec.ts). */
+export const SPEC_HASH_ANNOTATION = `${GROUP}/spec-hash`;
 /** On the OpsRequest: when the claim was made (for the "one request per database" wait). */
 export const CLAIMED_AT_ANNOTATION = `${GROUP}/claimed-at`;
 /** On console-created OpsRequests: where the request came from. */

@@ -16,6 +16,7 @@ import type { Deps } from '../deps.js';
 import { DatabaseStateError, InvalidRequestError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import type { ConditionInput } from '../model/conditions.js';
+import { assertSpecFrozen } from '../model/frozen-spec.js';
 import {
   BACKUP_LABEL,
   BACKUP_STATE_ANNOTATION,
@@ -100,6 +101,8 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
   const final = pass === plan.passes.length - 1;
 
   const ops = await getOpsRequest(kube, ns, opsRequest);
+  // Every pass re-reads spec.tls: it must still be the spec that was claimed.
+  assertSpecFrozen(ops);
   const db = await getDatabase(kube, ns, plan.database);
   if (!db) throw new DatabaseStateError(`PerconaXtraDB ${ns}/${plan.database} not found`);
   const workload = await getWorkload(kube, ns, plan.database);

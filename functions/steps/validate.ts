@@ -3,7 +3,7 @@
  *
  * Ensures: the OpsRequest exists (console input creates it, once per execution), is claimed by
  * this execution (annotation written under a resourceVersion precondition, so of two executions
- * only one wins), passes the admission rules and the issuer's CA checks, and is `Progressing`.
+ * only one wins) with the hash of its spec (frozen from then on), passes the admission rules and the issuer's CA checks, and is `Progressing`.
  * Safe to repeat: a re-run finds its own claim and recomputes the same plan.
  * Returns `skip: true`, having written nothing, for a request claimed by another execution or
  * already finished; and `skip: true` with a `result`, having marked the request Successful, for
@@ -14,6 +14,7 @@
 import type { Deps } from '../deps.js';
 import { DatabaseBusyError, DatabaseStateError, InvalidRequestError, PxcTlsOpsError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
+import { assertSpecFrozen, frozenHash, specHash } from '../model/frozen-spec.js';
 import {
   CLAIM_ANNOTATION,
   CLAIMED_AT_ANNOTATION,
@@ -21,6 +22,7 @@ import {
   EXECUTION_LABEL,
   labelSafe,
   SOURCE_LABEL,
+  SPEC_HASH_ANNOTATION,
 } from '../model/names.js';
 import {
   admit,
@@ -150,7 +152,10 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
     logger.info('request claimed by another execution, nothing to do', { owner });
     return out(true, `claimed by execution ${owner}`);
   }
-  if (!owner) ops = await claim(ops, execution, deps);
+  // The claim records the spec's hash (console-created requests are claimed at creation, so
+  // their hash is added on the first pass here); from then on an edited spec fails the request.
+  if (!owner || frozenHash(ops) === undefined) ops = await claim(ops, execution, deps);
+  assertSpecFrozen(ops);
 
   // A request that can never run is refused now, not after waiting for another one to finish.
   admitSpec(ops);
@@ -254,7 +259,9 @@ async function claim(
       annotations: {
         ...(ops.metadata.annotations ?? {}),
         [CLAIM_ANNOTATION]: execution,
-        [CLAIMED_AT_ANNOTATION]: deps.clock.now().toISOString(),
+        [CLAIMED_AT_ANNOTATION]:
+          ops.metadata.annotations?.[CLAIMED_AT_ANNOTATION] ?? deps.clock.now().toISOString(),
+        [SPEC_HASH_ANNOTATION]: specHash(ops.spec),
       },
     },
   };
