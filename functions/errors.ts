@@ -69,6 +69,15 @@ export class DatabaseBusyError extends RetryableError {
   override readonly name = 'DatabaseBusyError';
 }
 
+/**
+ * The database's `Paused` condition is still Unknown: the KubeDB provisioner has not confirmed the
+ * pause yet. The ASL retries Pause until the request's timeout; after that Pause fails with
+ * DatabaseStateError (see ../README "Running beside KubeDB and cert-manager").
+ */
+export class PauseNotConfirmedError extends RetryableError {
+  override readonly name = 'PauseNotConfirmedError';
+}
+
 // ---- fatal -----------------------------------------------------------------------------
 
 /** The OpsRequest (or console input) breaks an admission rule; the message says which. */
@@ -126,6 +135,7 @@ export const ERROR_CLASSES = {
   KubeUnavailableError,
   AwsUnavailableError,
   DatabaseBusyError,
+  PauseNotConfirmedError,
   InvalidRequestError,
   InvalidIssuerError,
   DatabaseStateError,

@@ -56,6 +56,18 @@ export const KINDS = {
     plural: 'certificates',
     namespaced: true,
   },
+  AppBinding: {
+    apiVersion: 'appcatalog.appscode.com/v1alpha1',
+    kind: 'AppBinding',
+    plural: 'appbindings',
+    namespaced: true,
+  },
+  ValidatingWebhookConfiguration: {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    plural: 'validatingwebhookconfigurations',
+    namespaced: false,
+  },
 } as const satisfies Record<string, ResourceKind>;
 
 export interface ObjectMeta {

@@ -1,6 +1,25 @@
 /**
  * The TLS wiring of the database's pod template (DESIGN.md "Pod TLS wiring"): pure functions
  * that add or remove exactly the volumes, mounts, env and args TLS needs, and nothing else.
+ *
+ * It must be exactly what KubeDB's provisioner renders from `spec.tls`/`spec.requireSSL`: the
+ * provisioner re-renders the PetSet once the database is resumed, and any difference is a second
+ * template change (a second full restart under RollingUpdate). The PerconaXtraDB renderer is not
+ * public; what is:
+ * - kubedb/docs, PerconaXtraDB TLS guide: mysqld runs with `ssl_ca`, `ssl_cert`, `ssl_key` under
+ *   /etc/mysql/certs/server and `ssl_capath` = /etc/mysql/certs/server; /etc/mysql/certs/client
+ *   and /server hold ca.crt, tls.crt, tls.key in the `perconaxtradb` container;
+ * - kubedb/percona-xtradb-init-docker scripts/entrypoint.sh: when `SSL_ENABLED` is non-empty, SST
+ *   is encrypted (`[sst] encrypt=4`) with /etc/mysql/certs/server/{ca.crt,tls.crt,tls.key};
+ *   Galera replication stays unencrypted (`pxc_encrypt_cluster_traffic=OFF`);
+ * - KubeDB's MariaDB PetSet builder (the public sibling of the PerconaXtraDB one): args
+ *   `--ssl-capath`, `--ssl-ca`, `--ssl-cert`, `--ssl-key` then `--require-secure-transport=ON`,
+ *   appended after the user's args; Secret volumes `tls-<alias>-config` projecting the three keys
+ *   as items; mounts with only name and path (no readOnly); volumes, mounts and env upserted by
+ *   name (so they keep their place in the lists).
+ * What could not be confirmed for PerconaXtraDB (README "Running beside KubeDB and cert-manager"):
+ * the metrics-exporter volume's name and mount, and the value of SSL_ENABLED (the scripts only
+ * test that it is set).
  */
 import type { CertificateAlias } from './types.js';
 import { CERTIFICATE_ALIASES } from './types.js';
@@ -50,9 +69,12 @@ export function volumeName(alias: CertificateAlias): string {
   return `tls-${alias}-config`;
 }
 
+export const CERT_KEYS = ['ca.crt', 'tls.crt', 'tls.key'] as const;
+
 export function tlsArgs(requireSSL: boolean): string[] {
   const dir = `${CERT_DIR}/server`;
   return [
+    `--ssl-capath=${dir}`,
     `--ssl-ca=${dir}/ca.crt`,
     `--ssl-cert=${dir}/tls.crt`,
     `--ssl-key=${dir}/tls.key`,
@@ -60,7 +82,13 @@ export function tlsArgs(requireSSL: boolean): string[] {
   ];
 }
 
-const TLS_ARG_PREFIXES = ['--ssl-ca=', '--ssl-cert=', '--ssl-key=', '--require-secure-transport='];
+const TLS_ARG_PREFIXES = [
+  '--ssl-capath=',
+  '--ssl-ca=',
+  '--ssl-cert=',
+  '--ssl-key=',
+  '--require-secure-transport=',
+];
 const isTlsArg = (a: string): boolean => TLS_ARG_PREFIXES.some((p) => a.startsWith(p));
 const TLS_VOLUMES = new Set(CERTIFICATE_ALIASES.map(volumeName));
 
@@ -82,25 +110,21 @@ export function applyWiring(
   const otherArgs = (container.args ?? []).filter((a) => !isTlsArg(a));
 
   if (wiring.enabled) {
-    next.spec.volumes = [
-      ...otherVolumes,
-      ...CERTIFICATE_ALIASES.map((alias) => {
-        const old = template.spec.volumes?.find((v) => v.name === volumeName(alias));
-        return {
-          name: volumeName(alias),
-          secret: { ...(old?.secret ?? {}), secretName: wiring.secretNames[alias] },
-        };
-      }),
-    ];
-    container.volumeMounts = [
-      ...otherMounts,
-      ...CERTIFICATE_ALIASES.map((alias) => ({
+    next.spec.volumes = upsertByName(
+      template.spec.volumes,
+      CERTIFICATE_ALIASES.map((alias) => ({
         name: volumeName(alias),
-        mountPath: `${CERT_DIR}/${alias}`,
-        readOnly: true,
+        secret: {
+          secretName: wiring.secretNames[alias],
+          items: CERT_KEYS.map((key) => ({ key, path: key })),
+        },
       })),
-    ];
-    container.env = [...otherEnv, { name: SSL_ENV, value: 'true' }];
+    );
+    container.volumeMounts = upsertByName(
+      container.volumeMounts,
+      CERTIFICATE_ALIASES.map((alias) => ({ name: volumeName(alias), mountPath: `${CERT_DIR}/${alias}` })),
+    );
+    container.env = upsertByName(container.env, [{ name: SSL_ENV, value: 'true' }]);
     container.args = [...otherArgs, ...tlsArgs(wiring.requireSSL)];
   } else {
     setOrDrop(next.spec, 'volumes', otherVolumes, template.spec.volumes);
@@ -120,6 +144,17 @@ export function applyWiring(
   }
   const changed = !sameWiring(template, next);
   return { template: changed ? next : template, changed };
+}
+
+/** Replaces entries of the same name where they are, appends the others (KubeDB's Upsert* helpers). */
+function upsertByName<T extends { name: string }>(list: readonly T[] | undefined, items: T[]): T[] {
+  const out = [...(list ?? [])];
+  for (const item of items) {
+    const i = out.findIndex((x) => x.name === item.name);
+    if (i >= 0) out[i] = item;
+    else out.push(item);
+  }
+  return out;
 }
 
 /** Keeps an emptied list only if the original had the field at all. */

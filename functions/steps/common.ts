@@ -10,6 +10,7 @@ import type { Kube, KubeObject } from '../kube/types.js';
 import { KINDS } from '../kube/types.js';
 import { type ConditionInput, setConditions } from '../model/conditions.js';
 import { CLAIM_ANNOTATION, MANAGED_BY } from '../model/names.js';
+import { PAUSED, pausedBy, pauseMessage, pauseSpecPatch, resumeSpecPatch } from '../model/pause.js';
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../model/types.js';
 import type { PodTemplate } from '../model/wiring.js';
 
@@ -186,21 +187,17 @@ export function opsRef(ns: string, name: string, database: string, uid?: string)
   };
 }
 
-const PAUSED_BY = /^Paused by PerconaXtraDBOpsRequest ([^/\s]+)\/(\S+) for ReconfigureTLS$/;
-
-/** Who holds the database's Paused condition: "ns/name" of an OpsRequest, "" for someone else, undefined when not paused. */
-export function pausedBy(db: PerconaXtraDB): string | undefined {
-  const c = db.status?.conditions?.find((x) => x.type === 'Paused' && x.status === 'True');
-  if (!c) return undefined;
-  const m = PAUSED_BY.exec(c.message ?? '');
-  return m ? `${m[1]}/${m[2]}` : '';
-}
+export { pausedBy } from '../model/pause.js';
 
 /**
- * Sets or removes the database's Paused condition on behalf of one OpsRequest; no write when
- * already so. Pausing doubles as the per-database lock: it is written with the resourceVersion
+ * Pauses or resumes the database on behalf of one OpsRequest, as KubeDB's ops requests do (see
+ * ../model/pause.ts): pausing sets the `Paused` condition with status Unknown (the provisioner
+ * turns it True to confirm; Pause waits for that), then disables the write check and records the
+ * setting it had; resuming removes the condition, then puts the write check back and drops the
+ * record. No write when already so; returns whether anything was written.
+ * Pausing doubles as the per-database lock: the condition is written with the resourceVersion
  * just read (a concurrent pause is a KubeConflictError, retried), and a database paused by anyone
- * else is a DatabaseBusyError. Resuming only removes a Paused condition this request set.
+ * else is a DatabaseBusyError. Resuming only undoes what this request did.
  */
 export async function ensureDatabasePaused(
   deps: Deps,
@@ -209,45 +206,54 @@ export async function ensureDatabasePaused(
   ops: { namespace: string; name: string },
 ): Promise<boolean> {
   const me = `${ops.namespace}/${ops.name}`;
+  const ref = { namespace: db.metadata.namespace!, name: db.metadata.name! };
   const holder = pausedBy(db);
   const current = db.status?.conditions ?? [];
   if (!paused) {
-    if (holder !== me) return false;
-    await deps.kube.patch(
+    let changed = false;
+    if (holder === me) {
+      await deps.kube.patch(
+        KINDS.PerconaXtraDB,
+        ref,
+        { status: { conditions: current.filter((c) => c.type !== PAUSED) } },
+        'merge',
+        'status',
+      );
+      changed = true;
+    }
+    const restore = resumeSpecPatch(db, me);
+    if (restore) {
+      await deps.kube.patch(KINDS.PerconaXtraDB, ref, restore, 'merge');
+      changed = true;
+    }
+    return changed;
+  }
+  if (holder !== undefined && holder !== me) {
+    const who = holder ? `PerconaXtraDBOpsRequest ${holder}` : 'someone else';
+    throw new DatabaseBusyError(`PerconaXtraDB ${ref.namespace}/${ref.name} is paused by ${who}`);
+  }
+  let latest = db;
+  let changed = false;
+  if (holder === undefined) {
+    const conditions = setConditions(
+      current,
+      [{ type: PAUSED, status: 'Unknown', reason: 'PausedByOpsRequest', message: pauseMessage(me) }],
+      db.metadata.generation,
+      deps.clock.now(),
+    );
+    latest = await deps.kube.replace(
       KINDS.PerconaXtraDB,
-      { namespace: db.metadata.namespace!, name: db.metadata.name! },
-      { status: { conditions: current.filter((c) => c.type !== 'Paused') } },
-      'merge',
+      { ...db, status: { ...(db.status ?? {}), conditions } },
       'status',
     );
-    return true;
+    changed = true;
   }
-  if (holder === me) return false;
-  if (holder !== undefined) {
-    const who = holder ? `PerconaXtraDBOpsRequest ${holder}` : 'someone else';
-    throw new DatabaseBusyError(
-      `PerconaXtraDB ${db.metadata.namespace}/${db.metadata.name} is paused by ${who}`,
-    );
+  const disable = pauseSpecPatch(latest, me);
+  if (disable) {
+    await deps.kube.patch(KINDS.PerconaXtraDB, ref, disable, 'merge');
+    changed = true;
   }
-  const conditions = setConditions(
-    current,
-    [
-      {
-        type: 'Paused',
-        status: 'True',
-        reason: 'PausedByOpsRequest',
-        message: `Paused by PerconaXtraDBOpsRequest ${me} for ReconfigureTLS`,
-      },
-    ],
-    db.metadata.generation,
-    deps.clock.now(),
-  );
-  await deps.kube.replace(
-    KINDS.PerconaXtraDB,
-    { ...db, status: { ...(db.status ?? {}), conditions } },
-    'status',
-  );
-  return true;
+  return changed;
 }
 
 /** The database's workload: the PetSet named like it when there is one, else the StatefulSet. */

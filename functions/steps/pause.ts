@@ -1,16 +1,26 @@
 /**
- * Pause: ensures the database carries the `Paused` condition (KubeDB's convention: the community
- * operator reconciles nothing for a paused database) and records it on the OpsRequest.
+ * Pause: ensures the database is paused the way KubeDB's ops requests pause it — the `Paused`
+ * condition with status Unknown and `spec.healthChecker.disableWriteCheck: true` — and that the
+ * KubeDB provisioner has confirmed it (turned the condition True), so nothing re-renders the
+ * PetSet while certificates and wiring change. Records it on the OpsRequest.
  * Pausing is also the per-database lock (written under a resourceVersion precondition): while
  * another request holds it this throws DatabaseBusyError (the ASL retries with backoff), and
  * DatabaseStateError once this request's timeout has passed.
- * Safe to repeat: our own Paused condition is left as is. Throws DatabaseStateError when the
- * database has gone, Kube* errors from the adapter.
+ * Waiting for the confirmation: a short watch on the database (CHECK_POD_HOLD_SECONDS, as Check
+ * pod), then PauseNotConfirmedError (retried by the ASL) until `spec.timeout` has passed since the
+ * pause was requested; then DatabaseStateError: no provisioner answered, and the failure path
+ * resumes the database (nothing else was changed yet).
+ * Safe to repeat: our own pause is left as is. Throws DatabaseStateError when the database has
+ * gone, Kube* errors from the adapter.
  */
 import type { Deps } from '../deps.js';
-import { DatabaseBusyError, DatabaseStateError } from '../errors.js';
+import { DatabaseBusyError, DatabaseStateError, PauseNotConfirmedError } from '../errors.js';
+import { KINDS } from '../kube/types.js';
 import { CLAIMED_AT_ANNOTATION } from '../model/names.js';
+import { pauseConfirmed, pausedCondition } from '../model/pause.js';
 import type { Plan } from '../model/plan.js';
+import type { PerconaXtraDB } from '../model/types.js';
+import { DEFAULT_HOLD_SECONDS } from './check-pod.js';
 import {
   ensureDatabasePaused,
   getDatabase,
@@ -50,6 +60,15 @@ export async function pause(input: PauseInput, deps: Deps): Promise<{ paused: bo
     }
     throw err;
   }
+  if (changed)
+    await recordEvent(
+      deps,
+      ops,
+      'Normal',
+      'PauseDatabase',
+      `Pausing PerconaXtraDB database: ${ns}/${plan.database}`,
+    );
+  await awaitConfirmation(deps, ns, plan);
   await updateOpsStatus(deps, ops, {
     conditions: [
       {
@@ -60,14 +79,44 @@ export async function pause(input: PauseInput, deps: Deps): Promise<{ paused: bo
       },
     ],
   });
-  if (changed)
-    await recordEvent(
-      deps,
-      ops,
-      'Normal',
-      'PauseDatabase',
-      `Pausing PerconaXtraDB database: ${ns}/${plan.database}`,
-    );
   deps.logger.info('database paused', { changed });
   return { paused: true };
+}
+
+function holdSeconds(): number {
+  const v = Number(process.env.CHECK_POD_HOLD_SECONDS);
+  return Number.isFinite(v) && v > 0 ? v : DEFAULT_HOLD_SECONDS;
+}
+
+/** Returns once the provisioner has turned Paused True; throws PauseNotConfirmedError / DatabaseStateError otherwise. */
+async function awaitConfirmation(deps: Deps, ns: string, plan: Plan): Promise<void> {
+  const name = plan.database;
+  let db = await getDatabase(deps.kube, ns, name);
+  if (!db) throw new DatabaseStateError(`PerconaXtraDB ${ns}/${name} not found`);
+  if (pauseConfirmed(db)) return;
+  const since = Date.parse(pausedCondition(db)?.lastTransitionTime ?? '');
+  const deadline = (Number.isNaN(since) ? deps.clock.now().getTime() : since) + plan.timeoutSeconds * 1000;
+  const left = (deadline - deps.clock.now().getTime()) / 1000;
+  if (left > 0) {
+    const confirmed = await deps.kube.watch<PerconaXtraDB>(
+      KINDS.PerconaXtraDB,
+      ns,
+      {
+        fieldSelector: `metadata.name=${name}`,
+        timeoutSeconds: Math.max(1, Math.min(holdSeconds(), Math.ceil(left))),
+      },
+      (type, obj) => {
+        if (type !== 'DELETED') db = obj;
+        return type !== 'DELETED' && pauseConfirmed(obj);
+      },
+    );
+    if (confirmed) return;
+  }
+  const what = `the KubeDB provisioner has not confirmed the pause of PerconaXtraDB ${ns}/${name} (its Paused condition is still ${pausedCondition(db)?.status ?? 'missing'})`;
+  if (deps.clock.now().getTime() >= deadline) {
+    throw new DatabaseStateError(
+      `${what} within this request's timeout (${plan.timeoutSeconds}s): is the KubeDB operator running? Nothing was changed; the database is resumed`,
+    );
+  }
+  throw new PauseNotConfirmedError(`${what}; waiting`);
 }

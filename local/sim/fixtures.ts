@@ -14,13 +14,16 @@
  *   (apps/v1), owned by the database, `updateStrategy` `OnDelete` (default) or `RollingUpdate`,
  *   whose pod template has the init container `px-init` and the containers `perconaxtradb` and
  *   `px-coordinator`. Without `tls` the template has no TLS wiring at all; with `tls` it has the
- *   wiring of DESIGN.md "Pod TLS wiring" (see `addTlsWiring`), and `tls.secrets` (PEM texts per
- *   alias) are written as the `<name>-<alias>-cert` Secrets first.
+ *   wiring of DESIGN.md "Pod TLS wiring" as the KubeDB provisioner renders it (see `addTlsWiring`),
+ *   and `tls.secrets` (PEM texts per alias) are written as the `<name>-<alias>-cert` Secrets first;
+ * - its AppBinding `<name>` (appcatalog.appscode.com), as KubeDB's provisioner writes it, with the
+ *   server Secret's `ca.crt` as `clientConfig.caBundle` when TLS is on.
  * The set controller then creates pods `<name>-0..n-1`, Running and Ready after the simulator's
  * `podReadyDelayMs`; `waitForPodsReady` waits for that.
  */
 import { randomBytes } from 'node:crypto';
 import type { Simulator } from './index.js';
+import { appBindingFor, renderAppBindingSpec, renderTlsWiring } from './provisioner.js';
 import type { J } from './store.js';
 
 export const PXC_LABELS = (db: string): Record<string, string> => ({
@@ -191,6 +194,11 @@ export function createPerconaXtraDB(sim: Simulator, f: PerconaXtraDBFixture): Cr
       },
     },
   });
+  const binding = appBindingFor(database);
+  binding.spec = renderAppBindingSpec(binding.spec, database, (n: string) =>
+    sim.store.get('v1', 'Secret', namespace, n),
+  );
+  sim.store.put(binding);
   return {
     database,
     workload,
@@ -252,45 +260,16 @@ export function basePodSpec(db: string, version: string): J {
   };
 }
 
-const TLS_VOLUMES: Array<[string, CertAlias, string]> = [
-  ['tls-server-config', 'server', '/etc/mysql/certs/server'],
-  ['tls-client-config', 'client', '/etc/mysql/certs/client'],
-  ['tls-metrics-exporter-config', 'metrics-exporter', '/etc/mysql/certs/metrics-exporter'],
-];
-
 /**
- * DESIGN.md "Pod TLS wiring" applied to a pod spec (a copy): the three Secret volumes mounted
- * read-only in `perconaxtradb`, env SSL_ENABLED=true, the --ssl-* args, and
- * --require-secure-transport=ON when `requireSSL`. For fixtures; the workflow has its own.
+ * DESIGN.md "Pod TLS wiring" applied to a pod spec (a copy), exactly as the KubeDB provisioner
+ * stand-in renders it (provisioner.ts): the three Secret volumes mounted in `perconaxtradb`,
+ * env SSL_ENABLED=true, the --ssl-* args, and --require-secure-transport=ON when `requireSSL`.
  */
-export function addTlsWiring(
-  spec: J,
-  db: string,
-  requireSSL: boolean,
-  secretName = (alias: CertAlias) => `${db}-${alias}-cert`,
-): J {
-  const out = structuredClone(spec);
-  const c = out.containers.find((x: J) => x.name === 'perconaxtradb');
-  out.volumes = [
-    ...(out.volumes ?? []),
-    ...TLS_VOLUMES.map(([vol, alias]) => ({
-      name: vol,
-      secret: { secretName: secretName(alias), defaultMode: 0o400 },
-    })),
-  ];
-  c.volumeMounts = [
-    ...(c.volumeMounts ?? []),
-    ...TLS_VOLUMES.map(([vol, , path]) => ({ name: vol, mountPath: path, readOnly: true })),
-  ];
-  c.env = [...(c.env ?? []), { name: 'SSL_ENABLED', value: 'true' }];
-  c.args = [
-    ...(c.args ?? []),
-    '--ssl-ca=/etc/mysql/certs/server/ca.crt',
-    '--ssl-cert=/etc/mysql/certs/server/tls.crt',
-    '--ssl-key=/etc/mysql/certs/server/tls.key',
-    ...(requireSSL ? ['--require-secure-transport=ON'] : []),
-  ];
-  return out;
+export function addTlsWiring(spec: J, db: string, requireSSL: boolean): J {
+  return renderTlsWiring(spec, {
+    metadata: { name: db },
+    spec: { requireSSL, tls: { issuerRef: { kind: 'Issuer', name: 'any' } } },
+  });
 }
 
 /** A `kubernetes.io/tls` Secret with `ca.crt`, `tls.crt`, `tls.key`. */

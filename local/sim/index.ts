@@ -19,13 +19,22 @@ import { makeServingCerts } from './ca.js';
 import { Controllers, type ReadinessRecord } from './controllers.js';
 import { ExecEndpoint } from './exec.js';
 import { Mysqld, type MysqldView, type ReloadFault, type ReloadRecord } from './mysqld.js';
+import { Provisioner, type ProvisionerOptions, type ProvisionerWrite } from './provisioner.js';
 import { findByKind } from './resources.js';
 import { type FaultRule, Handler, type RequestRecord } from './server.js';
 import { ApiError, clone, type J, type Obj, Store } from './store.js';
 import { SecretVolumes } from './volumes.js';
 
 export { templateRevision } from './controllers.js';
-export type { FaultRule, MysqldView, ReadinessRecord, ReloadFault, ReloadRecord, RequestRecord };
+export type {
+  FaultRule,
+  MysqldView,
+  ProvisionerWrite,
+  ReadinessRecord,
+  ReloadFault,
+  ReloadRecord,
+  RequestRecord,
+};
 
 export interface SimulatorOptions {
   port?: number; // default 0 = a free port on 127.0.0.1
@@ -53,6 +62,12 @@ export interface SimulatorOptions {
    * Secret as it is; subPath mounts never change.
    */
   secretPropagationMs?: number;
+  /**
+   * The KubeDB provisioner stand-in (provisioner.ts): confirms pauses, re-renders workloads and
+   * AppBindings of databases that are not paused. On by default, as on a real KubeDB cluster;
+   * `false` for a cluster where no provisioner answers.
+   */
+  provisioner?: boolean | ProvisionerOptions;
 }
 
 export interface Simulator {
@@ -114,6 +129,8 @@ export interface Simulator {
   };
   /** Pod readiness transitions, in order — used to prove "no pod was ever refused by a peer". */
   readiness(): ReadinessRecord[];
+  /** What the KubeDB provisioner stand-in wrote, in order (empty when it is off). */
+  provisionerWrites(): ProvisionerWrite[];
   stop(): Promise<void>; // closes server, timers, watches; leaves nothing running
 }
 
@@ -125,6 +142,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const api = new Api(store, timers, opts.podDeleteGraceMs ?? 50);
   const volumes = new SecretVolumes(store, opts.secretPropagationMs ?? 0);
   const controllers = new Controllers(store, api, timers, opts.podReadyDelayMs ?? 200, volumes);
+  const provisioner =
+    opts.provisioner === false
+      ? undefined
+      : new Provisioner(store, api, typeof opts.provisioner === 'object' ? opts.provisioner : {});
   for (const ns of opts.namespaces ?? DEFAULT_NAMESPACES) {
     api.create(NAMESPACE, undefined, { metadata: { name: ns } });
   }
@@ -258,12 +279,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       },
     },
     readiness: () => kubelet.transitions.map((t) => ({ ...t })),
+    provisionerWrites: () => (provisioner?.writes ?? []).map((w) => ({ ...w })),
     async stop() {
       if (stopped) return;
       stopped = true;
       timers.clear();
       controllers.stop();
       volumes.stop();
+      provisioner?.stop();
       handler.closeWatches();
       exec.closeAll();
       await new Promise<void>((resolve) => {

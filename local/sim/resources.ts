@@ -70,6 +70,32 @@ export const RESOURCES: SimResource[] = [
     [],
     ['cert-manager'],
   ),
+  // KubeDB's provisioner writes one AppBinding per database (kmodules appcatalog CRD, no status).
+  r(
+    'appcatalog.appscode.com',
+    'v1alpha1',
+    'AppBinding',
+    'appbindings',
+    true,
+    [],
+    false,
+    false,
+    [],
+    ['catalog', 'appscode', 'all'],
+  ),
+  // Admission webhooks: KubeDB's enterprise ops-manager registers `validators.ops.kubedb.com`.
+  r(
+    'admissionregistration.k8s.io',
+    'v1',
+    'ValidatingWebhookConfiguration',
+    'validatingwebhookconfigurations',
+    false,
+    [],
+    false,
+    true,
+    [],
+    ['api-extensions'],
+  ),
 ];
 
 function r(

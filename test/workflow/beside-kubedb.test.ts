@@ -61,3 +61,152 @@ describe('An OpsRequest spec is frozen once claimed', () => {
     expect(world.get(KINDS.Secret, `${DB}-tls-backup-frozen-edit`)).toBeUndefined();
   });
 });
+
+/** The database's Paused condition and write check, as the steps after Pause see them. */
+function pauseSeen(world: World, db: string) {
+  const d = world.db(db);
+  return {
+    paused: d.status?.conditions?.find((c) => c.type === 'Paused')?.status,
+    disableWriteCheck: (d.spec.healthChecker as { disableWriteCheck?: boolean } | undefined)
+      ?.disableWriteCheck,
+    annotations: Object.keys(d.metadata.annotations ?? {}).filter((k) => k.startsWith('pxc-tls-ops.io/')),
+  };
+}
+
+describe('Pause as KubeDB does: Unknown + disableWriteCheck, on the provisioner confirmation', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld({ simulator: { provisioner: { confirmDelayMs: 400 } } });
+    await world.createDatabase({ name: DB });
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('changes nothing before the provisioner confirms, and restores both on resume', async () => {
+    const d = world.db(DB);
+    world.sim.store.put({
+      ...d,
+      spec: { ...d.spec, healthChecker: { disableWriteCheck: false, periodSeconds: 10 } },
+    });
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'pause-add', database: DB }));
+    let during: ReturnType<typeof pauseSeen> | undefined;
+    let changeStarted = 0;
+
+    const result = await world.run(
+      { namespace: NS, opsRequest: 'pause-add' },
+      {
+        wrapTask: (state, fn) =>
+          state !== 'Change certificates'
+            ? fn
+            : async (input) => {
+                changeStarted ||= Date.now();
+                during ??= pauseSeen(world, DB);
+                return fn(input);
+              },
+      },
+    );
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(during).toEqual({
+      paused: 'True',
+      disableWriteCheck: true,
+      annotations: expect.arrayContaining(['pxc-tls-ops.io/paused-by']),
+    });
+    const confirmed = world.sim
+      .provisionerWrites()
+      .find((w) => w.what === 'confirm-pause' && w.database === DB);
+    expect(confirmed && confirmed.at <= changeStarted).toBe(true);
+    expect(pauseSeen(world, DB)).toEqual({ paused: undefined, disableWriteCheck: false, annotations: [] });
+    expect(world.db(DB).spec.healthChecker).toEqual({ disableWriteCheck: false, periodSeconds: 10 });
+  });
+
+  it('removes the write-check field again when it was not set before', async () => {
+    const d = world.db(DB);
+    const { healthChecker: _, ...spec } = d.spec;
+    world.sim.store.put({ ...d, spec });
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'pause-rotate', database: DB }));
+
+    const result = await world.run({ namespace: NS, opsRequest: 'pause-rotate' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(world.db(DB).spec.healthChecker).not.toHaveProperty('disableWriteCheck');
+    expect(pauseSeen(world, DB).annotations).toEqual([]);
+  });
+});
+
+describe('Pause when no KubeDB provisioner answers', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld({ simulator: { provisioner: false } });
+    await world.createDatabase({ name: DB });
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('fails after spec.timeout with a reason, changes nothing and resumes the database', async () => {
+    world.createOps(
+      opsRequestFrom('pxcops-add-tls', { name: 'unconfirmed', database: DB, spec: { timeout: '2s' } }),
+    );
+    const petset = world.get(KINDS.PetSet, DB).metadata.resourceVersion;
+
+    const result = await world.run({ namespace: NS, opsRequest: 'unconfirmed' });
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('DatabaseStateError');
+    expect(result.cause).toMatch(
+      /has not confirmed the pause of PerconaXtraDB demo\/px-beside.*is the KubeDB operator running/,
+    );
+    expect(world.ops('unconfirmed').status?.phase).toBe('Failed');
+    expect(pauseSeen(world, DB)).toEqual({
+      paused: undefined,
+      disableWriteCheck: undefined,
+      annotations: [],
+    });
+    expect(world.get(KINDS.PetSet, DB).metadata.resourceVersion).toBe(petset);
+    expect(world.get(KINDS.Secret, `${DB}-server-cert`)).toBeUndefined();
+  });
+});
+
+describe("The provisioner's re-render after resume changes nothing, for all six actions", () => {
+  let world: World;
+  let other: CaIssuer;
+  beforeAll(async () => {
+    world = await startWorld();
+    other = await createCaIssuer(world.sim, { kind: 'ClusterIssuer', name: 'px-rerender' });
+    await world.createDatabase({ name: DB, updateStrategy: 'RollingUpdate' });
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it.each([
+    ['add TLS', () => opsRequestFrom('pxcops-add-tls', { name: 'rr-add', database: DB })],
+    ['rotate', () => opsRequestFrom('pxcops-rotate', { name: 'rr-rotate', database: DB })],
+    ['update', () => opsRequestFrom('pxcops-update', { name: 'rr-update', database: DB })],
+    [
+      'change issuer',
+      () =>
+        opsRequestFrom('pxcops-change-issuer', {
+          name: 'rr-issuer',
+          database: DB,
+          tls: { issuerRef: issuerRef(other) },
+        }),
+    ],
+    ['requireSSL off', () => opsRequestFrom('pxcops-require-ssl-off', { name: 'rr-ssl', database: DB })],
+    ['remove TLS', () => opsRequestFrom('pxcops-remove-tls', { name: 'rr-remove', database: DB })],
+  ])('%s', async (_, ops) => {
+    const created = world.createOps(ops());
+
+    const result = await world.run({ namespace: NS, opsRequest: created.metadata.name! });
+    const ended = Date.now();
+    await new Promise((r) => setTimeout(r, 300)); // the provisioner reconciles the resumed database
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const after = world.sim.provisionerWrites().filter((w) => w.database === DB && w.at >= ended);
+    expect(after.filter((w) => w.what === 'template')).toEqual([]);
+    const restarted = world.sim.readiness().filter((r) => r.pod.startsWith(`${DB}-`) && r.at >= ended);
+    expect(restarted).toEqual([]);
+  });
+});

@@ -17,7 +17,7 @@ import {
   type PerconaXtraDBFixture,
   waitForPodsReady,
 } from '../../local/sim/fixtures.js';
-import { type Simulator, startSimulator } from '../../local/sim/index.js';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../../local/sim/index.js';
 
 export const NS = 'demo';
 
@@ -36,8 +36,14 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export async function startWorld(o: { podReadyDelayMs?: number } = {}): Promise<World> {
-  const sim = await startSimulator({ podReadyDelayMs: o.podReadyDelayMs ?? 150, podDeleteGraceMs: 30 });
+export async function startWorld(
+  o: { podReadyDelayMs?: number; simulator?: Partial<SimulatorOptions> } = {},
+): Promise<World> {
+  const sim = await startSimulator({
+    podReadyDelayMs: o.podReadyDelayMs ?? 150,
+    podDeleteGraceMs: 30,
+    ...o.simulator,
+  });
   const kube = kubeFromKubeconfig(sim.kubeconfig);
   const issuer = await createCaIssuer(sim, { name: 'px-issuer', namespace: NS });
   const logs: string[] = [];

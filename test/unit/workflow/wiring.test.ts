@@ -33,7 +33,7 @@ const on = (requireSSL: boolean): TlsWiring => ({ enabled: true, requireSSL, sec
 const off: TlsWiring = { enabled: false, requireSSL: false, secretNames: secrets };
 
 describe('Pod template TLS wiring', () => {
-  it('adds the three secret volumes, read-only mounts, SSL_ENABLED and the ssl args', () => {
+  it('adds the three secret volumes and mounts, SSL_ENABLED and the ssl args, as KubeDB renders them', () => {
     const { template, changed } = applyWiring(base(), on(true));
     expect(changed).toBe(true);
     const c = template.spec.containers[0]!;
@@ -45,16 +45,23 @@ describe('Pod template TLS wiring', () => {
     ]);
     expect(template.spec.volumes?.[1]).toEqual({
       name: 'tls-server-config',
-      secret: { secretName: 'db-server-cert' },
+      secret: {
+        secretName: 'db-server-cert',
+        items: [
+          { key: 'ca.crt', path: 'ca.crt' },
+          { key: 'tls.crt', path: 'tls.crt' },
+          { key: 'tls.key', path: 'tls.key' },
+        ],
+      },
     });
     expect(c.volumeMounts).toContainEqual({
       name: 'tls-client-config',
       mountPath: '/etc/mysql/certs/client',
-      readOnly: true,
     });
     expect(c.env).toContainEqual({ name: 'SSL_ENABLED', value: 'true' });
     expect(c.args).toEqual([
       '--defaults-file=/etc/mysql/my.cnf',
+      '--ssl-capath=/etc/mysql/certs/server',
       '--ssl-ca=/etc/mysql/certs/server/ca.crt',
       '--ssl-cert=/etc/mysql/certs/server/tls.crt',
       '--ssl-key=/etc/mysql/certs/server/tls.key',
@@ -80,6 +87,18 @@ describe('Pod template TLS wiring', () => {
       to.requireSSL,
     );
     if (!changed) expect(out.template).toBe(wired);
+  });
+
+  it('replaces TLS volumes, mounts and env where they are (upsert by name), without moving them', () => {
+    const wired = applyWiring(base(), on(true)).template;
+    const moved = structuredClone(wired);
+    // Someone's volume after ours, and our env variable first: upsert keeps both places.
+    moved.spec.volumes!.push({ name: 'extra', emptyDir: {} });
+    moved.spec.containers[0]!.env = [...moved.spec.containers[0]!.env!].reverse();
+    const out = applyWiring(moved, on(true));
+    expect(out.changed).toBe(false);
+    const renamed = applyWiring(moved, { ...on(true), secretNames: { ...secrets, server: 'other-cert' } });
+    expect(renamed.template.spec.volumes?.map((v) => v.name)).toEqual(moved.spec.volumes?.map((v) => v.name));
   });
 
   it('removing TLS removes exactly what adding put there', () => {
