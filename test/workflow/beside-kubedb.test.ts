@@ -126,11 +126,26 @@ describe('Pause as KubeDB does: Unknown + disableWriteCheck, on the provisioner 
     const { healthChecker: _, ...spec } = d.spec;
     world.sim.store.put({ ...d, spec });
     world.createOps(opsRequestFrom('pxcops-rotate', { name: 'pause-rotate', database: DB }));
+    let during: ReturnType<typeof pauseSeen> | undefined;
 
-    const result = await world.run({ namespace: NS, opsRequest: 'pause-rotate' });
+    const result = await world.run(
+      { namespace: NS, opsRequest: 'pause-rotate' },
+      {
+        wrapTask: (state, fn) =>
+          state !== 'Change certificates'
+            ? fn
+            : async (input) => {
+                during ??= pauseSeen(world, DB);
+                return fn(input);
+              },
+      },
+    );
 
     expect(result.status, result.cause).toBe('SUCCEEDED');
-    expect(world.db(DB).spec.healthChecker).not.toHaveProperty('disableWriteCheck');
+    expect(during?.disableWriteCheck).toBe(true);
+    expect(
+      (world.db(DB).spec.healthChecker as { disableWriteCheck?: boolean } | undefined)?.disableWriteCheck,
+    ).toBeUndefined();
     expect(pauseSeen(world, DB).annotations).toEqual([]);
   });
 });
