@@ -91,7 +91,12 @@ describe('Rule: from a Pending event to a finished execution', () => {
   });
 
   beforeAll(async () => {
-    sim = await startSimulator({ podReadyDelayMs: 150, podDeleteGraceMs: 30 });
+    // The provisioner confirms pauses a little later, so Pause's watch is among the replayed requests.
+    sim = await startSimulator({
+      podReadyDelayMs: 150,
+      podDeleteGraceMs: 30,
+      provisioner: { confirmDelayMs: 200 },
+    });
     kube = kubeFromKubeconfig(sim.kubeconfig);
     aws = await startAwsStandIn({
       stateMachineArns: [STATE_MACHINE_ARN],
