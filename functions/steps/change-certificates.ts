@@ -31,6 +31,13 @@ import { applyWiring, snapshotWiring, type TlsWiring, type WiringSnapshot } from
 import { loadPki, type Pki } from '../pki/load.js';
 import { defaultSecretName } from '../pki/profile.js';
 import {
+  type AppBindingTls,
+  appBindingTlsOf,
+  base64,
+  ensureAppBinding,
+  getAppBinding,
+} from './appbinding.js';
+import {
   getDatabase,
   getOpsRequest,
   getWorkload,
@@ -79,6 +86,8 @@ export interface BackupState {
   existed: string[];
   /** Every certificate Secret name the request may write (those not in `existed` are deleted on rollback). */
   managed: string[];
+  /** What the AppBinding said about TLS (undefined: there is no AppBinding). */
+  appBinding?: AppBindingTls;
 }
 
 export function secretNamesOf(
@@ -113,6 +122,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
   const currentNames = secretNamesOf(db.spec.tls?.certificates, plan.database);
   const targetNames = secretNamesOf(target.certificates, plan.database);
   const secrets = await readSecrets(deps, ns, plan.database, hasTls ? Object.values(currentNames) : []);
+  const appBinding = { binding: await getAppBinding(deps, ns, plan.database) };
 
   if (pass === 0) {
     const managed = [...new Set([...Object.values(currentNames), ...Object.values(targetNames)])];
@@ -123,6 +133,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       workload: { kind: workload.kind.kind, object: workload.object },
       secrets,
       managed,
+      appBinding: appBindingTlsOf(appBinding.binding),
     });
   }
 
@@ -148,6 +159,14 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
     for (const s of issued) {
       await upsertSecret(kube, secretManifest(s, ns, ownerRefs(db)), secrets.get(s.secretName));
     }
+    const serverCa = issued.find((s) => s.alias === 'server')!.data['ca.crt'];
+    await ensureAppBinding(
+      deps,
+      ns,
+      plan.database,
+      { caBundle: base64(serverCa), tlsSecret: targetNames.client },
+      appBinding,
+    );
     certificates = issued.map((s) => ({
       alias: s.alias,
       secretName: s.secretName,
@@ -172,17 +191,28 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
     const pki = await loadPki();
     const { mergeTrustBundle, resolveIssuer } = pki;
     const ca = await resolveIssuer(kube, target.issuerRef!, issuerOptions(ns, deps));
+    let serverBundle: string | undefined;
     for (const name of new Set(Object.values(currentNames))) {
       const secret = secrets.get(name);
       const data = decoded(pki, secret);
       if (!secret || !data) continue;
       const bundle = mergeTrustBundle(data['ca.crt'] ?? '', ca.rootPem);
+      if (name === currentNames.server) serverBundle = bundle;
       if (bundle === data['ca.crt']) continue;
       await kube.replace(KINDS.Secret, {
         ...secret,
         data: { ...secret.data, 'ca.crt': Buffer.from(bundle, 'utf8').toString('base64') },
       });
     }
+    // Clients verify the pods with the AppBinding: it trusts both CAs from now on, like the pods.
+    if (serverBundle)
+      await ensureAppBinding(
+        deps,
+        ns,
+        plan.database,
+        { caBundle: base64(serverBundle), tlsSecret: currentNames.client },
+        appBinding,
+      );
     conditions.push({
       type: 'CertificateSynced',
       status: 'True',
@@ -285,6 +315,7 @@ async function ensureBackup(
     workload: { kind: 'PetSet' | 'StatefulSet'; object: Workload };
     secrets: Map<string, SecretObject>;
     managed: string[];
+    appBinding: AppBindingTls | undefined;
   },
 ): Promise<void> {
   const existed = a.managed.filter((n) => a.secrets.has(n));
@@ -301,6 +332,7 @@ async function ensureBackup(
     },
     existed,
     managed: a.managed,
+    ...(a.appBinding !== undefined ? { appBinding: a.appBinding } : {}),
   };
   try {
     await deps.kube.create(KINDS.Secret, {

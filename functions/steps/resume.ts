@@ -1,6 +1,7 @@
 /**
  * Resume: the request is done. Ensures the database has no Paused condition, the backup Secret is
- * gone (and, for remove, the certificate Secrets now that no pod mounts them), and the OpsRequest
+ * gone (and, for remove, the certificate Secrets now that no pod mounts them, and the AppBinding's
+ * caBundle and tlsSecret), and the OpsRequest
  * is Successful with KubeDB's conditions (the per-pod ones included: written here, in the same
  * status write, rather than with two requests per pod). Safe to repeat: deletes of what is gone and
  * writes of what is already there are skipped. Throws Kube* errors from the adapter.
@@ -10,6 +11,7 @@ import { KINDS } from '../kube/types.js';
 import type { ConditionInput } from '../model/conditions.js';
 import { BACKUP_STATE_ANNOTATION, backupSecretName } from '../model/names.js';
 import type { Plan } from '../model/plan.js';
+import { ensureAppBinding } from './appbinding.js';
 import type { BackupState } from './change-certificates.js';
 import {
   ensureDatabasePaused,
@@ -75,6 +77,8 @@ export async function resume(input: ResumeInput, deps: Deps): Promise<Outcome> {
     const state = backup?.metadata.annotations?.[BACKUP_STATE_ANNOTATION];
     const names = state ? (JSON.parse(state) as BackupState).managed : [];
     for (const name of names) await kube.delete(KINDS.Secret, { namespace: ns, name });
+    // Nothing to verify the server with any more: clients read the AppBinding.
+    await ensureAppBinding(deps, ns, plan.database, null);
   }
   await kube.delete(KINDS.Secret, { namespace: ns, name: backupName });
 

@@ -2,8 +2,8 @@
  * Roll back: the one failure path, in two stages.
  *
  * `restore` — if this execution claimed the request and Change certificates saved a backup:
- * ensures the certificate Secrets, the database TLS spec and the pod template wiring are as they
- * were, then deletes (so the controller recreates) every pod that is not Ready, and returns them
+ * ensures the certificate Secrets, the database TLS spec, the AppBinding's TLS fields and the pod
+ * template wiring are as they were, then deletes (so the controller recreates) every pod that is not Ready, and returns them
  * for the ASL to wait on. Writes nothing for a request this execution did not claim.
  * `finish` — always reached: ensures the database has no Paused condition, marks the OpsRequest
  * Failed with the reason (the error's message, which names the pod and its readiness message for a
@@ -26,6 +26,7 @@ import { plainReason } from '../model/reasons.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { restoreWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
+import { ensureAppBinding } from './appbinding.js';
 import type { BackupState, PodToRestart } from './change-certificates.js';
 import {
   causeMessage,
@@ -187,6 +188,7 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
         );
       }
     }
+    if (saved.appBinding !== undefined) await ensureAppBinding(deps, ns, database, saved.appBinding);
     const workload = await getWorkload(kube, ns, database);
     if (workload) {
       const { template, changed } = restoreWiring(workload.object.spec.template, saved.workload.wiring);

@@ -225,3 +225,66 @@ describe("The provisioner's re-render after resume changes nothing, for all six 
     expect(restarted).toEqual([]);
   });
 });
+
+describe('The AppBinding always carries the CAs the pods trust', () => {
+  let world: World;
+  let other: CaIssuer;
+  /** Mismatches seen after any task: the AppBinding's caBundle against the server Secret's ca.crt. */
+  const drift: string[] = [];
+  const check = (state: string) => {
+    const binding = world.get({ apiVersion: 'appcatalog.appscode.com/v1alpha1', kind: 'AppBinding' }, DB);
+    const server = world.get(KINDS.Secret, `${DB}-server-cert`);
+    const want = server?.data?.['ca.crt'];
+    const have = binding?.spec?.clientConfig?.caBundle;
+    if (have !== want)
+      drift.push(`${state}: AppBinding ${have ? 'has another caBundle' : 'has no caBundle'}`);
+    const tlsSecret = binding?.spec?.tlsSecret?.name;
+    if (tlsSecret !== (want ? `${DB}-client-cert` : undefined))
+      drift.push(`${state}: tlsSecret ${tlsSecret}`);
+  };
+  const watched = {
+    wrapTask: (state: string, fn: (i: never) => Promise<unknown>) => async (input: never) => {
+      const out = await fn(input);
+      if (state !== 'Resume') check(state);
+      return out;
+    },
+  };
+  beforeAll(async () => {
+    world = await startWorld();
+    other = await createCaIssuer(world.sim, { kind: 'ClusterIssuer', name: 'px-bind-ca' });
+    await world.createDatabase({ name: DB });
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it.each([
+    ['add TLS', () => opsRequestFrom('pxcops-add-tls', { name: 'ab-add', database: DB })],
+    [
+      'change issuer (both CAs during the change)',
+      () =>
+        opsRequestFrom('pxcops-change-issuer', {
+          name: 'ab-issuer',
+          database: DB,
+          tls: { issuerRef: issuerRef(other) },
+        }),
+    ],
+    [
+      'rotate (the old CA leaves)',
+      () => opsRequestFrom('pxcops-rotate', { name: 'ab-rotate', database: DB }),
+    ],
+    ['remove TLS (cleared)', () => opsRequestFrom('pxcops-remove-tls', { name: 'ab-remove', database: DB })],
+  ])('%s', async (_, ops) => {
+    drift.length = 0;
+    const created = world.createOps(ops());
+
+    const result = await world.run(
+      { namespace: NS, opsRequest: created.metadata.name! },
+      watched as unknown as Parameters<World['run']>[1],
+    );
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    check('end');
+    expect(drift).toEqual([]);
+  });
+});
