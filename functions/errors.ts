@@ -123,6 +123,14 @@ export class EvictionBlockedError extends FatalError {
   override readonly name = 'EvictionBlockedError';
 }
 
+/**
+ * KubeDB's enterprise ops-manager is installed and would process the same requests; refused
+ * before anything is written (unless the stack declares this deployment the only processor).
+ */
+export class OpsManagerPresentError extends FatalError {
+  override readonly name = 'OpsManagerPresentError';
+}
+
 /** The failure path could not restore what it saved; the message says what is left. */
 export class RollbackError extends FatalError {
   override readonly name = 'RollbackError';
@@ -144,6 +152,7 @@ export const ERROR_CLASSES = {
   KubeAlreadyExistsError,
   StepTimeoutError,
   EvictionBlockedError,
+  OpsManagerPresentError,
   RollbackError,
 } as const;
 

@@ -14,6 +14,7 @@ import type { StartExecution } from '../triggers/aws.js';
 import { isWaiting } from '../triggers/events.js';
 import { listAll } from '../triggers/list.js';
 import type { StepLogger } from '../triggers/logger.js';
+import { otherProcessor } from './ops-manager.js';
 
 export const MANAGED_BY = 'pxc-tls-ops';
 /** Value of the source label on the requests the scanner creates (console-created ones say `console`). */
@@ -270,11 +271,20 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
   for (const { days, ...d } of plan.daysToExpiry)
     deps.logger.info('certificate expiry', { ...d, daysToExpiry: days });
   deps.recordExpiry(expirySummary(plan));
+  const due = plan.renew.length + plan.restart.length + plan.skipped.length;
 
   const created: string[] = [];
   let executionsStarted = 0;
   let executionsEnsured = 0;
   const fresh = new Set(plan.renew);
+  // With KubeDB's ops-manager installed a renewal request would be processed twice: create none.
+  const refused = plan.renew.length + plan.restart.length > 0 ? await otherProcessor(kube) : undefined;
+  if (refused) {
+    for (const r of [...plan.renew, ...plan.restart])
+      plan.skipped.push({ namespace: r.namespace, database: r.database, reason: refused });
+    plan.renew = [];
+    plan.restart = [];
+  }
   if (!input.dryRun) {
     await forEachLimited([...plan.renew, ...plan.restart], 4, async (r) => {
       if (fresh.has(r)) {
@@ -298,7 +308,7 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
   const result: ScanExpiryResult = {
     databases: dbs.items.length,
     withTls: withTls.length,
-    due: plan.renew.length + plan.restart.length + plan.skipped.length,
+    due,
     created: created.sort(),
     executionsStarted,
     executionsEnsured,

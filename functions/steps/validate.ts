@@ -8,7 +8,8 @@
  * Returns `skip: true`, having written nothing, for a request claimed by another execution or
  * already finished; and `skip: true` with a `result`, having marked the request Successful, for
  * one that asks for what the database already has ("nothing to change": no pause, no restart).
- * Throws InvalidRequestError / DatabaseStateError / InvalidIssuerError (fatal),
+ * Throws OpsManagerPresentError, having written nothing, when KubeDB's enterprise ops-manager is
+ * installed (see ops-manager.ts). Throws InvalidRequestError / DatabaseStateError / InvalidIssuerError (fatal),
  * DatabaseBusyError while another request holds the database, Kube* errors from the adapter.
  */
 import type { Deps } from '../deps.js';
@@ -48,6 +49,7 @@ import {
   type SecretObject,
   updateOpsStatus,
 } from './common.js';
+import { assertOnlyProcessor } from './ops-manager.js';
 import type { Outcome } from './resume.js';
 
 export const ACCEPTED_SHAPES =
@@ -131,6 +133,8 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
   const { kube, logger } = deps;
   const { request, execution } = input;
   const ns = request.namespace;
+  // Before anything is created or claimed: with KubeDB's ops-manager installed the request is its.
+  await assertOnlyProcessor(kube);
   const name = request.kind === 'console' ? await ensureConsoleRequest(input, deps) : request.opsRequest;
   const out = (skip: boolean, reason?: string): ValidateOutput => ({
     namespace: ns,

@@ -182,7 +182,10 @@ describe('Scan expiry: 1,000 databases in 50 namespaces, 10 due', () => {
     sim.requests.reset();
     first = await run(firstLog);
     firstLists = sim.requests.countBy({ verb: 'list' });
-    firstGets = sim.requests.countBy({ verb: 'get' });
+    // One get is expected: whether KubeDB's ops-manager is installed (functions/steps/ops-manager.ts).
+    firstGets =
+      sim.requests.countBy({ verb: 'get' }) -
+      sim.requests.countBy({ verb: 'get', resource: 'validatingwebhookconfigurations' });
   }, 180_000);
   afterAll(async () => {
     await sim?.stop();
@@ -318,5 +321,49 @@ describe('Scan expiry: databases it cannot judge', () => {
         extra: expect.objectContaining({ secretName: 'garbled-server-cert' }),
       }),
     );
+  });
+});
+
+describe("Scan expiry beside KubeDB's enterprise ops-manager", () => {
+  let sim: Simulator;
+  let aws: AwsStandIn;
+  beforeAll(async () => {
+    sim = await startSimulator({ namespaces: ['demo'] });
+    aws = await startAwsStandIn({ stateMachineArns: [STATE_MACHINE_ARN] });
+  });
+  afterAll(async () => {
+    await sim?.stop();
+    await aws?.stop();
+  });
+
+  it('creates no renewal request the ops-manager would process too, and says why', async () => {
+    putDatabaseWithTls(sim, 'demo', 'due', (await certificateAges(NOW)).due);
+    sim.store.create({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'validators.ops.kubedb.com' },
+      webhooks: [],
+    });
+
+    const result = await scanExpiry(
+      {},
+      {
+        kube: kubeFromKubeconfig(sim.kubeconfig),
+        startExecution: sfnStartExecution(STATE_MACHINE_ARN, {
+          endpoint: aws.endpoint,
+          region: 'eu-west-1',
+          credentials: TEST_CREDENTIALS,
+        }),
+        recordExpiry: () => {},
+        now: () => NOW,
+        logger: recordingLogger(),
+      },
+    );
+
+    expect(result).toMatchObject({ due: 1, created: [] });
+    expect(result.skipped).toEqual([
+      { namespace: 'demo', database: 'due', reason: expect.stringMatching(/ops-manager is installed/) },
+    ]);
+    expect(aws.executions).toEqual([]);
   });
 });

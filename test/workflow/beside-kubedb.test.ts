@@ -288,3 +288,59 @@ describe('The AppBinding always carries the CAs the pods trust', () => {
     expect(drift).toEqual([]);
   });
 });
+
+describe("KubeDB's enterprise ops-manager is refused unless the stack says this is the only processor", () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+    await world.createDatabase({ name: DB });
+    world.sim.store.create({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'validators.ops.kubedb.com' },
+      webhooks: [],
+    });
+  });
+  afterAll(async () => {
+    delete process.env.ONLY_OPS_REQUEST_PROCESSOR;
+    await world?.stop();
+  });
+
+  it('leaves a request to the ops-manager: refused with the reason, nothing written, not even the claim', async () => {
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'om-add', database: DB }));
+    const db = world.db(DB).metadata.resourceVersion;
+
+    const result = await world.run({ namespace: NS, opsRequest: 'om-add' });
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('OpsManagerPresentError');
+    expect(result.cause).toMatch(
+      /ops-manager is installed \(ValidatingWebhookConfiguration validators\.ops\.kubedb\.com/,
+    );
+    expect(result.cause).toMatch(/OnlyOpsRequestProcessor=true/);
+    const ops = world.ops('om-add');
+    expect(ops.metadata.annotations ?? {}).toEqual({});
+    expect(ops.status?.phase).toBeUndefined();
+    expect(world.db(DB).metadata.resourceVersion).toBe(db);
+  });
+
+  it('creates nothing for console input', async () => {
+    const before = world.sim.store.list('ops.kubedb.com/v1alpha1', 'PerconaXtraDBOpsRequest', NS).length;
+
+    const result = await world.run({ namespace: NS, database: DB, tls: { rotateCertificates: true } });
+
+    expect(result.error).toBe('OpsManagerPresentError');
+    expect(world.sim.store.list('ops.kubedb.com/v1alpha1', 'PerconaXtraDBOpsRequest', NS)).toHaveLength(
+      before,
+    );
+  });
+
+  it('runs the request when the stack declares this deployment the only processor', async () => {
+    process.env.ONLY_OPS_REQUEST_PROCESSOR = 'true';
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'om-only', database: DB }));
+
+    const result = await world.run({ namespace: NS, opsRequest: 'om-only' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+  });
+});
