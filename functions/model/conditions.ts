@@ -7,7 +7,8 @@ import type { Condition } from './types.js';
 export interface ConditionInput {
   type: string;
   status: Condition['status'];
-  reason: string;
+  /** Omitted when empty, as KubeDB leaves it off its per-pod conditions ("evict pod; ConditionStatus:True; ..."). */
+  reason?: string;
   message: string;
   severity?: string;
 }
@@ -29,7 +30,7 @@ export function setCondition(
     type: next.type,
     status: next.status,
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    reason: next.reason,
+    ...(next.reason ? { reason: next.reason } : {}),
     message: next.message,
     lastTransitionTime:
       old && old.status === next.status && old.lastTransitionTime

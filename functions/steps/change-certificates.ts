@@ -184,7 +184,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
         type: 'CertificateSynced',
         status: 'True',
         reason: 'CertificateSynced',
-        message: 'Certificate Secrets are up to date',
+        message: 'Successfully synced all certificates',
       },
     );
   } else if (kind === 'trust-bundle') {
@@ -242,8 +242,8 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       conditions.push({
         type: 'UpdatePetSets',
         status: 'True',
-        reason: 'UpdatePetSets',
-        message: `Updated the TLS wiring of ${workload.kind.kind} ${ns}/${plan.database}`,
+        reason: 'UpdatePetSetsSucceeded',
+        message: `Successfully reconciled the ${workload.kind.kind} ${ns}/${plan.database} with tls configuration`,
       });
     }
   }

@@ -89,7 +89,7 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
       deps,
       opsRef(ns, input.opsRequest, input.database, input.opsRequestUid),
       'Normal',
-      'EvictPod',
+      'Starting', // KubeDB's reason for "Restarting Pod: ..." (kubedb/docs, PerconaXtraDB ops request Events)
       `Restarting Pod: ${ns}/${pod.name} (${pod.index + 1}/${pod.total}), evicted pod UID ${pod.uid}`,
     );
     deps.logger.info('pod evicted', { pod: pod.name });

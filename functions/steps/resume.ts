@@ -3,7 +3,8 @@
  * gone (and, for remove, the certificate Secrets now that no pod mounts them, and the AppBinding's
  * caBundle and tlsSecret), and the OpsRequest
  * is Successful with KubeDB's conditions (the per-pod ones included: written here, in the same
- * status write, rather than with two requests per pod). Safe to repeat: deletes of what is gone and
+ * status write, rather than with two requests per pod), worded as KubeDB's docs show them:
+ * `UpdatePetSets` with reason `UpdatePetSetsSucceeded`, `Running` left True. Safe to repeat: deletes of what is gone and
  * writes of what is already there are skipped. Throws Kube* errors from the adapter.
  */
 import type { Deps } from '../deps.js';
@@ -29,26 +30,23 @@ export interface ResumeInput extends RequestIds {
   restarted?: Array<{ name: string }>;
 }
 
-/** KubeDB's per-pod conditions, for every restarted pod. */
-export function podConditions(ns: string, pods: readonly string[]): ConditionInput[] {
+/** KubeDB's per-pod conditions, for every restarted pod, worded as KubeDB's ops-manager writes them. */
+export function podConditions(_ns: string, pods: readonly string[]): ConditionInput[] {
   return pods.flatMap((pod) => [
     {
       type: `EvictPod--${pod}`,
       status: 'True' as const,
-      reason: 'EvictPod',
-      message: `Evicted pod ${ns}/${pod}`,
+      message: `evict pod; ConditionStatus:True; PodName:${pod}`,
     },
     {
       type: `GetPod--${pod}`,
       status: 'True' as const,
-      reason: 'GetPod',
-      message: `Found the new pod ${ns}/${pod}`,
+      message: `get pod; ConditionStatus:True; PodName:${pod}`,
     },
     {
       type: `CheckPodRunning--${pod}`,
       status: 'True' as const,
-      reason: 'CheckPodRunning',
-      message: `Pod ${ns}/${pod} is Running and Ready`,
+      message: `check pod running; ConditionStatus:True; PodName:${pod}`,
     },
   ]);
 }
@@ -93,10 +91,16 @@ export async function resume(input: ResumeInput, deps: Deps): Promise<Outcome> {
           (input.restarted ?? []).map((p) => p.name),
         ),
         {
+          type: 'UpdatePetSets',
+          status: 'True',
+          reason: 'UpdatePetSetsSucceeded',
+          message: `Successfully restarted PerconaXtraDB pods for PerconaXtraDBOpsRequest: ${ns}/${opsRequest}`,
+        },
+        {
           type: 'RestartPods',
           status: 'True',
-          reason: 'RestartPods',
-          message: `Restarted the pods of ${ns}/${plan.database}`,
+          reason: 'RestartPodsSucceeded',
+          message: `Successfully restarted all pods of PerconaXtraDB ${ns}/${plan.database}`,
         },
         {
           type: 'DatabaseResumeSucceeded',
@@ -104,7 +108,7 @@ export async function resume(input: ResumeInput, deps: Deps): Promise<Outcome> {
           reason: 'DatabaseResumeSucceeded',
           message: `Successfully resumed PerconaXtraDB database: ${ns}/${plan.database}`,
         },
-        { type: 'Running', status: 'False', reason: 'Successful', message: reason },
+        // Running stays True, as on KubeDB's requests; phase and Successful say it is over.
         { type: 'Successful', status: 'True', reason: 'Successful', message: reason },
       ],
     });

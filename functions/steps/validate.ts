@@ -189,7 +189,7 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
           type: 'Running',
           status: 'True',
           reason: 'Running',
-          message: `ReconfigureTLS (${action}) of PerconaXtraDB ${ns}/${plan.database} is progressing: ${plan.passes.length} pass(es) over ${plan.replicas} pods`,
+          message: `Controller has started to Progress the PerconaXtraDBOpsRequest: ${ns}/${name} (ReconfigureTLS ${action} of PerconaXtraDB ${ns}/${plan.database}: ${plan.passes.length} pass(es) over ${plan.replicas} pods)`,
         },
       ],
     });
@@ -198,7 +198,7 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
       ops,
       'Normal',
       'Starting',
-      `Start processing ReconfigureTLS (${action}) for PerconaXtraDB ${ns}/${plan.database}`,
+      `Start processing for PerconaXtraDBOpsRequest: ${ns}/${name} (ReconfigureTLS ${action} of PerconaXtraDB ${ns}/${plan.database})`,
     );
   }
   logger.info('request validated', { action, passes: plan.passes });

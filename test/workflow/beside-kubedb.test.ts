@@ -344,3 +344,63 @@ describe("KubeDB's enterprise ops-manager is refused unless the stack says this 
     expect(result.status, result.cause).toBe('SUCCEEDED');
   });
 });
+
+describe("Conditions and Events as KubeDB's docs show them", () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+    await world.createDatabase({ name: DB });
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('words a successful request like KubeDB: Running stays True, UpdatePetSets succeeded, per-pod steps', async () => {
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'kc-add', database: DB }));
+
+    const result = await world.run({ namespace: NS, opsRequest: 'kc-add' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const conditions = world.ops('kc-add').status?.conditions ?? [];
+    const byType = (t: string) => conditions.find((c) => c.type === t);
+    expect(byType('Running')).toMatchObject({
+      status: 'True',
+      reason: 'Running',
+      message: expect.stringMatching(
+        /^Controller has started to Progress the PerconaXtraDBOpsRequest: demo\/kc-add/,
+      ),
+    });
+    expect(byType('UpdatePetSets')).toMatchObject({
+      status: 'True',
+      reason: 'UpdatePetSetsSucceeded',
+      message: 'Successfully restarted PerconaXtraDB pods for PerconaXtraDBOpsRequest: demo/kc-add',
+    });
+    expect(byType('CertificateSynced')).toMatchObject({
+      reason: 'CertificateSynced',
+      message: 'Successfully synced all certificates',
+    });
+    expect(byType(`EvictPod--${DB}-1`)).toEqual(
+      expect.objectContaining({
+        status: 'True',
+        message: `evict pod; ConditionStatus:True; PodName:${DB}-1`,
+      }),
+    );
+    expect(byType(`EvictPod--${DB}-1`)).not.toHaveProperty('reason');
+    expect(byType('Successful')).toMatchObject({ status: 'True', reason: 'Successful' });
+    const events = world.sim.store
+      .list<{ reason: string; message: string; involvedObject: { name: string } }>('v1', 'Event', NS)
+      .filter((e) => e.involvedObject.name === 'kc-add');
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        reason: 'Starting',
+        message: expect.stringMatching(/^Start processing for PerconaXtraDBOpsRequest: demo\/kc-add/),
+      }),
+    );
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        reason: 'Starting',
+        message: expect.stringMatching(new RegExp(`^Restarting Pod: demo/${DB}-0`)),
+      }),
+    );
+  });
+});
