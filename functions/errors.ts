@@ -78,6 +78,14 @@ export class PauseNotConfirmedError extends RetryableError {
   override readonly name = 'PauseNotConfirmedError';
 }
 
+/**
+ * cert-manager has not issued every Certificate yet (Change certificates waits for a new revision
+ * of each); the ASL retries the step, which holds a short watch each time, until spec.timeout.
+ */
+export class CertificatesPendingError extends RetryableError {
+  override readonly name = 'CertificatesPendingError';
+}
+
 // ---- fatal -----------------------------------------------------------------------------
 
 /** The OpsRequest (or console input) breaks an admission rule; the message says which. */
@@ -131,6 +139,11 @@ export class OpsManagerPresentError extends FatalError {
   override readonly name = 'OpsManagerPresentError';
 }
 
+/** cert-manager reported an issuance failed (the issuer refused or could not sign); the message says which and why. */
+export class CertificateIssuanceError extends FatalError {
+  override readonly name = 'CertificateIssuanceError';
+}
+
 /** The failure path could not restore what it saved; the message says what is left. */
 export class RollbackError extends FatalError {
   override readonly name = 'RollbackError';
@@ -144,6 +157,7 @@ export const ERROR_CLASSES = {
   AwsUnavailableError,
   DatabaseBusyError,
   PauseNotConfirmedError,
+  CertificatesPendingError,
   InvalidRequestError,
   InvalidIssuerError,
   DatabaseStateError,
@@ -153,6 +167,7 @@ export const ERROR_CLASSES = {
   StepTimeoutError,
   EvictionBlockedError,
   OpsManagerPresentError,
+  CertificateIssuanceError,
   RollbackError,
 } as const;
 

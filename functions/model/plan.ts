@@ -33,6 +33,12 @@ export interface Plan {
   passes: PassKind[];
   timeoutSeconds: number;
   apply: 'IfReady' | 'Always';
+  /**
+   * Who writes the certificates: `local` (this project signs with the CA issuer's key, node-forge)
+   * or `cert-manager` (cert-manager Certificates own the Secrets, or the issuer is one only
+   * cert-manager can sign with): then the workflow drives the Certificates.
+   */
+  issuance: 'local' | 'cert-manager';
 }
 
 /** The TLS part of the database spec a request leads to. */
@@ -162,6 +168,13 @@ export function targetTls(
   };
 }
 
+export interface PassOptions {
+  /** Every pod already trusts the new CA of the server certificate. */
+  newCaAlreadyTrusted?: boolean;
+  /** The server certificate's issuer changes (the database's issuerRef, or the server alias's own). */
+  serverIssuerChanges?: boolean;
+}
+
 /**
  * Whether the request asks for what the database already has: an update or requireSSL change
  * (an add-TLS request re-applied as it was is an update) whose target equals the current spec.
@@ -179,13 +192,14 @@ export function asksForCurrentState(action: Action, target: TargetTls, db: Perco
 }
 
 /**
- * The passes an action needs. A CA change is two passes (trust first, then certificates) unless
- * every pod already trusts the new CA; `onePassCaChange` exists only for the test that proves why.
+ * The passes an action needs. A change of the server certificate's CA — a change of issuer, or an
+ * update that gives the server alias an issuer of its own — is two passes (trust first, then
+ * certificates) unless every pod already trusts the new CA.
  */
-export function passesFor(action: Action, opts: { newCaAlreadyTrusted?: boolean } = {}): PassKind[] {
+export function passesFor(action: Action, opts: PassOptions = {}): PassKind[] {
+  if (action === 'change-issuer' || (action === 'update' && opts.serverIssuerChanges))
+    return opts.newCaAlreadyTrusted ? ['certificates'] : ['trust-bundle', 'certificates'];
   switch (action) {
-    case 'change-issuer':
-      return opts.newCaAlreadyTrusted ? ['certificates'] : ['trust-bundle', 'certificates'];
     case 'add':
     case 'rotate':
     case 'update':
@@ -200,7 +214,7 @@ export function buildPlan(
   ops: PerconaXtraDBOpsRequest,
   db: PerconaXtraDB,
   action: Action,
-  opts: { newCaAlreadyTrusted?: boolean } = {},
+  opts: PassOptions & { issuance?: Plan['issuance'] } = {},
 ): Plan {
   const replicas = db.spec.replicas ?? 3;
   return {
@@ -212,6 +226,7 @@ export function buildPlan(
     passes: passesFor(action, opts),
     timeoutSeconds: timeoutSeconds(ops),
     apply: ops.spec.apply === 'Always' ? 'Always' : 'IfReady',
+    issuance: opts.issuance ?? 'local',
   };
 }
 

@@ -51,4 +51,4 @@ export {
   isValidUri,
   validateCertificateSpecs,
 } from './validate.js';
-export { bundleTrusts, chainsTo, fingerprintOf, mergeTrustBundle } from './x509.js';
+export { bundleTrusts, chainsTo, fingerprintOf, mergeTrustBundle, parseBundle } from './x509.js';

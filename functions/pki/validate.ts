@@ -78,14 +78,22 @@ export function issuerRefProblems(ref: IssuerRef | undefined, field: string): st
   if (ref === undefined) return [];
   const out: string[] = [];
   if (typeof ref !== 'object' || ref === null) return [`${field}: ${show(ref)} is not an object`];
-  if (ref.kind !== 'Issuer' && ref.kind !== 'ClusterIssuer') {
-    out.push(`${field}.kind: ${show(ref.kind)} is not Issuer or ClusterIssuer`);
+  const group = ref.apiGroup ?? 'cert-manager.io';
+  if (
+    typeof group !== 'string' ||
+    !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(group)
+  ) {
+    out.push(`${field}.apiGroup: ${show(ref.apiGroup)} is not an API group`);
+  } else if (group === 'cert-manager.io') {
+    if (ref.kind !== 'Issuer' && ref.kind !== 'ClusterIssuer') {
+      out.push(`${field}.kind: ${show(ref.kind)} is not Issuer or ClusterIssuer`);
+    }
+  } else if (typeof ref.kind !== 'string' || !/^[A-Z][A-Za-z0-9]*$/.test(ref.kind)) {
+    // An external issuer (e.g. awspca.cert-manager.io AWSPCAClusterIssuer): any kind, signed through cert-manager.
+    out.push(`${field}.kind: ${show(ref.kind)} is not a kind name`);
   }
   if (!ref.name || !isValidSecretName(ref.name))
     out.push(`${field}.name: ${show(ref.name)} is not a valid name`);
-  if (ref.apiGroup !== undefined && ref.apiGroup !== 'cert-manager.io') {
-    out.push(`${field}.apiGroup: ${show(ref.apiGroup)} is not cert-manager.io`);
-  }
   return out;
 }
 

@@ -13,8 +13,9 @@
  * DatabaseStateError (fatal), Kube* errors from the adapter.
  */
 import type { Deps } from '../deps.js';
-import { DatabaseStateError, InvalidRequestError } from '../errors.js';
+import { DatabaseStateError, InvalidIssuerError, InvalidRequestError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
+import type { CertManagerCertificate } from '../model/certificates.js';
 import type { ConditionInput } from '../model/conditions.js';
 import { assertSpecFrozen } from '../model/frozen-spec.js';
 import {
@@ -28,6 +29,7 @@ import { type PassKind, type Plan, type TargetTls, targetTls } from '../model/pl
 import type { CertificateAlias, PerconaXtraDB } from '../model/types.js';
 import { CERTIFICATE_ALIASES } from '../model/types.js';
 import { applyWiring, snapshotWiring, type TlsWiring, type WiringSnapshot } from '../model/wiring.js';
+import type { CertificateAuthority } from '../pki/index.js';
 import { loadPki, type Pki } from '../pki/load.js';
 import { defaultSecretName } from '../pki/profile.js';
 import {
@@ -38,10 +40,17 @@ import {
   getAppBinding,
 } from './appbinding.js';
 import {
+  awaitIssued,
+  desiredSpecs,
+  ensureReissued,
+  listCertificates,
+  probeRoot,
+  type SavedCertificate,
+} from './cert-manager.js';
+import {
   getDatabase,
   getOpsRequest,
   getWorkload,
-  issuerOptions,
   type PodObject,
   type RequestIds,
   recordEvent,
@@ -51,6 +60,7 @@ import {
   upsertSecret,
   type Workload,
 } from './common.js';
+import { describeIssuer, issuersByAlias } from './issuers.js';
 
 export interface ChangeCertificatesInput extends RequestIds {
   plan: Plan;
@@ -88,6 +98,10 @@ export interface BackupState {
   managed: string[];
   /** What the AppBinding said about TLS (undefined: there is no AppBinding). */
   appBinding?: AppBindingTls;
+  /** cert-manager mode: the Certificates' specs before the request (the ones it creates are deleted). */
+  certificates?: SavedCertificate[];
+  /** cert-manager mode: labels and annotations of the Secrets, which say which issuer signed them. */
+  secretMeta?: Record<string, { labels?: Record<string, string>; annotations?: Record<string, string> }>;
 }
 
 export function secretNamesOf(
@@ -134,25 +148,95 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       secrets,
       managed,
       appBinding: appBindingTlsOf(appBinding.binding),
+      ...(plan.issuance === 'cert-manager'
+        ? { certificates: savedCertificates(await listCertificates(deps, ns), managed) }
+        : {}),
     });
   }
 
   const conditions: ConditionInput[] = [];
   let certificates: Round['certificates'] = [];
-  if (kind === 'certificates') {
+  let changedTrust = false;
+  // During a change of the server's CA every pod keeps trusting the old CA too; it leaves at the next rotation.
+  const keepOld = plan.action === 'change-issuer' || plan.passes.includes('trust-bundle');
+  if (kind === 'certificates' && plan.issuance === 'cert-manager') {
     const pki = await loadPki();
-    const { issueCertificates, mergeTrustBundle, resolveIssuer, secretManifest } = pki;
-    const ca = await resolveIssuer(kube, target.issuerRef!, issuerOptions(ns, deps));
-    // During a CA change every pod keeps trusting the old CA too; the old CA leaves at the next rotation.
-    const oldCa =
-      plan.action === 'change-issuer'
-        ? decoded(pki, secrets.get(currentNames.server))?.['ca.crt']
-        : undefined;
+    const { certificateValidity, mergeTrustBundle } = pki;
+    const by = `${plan.opsRequestUid}/${pass}`;
+    const written = await ensureReissued(deps, db, desiredSpecs(db, target, targetNames), by);
+    const names = written.map((c) => c.metadata.name!);
+    await awaitIssued(deps, ns, names, by, plan.timeoutSeconds, written);
+    const old = keepOld
+      ? await originalCa(deps, ns, plan.database, opsRequest, currentNames.server)
+      : undefined;
+    const fresh = await readSecrets(deps, ns, plan.database, Object.values(targetNames));
+    let serverCa = '';
+    for (const alias of CERTIFICATE_ALIASES) {
+      const secret = fresh.get(targetNames[alias]);
+      const data = decoded(pki, secret);
+      if (!secret || !data?.['tls.crt'])
+        throw new DatabaseStateError(`cert-manager issued no Secret ${ns}/${targetNames[alias]}`);
+      const issuedCa = data['ca.crt'] ?? '';
+      const bundle = old ? mergeTrustBundle(old, issuedCa) : issuedCa;
+      if (alias === 'server') serverCa = bundle;
+      if (bundle !== issuedCa) {
+        // The overlap cert-manager does not undo: it never reads ca.crt to decide anything (see cert-manager.ts).
+        await kube.replace(KINDS.Secret, { ...secret, data: { ...secret.data, 'ca.crt': base64(bundle) } });
+      }
+      const seen = certificateValidity(data['tls.crt']);
+      certificates.push({
+        alias,
+        secretName: targetNames[alias],
+        serial: seen.serial,
+        notAfter: seen.notAfter,
+      });
+    }
+    await ensureAppBinding(
+      deps,
+      ns,
+      plan.database,
+      { caBundle: base64(serverCa), tlsSecret: targetNames.client },
+      appBinding,
+    );
+    conditions.push(
+      { type: 'GetCertificate', status: 'True', message: 'get certificate; ConditionStatus:True' },
+      { type: 'CheckReadyCondition', status: 'True', message: 'check ready condition; ConditionStatus:True' },
+      { type: 'IssuingCondition', status: 'True', message: 'issuing condition; ConditionStatus:True' },
+      {
+        type: 'IssueCertificatesSucceeded',
+        status: 'True',
+        reason: 'IssueCertificatesSucceeded',
+        message: 'successfully add issuing condition to all the certificates',
+      },
+      {
+        type: 'CertificateSynced',
+        status: 'True',
+        reason: 'CertificateSynced',
+        message: 'Successfully synced all certificates',
+      },
+    );
+  } else if (kind === 'certificates') {
+    const pki = await loadPki();
+    const { issueCertificates, mergeTrustBundle, secretManifest } = pki;
+    const issuers = await issuersByAlias(deps, ns, target);
+    const caByAlias = Object.fromEntries(
+      CERTIFICATE_ALIASES.map((alias) => {
+        const ca = issuers[alias].ca;
+        if (!ca)
+          throw new InvalidIssuerError(
+            `${describeIssuer(issuers[alias].ref, ns)} can only sign through cert-manager Certificates`,
+          );
+        return [alias, ca];
+      }),
+    ) as Record<CertificateAlias, CertificateAuthority>;
+    const ca = caByAlias.server;
+    const oldCa = keepOld ? decoded(pki, secrets.get(currentNames.server))?.['ca.crt'] : undefined;
     const issued = await issueCertificates({
       database: plan.database,
       namespace: ns,
       certificates: target.certificates,
       ca,
+      caByAlias,
       ...(oldCa ? { trustBundlePem: mergeTrustBundle(oldCa, ca.rootPem) } : {}),
       now: deps.clock.now(),
     });
@@ -173,12 +257,13 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       serial: s.serial,
       notAfter: s.notAfter,
     }));
+    const signers = [...new Set(CERTIFICATE_ALIASES.map((a) => describeIssuer(issuers[a].ref, ns)))];
     conditions.push(
       {
         type: 'IssueCertificatesSucceeded',
         status: 'True',
         reason: 'IssueCertificatesSucceeded',
-        message: `Issued ${issued.length} certificates signed by ${ca.issuerRef.kind} ${ca.issuerRef.name}`,
+        message: `Issued ${issued.length} certificates signed by ${signers.join(', ')}`,
       },
       {
         type: 'CertificateSynced',
@@ -189,16 +274,29 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
     );
   } else if (kind === 'trust-bundle') {
     const pki = await loadPki();
-    const { mergeTrustBundle, resolveIssuer } = pki;
-    const ca = await resolveIssuer(kube, target.issuerRef!, issuerOptions(ns, deps));
+    const { mergeTrustBundle } = pki;
+    const issuers = await issuersByAlias(deps, ns, target);
+    const server = issuers.server;
+    // The new CA: read from a CA issuer, else learnt from a probe Certificate cert-manager issues.
+    const newRoot =
+      server.ca?.rootPem ??
+      (await probeRoot(
+        deps,
+        db,
+        desiredSpecs(db, target, targetNames).server,
+        opsRequest,
+        `${plan.opsRequestUid}/${pass}`,
+        plan.timeoutSeconds,
+      ));
     let serverBundle: string | undefined;
     for (const name of new Set(Object.values(currentNames))) {
       const secret = secrets.get(name);
       const data = decoded(pki, secret);
       if (!secret || !data) continue;
-      const bundle = mergeTrustBundle(data['ca.crt'] ?? '', ca.rootPem);
+      const bundle = mergeTrustBundle(data['ca.crt'] ?? '', newRoot);
       if (name === currentNames.server) serverBundle = bundle;
       if (bundle === data['ca.crt']) continue;
+      changedTrust = true;
       await kube.replace(KINDS.Secret, {
         ...secret,
         data: { ...secret.data, 'ca.crt': Buffer.from(bundle, 'utf8').toString('base64') },
@@ -217,7 +315,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       type: 'CertificateSynced',
       status: 'True',
       reason: 'TrustBundleSynced',
-      message: `ca.crt trusts both the current CA and ${ca.issuerRef.kind} ${ca.issuerRef.name}'s CA`,
+      message: `ca.crt trusts both the current CA and ${describeIssuer(server.ref, ns)}'s CA`,
     });
   }
 
@@ -248,7 +346,9 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
     }
   }
 
-  const restart = kind !== 'wiring' || templateChanged || specChanged;
+  // A trust pass that changed no ca.crt (the pods trust the new CA already) restarts nothing.
+  const restart =
+    kind === 'certificates' || (kind === 'trust-bundle' && changedTrust) || templateChanged || specChanged;
   const rollout = templateChanged && rollsItself(workload.object);
   const selector = selectorOf(workload.object, plan.database);
   const pods = restart ? await podsToRestart(deps, ns, selector, plan, rollout) : [];
@@ -267,6 +367,29 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
   );
   logger.info('pass done', { pass, kind, templateChanged, specChanged, rollout, pods: pods.length });
   return { pass, next: pass + 1, more: !final, kind, rollout, selector, pods, certificates };
+}
+
+/** The specs of the Certificates that own any of `secretNames`, to restore on rollback. */
+function savedCertificates(certs: CertManagerCertificate[], secretNames: string[]): SavedCertificate[] {
+  return certs
+    .filter((c) => secretNames.includes(c.spec?.secretName))
+    .map((c) => ({ name: c.metadata.name!, spec: c.spec }));
+}
+
+/** The server Secret's ca.crt before the request, from the backup (the CA the pods trusted first). */
+async function originalCa(
+  deps: Deps,
+  ns: string,
+  database: string,
+  opsRequest: string,
+  serverSecret: string,
+): Promise<string | undefined> {
+  const backup = await deps.kube.get<SecretObject>(KINDS.Secret, {
+    namespace: ns,
+    name: backupSecretName(database, opsRequest),
+  });
+  const b64 = backup?.data?.[backupKey(serverSecret, 'ca.crt')];
+  return b64 ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
 }
 
 function decoded(pki: Pki, secret: SecretObject | undefined): Record<string, string | undefined> | undefined {
@@ -316,6 +439,7 @@ async function ensureBackup(
     secrets: Map<string, SecretObject>;
     managed: string[];
     appBinding: AppBindingTls | undefined;
+    certificates?: SavedCertificate[];
   },
 ): Promise<void> {
   const existed = a.managed.filter((n) => a.secrets.has(n));
@@ -333,6 +457,17 @@ async function ensureBackup(
     existed,
     managed: a.managed,
     ...(a.appBinding !== undefined ? { appBinding: a.appBinding } : {}),
+    ...(a.certificates
+      ? {
+          certificates: a.certificates,
+          secretMeta: Object.fromEntries(
+            existed.map((n) => {
+              const m = a.secrets.get(n)!.metadata;
+              return [n, { labels: m.labels ?? {}, annotations: m.annotations ?? {} }];
+            }),
+          ),
+        }
+      : {}),
   };
   try {
     await deps.kube.create(KINDS.Secret, {

@@ -13,6 +13,7 @@ import type { ConditionInput } from '../model/conditions.js';
 import { BACKUP_STATE_ANNOTATION, backupSecretName } from '../model/names.js';
 import type { Plan } from '../model/plan.js';
 import { ensureAppBinding } from './appbinding.js';
+import { deleteCertificates } from './cert-manager.js';
 import type { BackupState } from './change-certificates.js';
 import {
   ensureDatabasePaused,
@@ -74,6 +75,8 @@ export async function resume(input: ResumeInput, deps: Deps): Promise<Outcome> {
     const backup = await kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name: backupName });
     const state = backup?.metadata.annotations?.[BACKUP_STATE_ANNOTATION];
     const names = state ? (JSON.parse(state) as BackupState).managed : [];
+    // Certificates first: cert-manager re-creates the Secret of a Certificate that still exists.
+    if (plan.issuance === 'cert-manager') await deleteCertificates(deps, ns, names);
     for (const name of names) await kube.delete(KINDS.Secret, { namespace: ns, name });
     // Nothing to verify the server with any more: clients read the AppBinding.
     await ensureAppBinding(deps, ns, plan.database, null);

@@ -27,6 +27,7 @@ import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { restoreWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
 import { ensureAppBinding } from './appbinding.js';
+import { restoreCertificates } from './cert-manager.js';
 import type { BackupState, PodToRestart } from './change-certificates.js';
 import {
   causeMessage,
@@ -148,6 +149,14 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
   }
   const saved = JSON.parse(rawState) as BackupState;
   try {
+    // cert-manager mode: the Certificates first, or cert-manager re-issues over the restored Secrets.
+    if (saved.certificates)
+      await restoreCertificates(
+        deps,
+        ns,
+        saved.certificates,
+        input.state.plan?.opsRequestUid ?? ops?.metadata.uid ?? '',
+      );
     for (const name of saved.managed) {
       const current = await kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
       if (!saved.existed.includes(name)) {
@@ -168,7 +177,7 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
           apiVersion: 'v1',
           kind: 'Secret',
           type: current?.type ?? 'kubernetes.io/tls',
-          metadata: { name, namespace: ns },
+          metadata: { name, namespace: ns, ...(saved.secretMeta?.[name] ?? {}) },
           data,
         },
         current,

@@ -15,6 +15,7 @@
 import type { Deps } from '../deps.js';
 import { DatabaseBusyError, DatabaseStateError, InvalidRequestError, PxcTlsOpsError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
+import { effectiveIssuerRef } from '../model/certificates.js';
 import { assertSpecFrozen, frozenHash, specHash } from '../model/frozen-spec.js';
 import {
   CLAIM_ANNOTATION,
@@ -33,6 +34,7 @@ import {
   buildPlan,
   checkRequestType,
   type Plan,
+  sameIssuer,
   targetTls,
   timeoutSeconds,
 } from '../model/plan.js';
@@ -40,15 +42,18 @@ import type { PerconaXtraDB, PerconaXtraDBOpsRequest, ReconfigureTLSSpec } from 
 import { applyWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
 import { defaultSecretName } from '../pki/profile.js';
+import { listCertificates } from './cert-manager.js';
 import { secretNamesOf } from './change-certificates.js';
 import {
   getDatabase,
+  getOpsRequest,
   getWorkload,
   issuerOptions,
   recordEvent,
   type SecretObject,
   updateOpsStatus,
 } from './common.js';
+import { issuersByAlias } from './issuers.js';
 import { assertOnlyProcessor } from './ops-manager.js';
 import type { Outcome } from './resume.js';
 
@@ -171,15 +176,30 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
   if (asksForCurrentState(action, target, db!) && (await wiredAsAsked(deps, db!, target))) {
     return { ...out(true, 'nothing to change'), result: await finishUnchanged(ops, db!, action, deps) };
   }
+  const database = db!.metadata.name!;
+  // Certificates that own the database's Secrets (now or after the request) make it cert-manager's.
+  const certificates = await listCertificates(deps, ns);
+  const names = [
+    ...Object.values(secretNamesOf(db!.spec.tls?.certificates, database)),
+    ...Object.values(secretNamesOf(target.certificates, database)),
+  ];
+  let issuance: Plan['issuance'] = certificates.some((c) => names.includes(c.spec?.secretName))
+    ? 'cert-manager'
+    : 'local';
   let newCaAlreadyTrusted = false;
+  let serverIssuerChanges = false;
   if (target.enabled && action !== 'require-ssl') {
-    // Checks the CA (exists, is a CA issuer, not expired, key matches) before anything is paused.
-    const { resolveIssuer } = await loadPki();
-    const ca = await resolveIssuer(kube, target.issuerRef!, issuerOptions(ns, deps));
-    if (action === 'change-issuer')
-      newCaAlreadyTrusted = await serverTrusts(deps, ns, db!.metadata.name!, target, ca.rootFingerprint);
+    // Checks every issuer (exists, is supported, and for CA issuers: not expired, key matches)
+    // before anything is paused.
+    const issuers = await issuersByAlias(deps, ns, target);
+    if (Object.values(issuers).some((i) => i.class === 'cert-manager-only')) issuance = 'cert-manager';
+    const before = effectiveIssuerRef(db!.spec.tls?.certificates, 'server', db!.spec.tls?.issuerRef);
+    const server = issuers.server;
+    serverIssuerChanges = !!before && !sameIssuer(before, server.ref);
+    if ((action === 'change-issuer' || serverIssuerChanges) && server.ca)
+      newCaAlreadyTrusted = await serverTrusts(deps, ns, database, target, server.ca.rootFingerprint);
   }
-  const plan = buildPlan(ops, db!, action, { newCaAlreadyTrusted });
+  const plan = buildPlan(ops, db!, action, { newCaAlreadyTrusted, serverIssuerChanges, issuance });
 
   if (ops.status?.phase !== 'Progressing') {
     await updateOpsStatus(deps, ops, {

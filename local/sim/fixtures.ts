@@ -53,6 +53,11 @@ export interface PerconaXtraDBFixture {
     issuerRef?: { apiGroup?: string; kind: string; name: string };
     requireSSL?: boolean;
     secrets?: Partial<Record<CertAlias, PemSet>>;
+    /**
+     * KubeDB-style: cert-manager Certificates `<name>-<alias>-cert` (labelled and owned as KubeDB
+     * makes them) own the Secrets; the simulator's cert-manager issues them.
+     */
+    certManager?: boolean;
   };
 }
 
@@ -152,6 +157,9 @@ export function createPerconaXtraDB(sim: Simulator, f: PerconaXtraDBFixture): Cr
       password: Buffer.from(randomBytes(12).toString('base64url')).toString('base64'),
     },
   });
+  if (f.tls?.certManager) {
+    for (const alias of ALIASES) sim.store.create(kubedbCertificate(database, alias, owner));
+  }
   sim.store.create({
     apiVersion: 'v1',
     kind: 'Service',
@@ -270,6 +278,49 @@ export function addTlsWiring(spec: J, db: string, requireSSL: boolean): J {
     metadata: { name: db },
     spec: { requireSSL, tls: { issuerRef: { kind: 'Issuer', name: 'any' } } },
   });
+}
+
+/**
+ * A Certificate as KubeDB's ops-manager makes it for an alias (kubedb/docs, PerconaXtraDB
+ * reconfigure-TLS guide, `kubectl describe certificate sample-pxc-server-cert`).
+ */
+export function kubedbCertificate(db: J, alias: CertAlias, owner: J): J {
+  const name = db.metadata.name;
+  const ns = db.metadata.namespace;
+  const ref = db.spec.tls.issuerRef;
+  const server = alias === 'server';
+  return {
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'Certificate',
+    metadata: {
+      name: `${name}-${alias}-cert`,
+      namespace: ns,
+      labels: { ...PXC_LABELS(name), 'app.kubernetes.io/component': 'database' },
+      ownerReferences: [owner],
+    },
+    spec: {
+      secretName: `${name}-${alias}-cert`,
+      issuerRef: { group: ref.apiGroup ?? 'cert-manager.io', kind: ref.kind, name: ref.name },
+      commonName: server ? `${name}.${ns}.svc` : alias === 'client' ? 'root' : `${name}-stats.${ns}.svc`,
+      ...(server
+        ? {
+            dnsNames: [
+              `*.${name}-pods.${ns}.svc`,
+              `*.${name}-pods.${ns}.svc.cluster.local`,
+              `*.${name}.${ns}.svc`,
+              name,
+              `${name}.${ns}.svc`,
+            ],
+          }
+        : {}),
+      usages: [
+        'digital signature',
+        'key encipherment',
+        ...(alias === 'client' ? [] : ['server auth']),
+        'client auth',
+      ],
+    },
+  };
 }
 
 /** A `kubernetes.io/tls` Secret with `ca.crt`, `tls.crt`, `tls.key`. */

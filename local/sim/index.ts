@@ -16,6 +16,13 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Api, NAMESPACE, Timers } from './api.js';
 import { makeServingCerts } from './ca.js';
+import {
+  CertManager,
+  type CertManagerOptions,
+  type Issuance,
+  type SimSigner,
+  signerKey,
+} from './cert-manager.js';
 import { Controllers, type ReadinessRecord } from './controllers.js';
 import { ExecEndpoint } from './exec.js';
 import { Mysqld, type MysqldView, type ReloadFault, type ReloadRecord } from './mysqld.js';
@@ -28,13 +35,16 @@ import { SecretVolumes } from './volumes.js';
 export { templateRevision } from './controllers.js';
 export type {
   FaultRule,
+  Issuance,
   MysqldView,
   ProvisionerWrite,
   ReadinessRecord,
   ReloadFault,
   ReloadRecord,
   RequestRecord,
+  SimSigner,
 };
+export { signerKey };
 
 export interface SimulatorOptions {
   port?: number; // default 0 = a free port on 127.0.0.1
@@ -68,6 +78,11 @@ export interface SimulatorOptions {
    * `false` for a cluster where no provisioner answers.
    */
   provisioner?: boolean | ProvisionerOptions;
+  /**
+   * The cert-manager stand-in (cert-manager.ts): issues and re-issues Certificates by cert-manager's
+   * rules. On by default, as on a cluster where KubeDB's TLS runs; `false` for one without cert-manager.
+   */
+  certManager?: boolean | CertManagerOptions;
 }
 
 export interface Simulator {
@@ -131,6 +146,15 @@ export interface Simulator {
   readiness(): ReadinessRecord[];
   /** What the KubeDB provisioner stand-in wrote, in order (empty when it is off). */
   provisionerWrites(): ProvisionerWrite[];
+  /** The cert-manager stand-in (inert when it is off). */
+  certManager: {
+    /** Every issuance, in order. */
+    issuances(): Issuance[];
+    /** A simulated signer for an issuer only cert-manager can sign with (key: `signerKey(issuerRef, namespace)`). */
+    addSigner(key: string, signer: SimSigner): void;
+    /** Every issuance by this issuer fails with `message` (undefined: works again). */
+    failIssuer(key: string, message: string | undefined): void;
+  };
   stop(): Promise<void>; // closes server, timers, watches; leaves nothing running
 }
 
@@ -146,6 +170,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     opts.provisioner === false
       ? undefined
       : new Provisioner(store, api, typeof opts.provisioner === 'object' ? opts.provisioner : {});
+  const certManager =
+    opts.certManager === false
+      ? undefined
+      : new CertManager(store, api, typeof opts.certManager === 'object' ? opts.certManager : {});
   for (const ns of opts.namespaces ?? DEFAULT_NAMESPACES) {
     api.create(NAMESPACE, undefined, { metadata: { name: ns } });
   }
@@ -280,6 +308,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     },
     readiness: () => kubelet.transitions.map((t) => ({ ...t })),
     provisionerWrites: () => (provisioner?.writes ?? []).map((w) => ({ ...w })),
+    certManager: {
+      issuances: () => (certManager?.issuances ?? []).map((i) => ({ ...i })),
+      addSigner: (key, signer) => certManager?.addSigner(key, signer),
+      failIssuer: (key, message) => certManager?.failIssuer(key, message),
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -287,6 +320,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       controllers.stop();
       volumes.stop();
       provisioner?.stop();
+      certManager?.stop();
       handler.closeWatches();
       exec.closeAll();
       await new Promise<void>((resolve) => {
