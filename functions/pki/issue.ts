@@ -56,6 +56,8 @@ export interface IssueInput {
   caByAlias?: Partial<Record<CertificateAlias, CertificateAuthority>>;
   /** ca.crt to write instead of ca.rootPem (old+new bundle during a CA change). */
   trustBundlePem?: string;
+  /** Per alias, ca.crt to write instead (an alias with an issuer of its own keeps its own root in it). */
+  trustBundleByAlias?: Partial<Record<CertificateAlias, string>>;
   now?: Date;
 }
 
@@ -193,7 +195,7 @@ export async function issueOne(
     alias: profile.alias,
     secretName: profile.secretName,
     data: {
-      'ca.crt': input.trustBundlePem ?? ca.rootPem,
+      'ca.crt': input.trustBundleByAlias?.[profile.alias] ?? input.trustBundlePem ?? ca.rootPem,
       'tls.crt': tlsCrt,
       'tls.key': key.privateKeyPem,
     },

@@ -237,7 +237,14 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       certificates: target.certificates,
       ca,
       caByAlias,
-      ...(oldCa ? { trustBundlePem: mergeTrustBundle(oldCa, ca.rootPem) } : {}),
+      // Every alias keeps its own root beside the CAs the pods trusted before.
+      ...(oldCa
+        ? {
+            trustBundleByAlias: Object.fromEntries(
+              CERTIFICATE_ALIASES.map((a) => [a, mergeTrustBundle(oldCa, caByAlias[a].rootPem)]),
+            ),
+          }
+        : {}),
       now: deps.clock.now(),
     });
     for (const s of issued) {

@@ -6,8 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KINDS } from '../../functions/kube/types.js';
+import { chainsTo } from '../../functions/pki/index.js';
 import { type CaIssuer, createCaIssuer, issuerRef, opsRequestFrom } from '../../local/runner/world.js';
-import { NS, startWorld, type World } from './helpers.js';
+import { NS, secretPem, startWorld, type World } from './helpers.js';
 
 const DB = 'px-beside';
 
@@ -402,5 +403,65 @@ describe("Conditions and Events as KubeDB's docs show them", () => {
         message: expect.stringMatching(new RegExp(`^Restarting Pod: demo/${DB}-0`)),
       }),
     );
+  });
+});
+
+describe("Per-certificate issuerRef: each alias is signed by its own issuer, as KubeDB's spec says", () => {
+  let world: World;
+  let clients: CaIssuer;
+  let servers: CaIssuer;
+  beforeAll(async () => {
+    world = await startWorld();
+    clients = await createCaIssuer(world.sim, { name: 'px-clients', namespace: NS });
+    servers = await createCaIssuer(world.sim, { name: 'px-servers', namespace: NS });
+    await world.createDatabase({ name: DB });
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('adds TLS with the client certificate from another issuer', async () => {
+    world.createOps(
+      opsRequestFrom('pxcops-add-tls', {
+        name: 'pc-add',
+        database: DB,
+        tls: {
+          issuerRef: issuerRef(world.issuer),
+          certificates: [{ alias: 'client', issuerRef: issuerRef(clients) }],
+        },
+      }),
+    );
+
+    const result = await world.run({ namespace: NS, opsRequest: 'pc-add' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(chainsTo(secretPem(world, `${DB}-client-cert`, 'tls.crt')!, clients.certPem)).toBe(true);
+    expect(chainsTo(secretPem(world, `${DB}-server-cert`, 'tls.crt')!, world.issuer.certPem)).toBe(true);
+    expect(chainsTo(secretPem(world, `${DB}-metrics-exporter-cert`, 'tls.crt')!, world.issuer.certPem)).toBe(
+      true,
+    );
+  });
+
+  it('moves the server certificate to its own issuer in two passes, no pod refused by a peer', async () => {
+    world.createOps(
+      opsRequestFrom('pxcops-update', {
+        name: 'pc-server',
+        database: DB,
+        tls: { certificates: [{ alias: 'server', issuerRef: issuerRef(servers) }] },
+        spec: { timeout: '30s' },
+      }),
+    );
+    const restarts: string[] = [];
+
+    const result = await world.run(
+      { namespace: NS, opsRequest: 'pc-server' },
+      { onProgress: (p) => p.state === 'Restart pod' && p.pod && restarts.push(p.pod.name) },
+    );
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(restarts).toHaveLength(6);
+    expect(chainsTo(secretPem(world, `${DB}-server-cert`, 'tls.crt')!, servers.certPem)).toBe(true);
+    expect(chainsTo(secretPem(world, `${DB}-client-cert`, 'tls.crt')!, clients.certPem)).toBe(true);
+    expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
   });
 });
