@@ -6,7 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import { kubeFromKubeconfig } from '../../functions/kube/client.js';
 import type { Kube } from '../../functions/kube/types.js';
 import type { PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
-import { inspectTlsSecret } from '../../functions/pki/index.js';
+import { createTestCA, inspectTlsSecret } from '../../functions/pki/index.js';
 import { forwardAudit } from '../../functions/steps/forward-audit.js';
 import { scanExpiry } from '../../functions/steps/scan-expiry.js';
 import { sweep } from '../../functions/steps/sweep.js';
@@ -27,7 +27,7 @@ import {
 import { type PublishedEvent, runExecution } from '../../local/runner/index.js';
 import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
 import { createPerconaXtraDB, waitForPodsReady } from '../../local/sim/fixtures.js';
-import { type Simulator, startSimulator } from '../../local/sim/index.js';
+import { type Simulator, signerKey, startSimulator } from '../../local/sim/index.js';
 import { loadTemplate } from '../../scripts/template.js';
 import {
   type RbacRule,
@@ -243,6 +243,40 @@ describe('Rule: from a Pending event to a finished execution', () => {
       Source: 'pxc-tls-ops',
       DetailType: 'PerconaXtraDBOpsRequest Failed',
     });
+  }, 120_000);
+
+  it('moves a database whose Certificates cert-manager owns to an external issuer, then removes its TLS', async () => {
+    const CM_DB = 'cm-pxc';
+    const pca = { apiGroup: 'awspca.cert-manager.io', kind: 'AWSPCAClusterIssuer', name: 'rule-pca' };
+    sim.certManager.addSigner(
+      signerKey({ group: pca.apiGroup, kind: pca.kind, name: pca.name }, NS),
+      await createTestCA(),
+    );
+    const created = createPerconaXtraDB(sim, { namespace: NS, name: CM_DB, tls: { certManager: true } });
+    await waitForPodsReady(sim, NS, created.podNames);
+    sim.store.create(
+      opsRequestFrom('pxcops-change-issuer', { name: 'cm-issuer', database: CM_DB, tls: { issuerRef: pca } }),
+    );
+    sim.store.create(opsRequestFrom('pxcops-remove-tls', { name: 'cm-remove', database: CM_DB }));
+
+    for (const name of ['cm-issuer', 'cm-remove']) {
+      await deliver([
+        {
+          Source: 'pxc-tls-ops',
+          DetailType: 'PerconaXtraDBOpsRequest Pending',
+          Detail: JSON.stringify({
+            cluster: 'demo-cluster',
+            namespace: NS,
+            name,
+            uid: ops(name)?.metadata.uid,
+            type: 'ReconfigureTLS',
+            database: CM_DB,
+          }),
+        },
+      ]);
+      const [outcome] = await Promise.all(runs.splice(0));
+      expect(outcome?.status, `${name}: ${outcome?.cause}`).toBe('SUCCEEDED');
+    }
   }, 120_000);
 
   it('used only API requests that k8s/rbac.yaml allows', () => {
