@@ -64,10 +64,10 @@ const CASES: Case[] = [
     reason: /Issuer demo\/nope not found/,
   },
   {
-    why: 'an issuer that is not a CA issuer',
+    why: 'an ACME issuer (it cannot issue for cluster-internal names)',
     ops: add({ tls: { issuerRef: issuer('Issuer', 'acme-issuer') } }),
     error: 'InvalidIssuerError',
-    reason: /is not a CA issuer/,
+    reason: /Issuer demo\/acme-issuer: an ACME issuer cannot issue certificates for cluster-internal names/,
   },
   {
     why: 'an expired CA',
