@@ -254,28 +254,15 @@ describe('Rule: from a Pending event to a finished execution', () => {
     );
     const created = createPerconaXtraDB(sim, { namespace: NS, name: CM_DB, tls: { certManager: true } });
     await waitForPodsReady(sim, NS, created.podNames);
-    sim.store.create(
+    for (const ops of [
       opsRequestFrom('pxcops-change-issuer', { name: 'cm-issuer', database: CM_DB, tls: { issuerRef: pca } }),
-    );
-    sim.store.create(opsRequestFrom('pxcops-remove-tls', { name: 'cm-remove', database: CM_DB }));
-
-    for (const name of ['cm-issuer', 'cm-remove']) {
-      await deliver([
-        {
-          Source: 'pxc-tls-ops',
-          DetailType: 'PerconaXtraDBOpsRequest Pending',
-          Detail: JSON.stringify({
-            cluster: 'demo-cluster',
-            namespace: NS,
-            name,
-            uid: ops(name)?.metadata.uid,
-            type: 'ReconfigureTLS',
-            database: CM_DB,
-          }),
-        },
-      ]);
+      opsRequestFrom('pxcops-remove-tls', { name: 'cm-remove', database: CM_DB }),
+    ]) {
+      sim.store.create(ops);
+      await sweep(triggerDeps());
+      await deliver(aws.events.splice(0));
       const [outcome] = await Promise.all(runs.splice(0));
-      expect(outcome?.status, `${name}: ${outcome?.cause}`).toBe('SUCCEEDED');
+      expect(outcome?.status, `${ops.metadata.name}: ${outcome?.cause}`).toBe('SUCCEEDED');
     }
   }, 120_000);
 
