@@ -1,0 +1,544 @@
+/**
+ * A small engine for Kubernetes structural schemas: the OpenAPI v3 subset that
+ * CustomResourceDefinitions use (`type`, `properties`, `additionalProperties`, `items`,
+ * `required`, `enum`, `default`, `pattern`, `format`, length/size/range bounds, `nullable`,
+ * `anyOf`/`allOf`/`oneOf`/`not`, `x-kubernetes-preserve-unknown-fields`,
+ * `x-kubernetes-int-or-string`, `x-kubernetes-list-type`/`-list-map-keys`).
+ *
+ * Three operations, in the order the API server applies them to a custom resource:
+ * `pruneValue` (drop fields the schema does not declare), `applyDefaults`, `validateValue`
+ * (collect every error, never stop at the first). Nothing here knows about a particular
+ * resource: callers pass the schema, so the workflow (its requests and inputs) and the API
+ * simulator (its CRDs) share one implementation.
+ *
+ * Errors read like the API server's `field.Error`s — `spec.replicas: Invalid value: "3": must be
+ * of type integer` — and never echo more than about 100 characters of a value (`shortValue`): a
+ * refusal must stay readable, and must not bounce a megabyte back to whoever sent it.
+ * Pure and synchronous; patterns are compiled on first use and cached, never at import.
+ */
+
+export type SchemaType = 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
+
+/** A structural schema node (JSONSchemaProps as CRDs write it). Unknown keywords are ignored. */
+export interface Schema {
+  type?: SchemaType;
+  description?: string;
+  properties?: Record<string, Schema>;
+  /** A schema for every value of a map (k8s forbids it beside `properties`); `false` closes the object. */
+  additionalProperties?: Schema | boolean;
+  items?: Schema;
+  required?: readonly string[];
+  enum?: readonly unknown[];
+  default?: unknown;
+  nullable?: boolean;
+  pattern?: string;
+  format?: string;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  /** OpenAPI v3.0 booleans: the bound itself is excluded. */
+  exclusiveMinimum?: boolean;
+  exclusiveMaximum?: boolean;
+  multipleOf?: number;
+  minItems?: number;
+  maxItems?: number;
+  uniqueItems?: boolean;
+  minProperties?: number;
+  maxProperties?: number;
+  anyOf?: readonly Schema[];
+  allOf?: readonly Schema[];
+  oneOf?: readonly Schema[];
+  not?: Schema;
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+  'x-kubernetes-int-or-string'?: boolean;
+  'x-kubernetes-embedded-resource'?: boolean;
+  'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
+  'x-kubernetes-list-map-keys'?: readonly string[];
+  'x-kubernetes-map-type'?: 'atomic' | 'granular';
+}
+
+/** The kinds of `field.Error` the API server reports, with its wording. */
+export type SchemaErrorType =
+  | 'Invalid value'
+  | 'Required value'
+  | 'Unsupported value'
+  | 'Too long'
+  | 'Too many'
+  | 'Duplicate value'
+  | 'Forbidden';
+
+export interface SchemaError {
+  /** Where, in the API server's notation: `spec.tls.certificates[0].alias`, `data[tls.crt]`. */
+  field: string;
+  type: SchemaErrorType;
+  /** What was expected, in words: `must be of type string`, `supported values: "a", "b"`. */
+  detail: string;
+  /** The offending value as JSON, shortened to about 100 characters (absent when it adds nothing). */
+  value?: string;
+}
+
+export interface ValidateOptions {
+  /** Path of `value` itself (default: the root, ''). */
+  path?: string;
+  /**
+   * Fields the schema does not declare: `ignore` (default; the API server prunes them before it
+   * validates) or `reject` (a `Forbidden` error, like `fieldValidation=Strict`).
+   */
+  unknownFields?: 'ignore' | 'reject';
+}
+
+/** How many characters of a value a message may show. */
+export const SHOWN_VALUE_CHARS = 100;
+
+/**
+ * A value as JSON for a message, never longer than about `max` characters: longer texts are cut
+ * and say how long they were (`"aaaa…" (1000000 characters)`).
+ */
+export function shortValue(value: unknown, max = SHOWN_VALUE_CHARS): string {
+  if (typeof value === 'string' && value.length > max) {
+    return `${JSON.stringify(value.slice(0, max))}… (${value.length} characters)`;
+  }
+  let text: string;
+  try {
+    text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = String(value);
+  }
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters of JSON)` : text;
+}
+
+/** One error as the API server prints a `field.Error`: `<field>: <type>[: <value>][: <detail>]`. */
+export function formatSchemaError(e: SchemaError): string {
+  return `${e.field || '<root>'}: ${e.type}${e.value !== undefined ? `: ${e.value}` : ''}${e.detail ? `: ${e.detail}` : ''}`;
+}
+
+/** Several errors in one line (the first `max`, then how many more). */
+export function formatSchemaErrors(errors: readonly SchemaError[], max = 10): string {
+  const shown = errors.slice(0, max).map(formatSchemaError);
+  if (errors.length > max) shown.push(`and ${errors.length - max} more`);
+  return shown.join('; ');
+}
+
+// ---- paths ----------------------------------------------------------------------------------
+
+const SIMPLE_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
+
+/** `spec` + `tls` → `spec.tls`; keys that are not identifiers go in brackets like map keys. */
+export function childPath(path: string, key: string): string {
+  if (!SIMPLE_KEY.test(key)) return `${path}[${key.length > 60 ? `${key.slice(0, 60)}…` : key}]`;
+  return path ? `${path}.${key}` : key;
+}
+
+function indexPath(path: string, i: number): string {
+  return `${path}[${i}]`;
+}
+
+// ---- formats --------------------------------------------------------------------------------
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A DNS-1123 label: what Kubernetes requires of namespace names (and of label-like names). */
+export function isDns1123Label(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 63 && DNS1123_LABEL.test(value);
+}
+
+/** A DNS-1123 subdomain: what Kubernetes requires of most object names (Secrets, custom resources). */
+export function isDns1123Subdomain(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 253 && DNS1123_SUBDOMAIN.test(value);
+}
+
+interface Format {
+  check(value: unknown): boolean;
+  detail: string;
+}
+
+/**
+ * The formats the engine checks. Like the API server it ignores formats it does not know. Besides
+ * OpenAPI's own, the two Kubernetes name rules are formats here, so a schema can say "a namespace"
+ * or "an object name" in one keyword.
+ */
+const FORMATS: Record<string, Format> = {
+  int32: {
+    check: (v) => typeof v !== 'number' || (v >= -(2 ** 31) && v <= 2 ** 31 - 1),
+    detail: 'must fit in a 32-bit integer',
+  },
+  int64: {
+    check: (v) => typeof v !== 'number' || Number.isSafeInteger(v),
+    detail: 'must fit in a 64-bit integer',
+  },
+  'date-time': {
+    check: (v) => typeof v !== 'string' || (RFC3339.test(v) && !Number.isNaN(Date.parse(v))),
+    detail: 'must be an RFC 3339 date-time such as "2026-01-31T12:00:00Z"',
+  },
+  byte: {
+    check: (v) => typeof v !== 'string' || BASE64.test(v),
+    detail: 'must be base64-encoded',
+  },
+  uuid: { check: (v) => typeof v !== 'string' || UUID.test(v), detail: 'must be a UUID' },
+  'dns1123-label': {
+    check: (v) => typeof v !== 'string' || isDns1123Label(v),
+    detail:
+      "must be a DNS-1123 label: at most 63 lower-case letters, digits or '-', starting and ending with a letter or digit",
+  },
+  'dns1123-subdomain': {
+    check: (v) => typeof v !== 'string' || isDns1123Subdomain(v),
+    detail:
+      "must be a DNS-1123 subdomain: at most 253 lower-case letters, digits, '-' or '.', each part starting and ending with a letter or digit",
+  },
+};
+
+const patterns = new Map<string, RegExp | null>();
+function compiled(pattern: string): RegExp | null {
+  let re = patterns.get(pattern);
+  if (re === undefined) {
+    try {
+      re = new RegExp(pattern, 'u');
+    } catch {
+      re = null; // an invalid pattern in a schema is the schema's bug: it matches everything
+    }
+    patterns.set(pattern, re);
+  }
+  return re;
+}
+
+// ---- helpers --------------------------------------------------------------------------------
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The JSON type of a value, in the schema's words (integers are numbers that are whole). */
+export function jsonType(v: unknown): SchemaType | 'null' | 'undefined' {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  switch (typeof v) {
+    case 'string':
+      return 'string';
+    case 'boolean':
+      return 'boolean';
+    case 'number':
+      return Number.isInteger(v) ? 'integer' : 'number';
+    case 'object':
+      return 'object';
+    default:
+      return 'undefined';
+  }
+}
+
+function typeMatches(type: SchemaType, v: unknown): boolean {
+  const t = jsonType(v);
+  if (type === 'number') return (t === 'number' || t === 'integer') && Number.isFinite(v as number);
+  return t === type;
+}
+
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => deepEqual(x, bb[i]));
+  }
+  const ka = Object.keys(a as object);
+  const kb = Object.keys(b as object);
+  return (
+    ka.length === kb.length &&
+    ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+  );
+}
+
+/** Characters (code points) of `s`, counted no further than `cap + 1`: enough to compare with a bound. */
+function charsUpTo(s: string, cap: number): number {
+  let n = 0;
+  for (const _ of s) if (++n > cap) break;
+  return n;
+}
+
+// ---- validate -------------------------------------------------------------------------------
+
+/** Every way `value` breaks `schema` (empty when it conforms). */
+export function validateValue(schema: Schema, value: unknown, opts: ValidateOptions = {}): SchemaError[] {
+  const errors: SchemaError[] = [];
+  check(schema, value, opts.path ?? '', errors, opts.unknownFields ?? 'ignore');
+  return errors;
+}
+
+function check(s: Schema, v: unknown, path: string, out: SchemaError[], unknown: 'ignore' | 'reject'): void {
+  const invalid = (detail: string, value: unknown = v): void => {
+    out.push({ field: path, type: 'Invalid value', detail, value: shortValue(value) });
+  };
+
+  if (v === null) {
+    if (s.nullable || (!s.type && !s['x-kubernetes-int-or-string'])) return;
+    invalid(`must be of type ${s['x-kubernetes-int-or-string'] ? 'integer or string' : s.type}`);
+    return;
+  }
+  if (s['x-kubernetes-int-or-string']) {
+    if (!typeMatches('integer', v) && !typeMatches('string', v)) {
+      invalid('must be of type integer or string');
+      return;
+    }
+  } else if (s.type && !typeMatches(s.type, v)) {
+    invalid(`must be of type ${s.type}`);
+    return;
+  }
+
+  if (s.enum && !s.enum.some((e) => deepEqual(e, v))) {
+    out.push({
+      field: path,
+      type: 'Unsupported value',
+      value: shortValue(v),
+      detail: `supported values: ${s.enum.map((e) => shortValue(e, 40)).join(', ')}`,
+    });
+  }
+
+  if (typeof v === 'string') {
+    if (s.maxLength !== undefined && charsUpTo(v, s.maxLength) > s.maxLength) {
+      out.push({
+        field: path,
+        type: 'Too long',
+        value: shortValue(v),
+        detail: `may not be more than ${s.maxLength} characters`,
+      });
+    }
+    if (s.minLength !== undefined && charsUpTo(v, s.minLength) < s.minLength) {
+      invalid(s.minLength === 1 ? 'must not be empty' : `must be at least ${s.minLength} characters long`);
+    }
+    const re = s.pattern === undefined ? null : compiled(s.pattern);
+    if (re && !re.test(v)) invalid(`should match '${s.pattern}'`);
+  }
+  if (typeof v === 'number') {
+    if (s.minimum !== undefined && (s.exclusiveMinimum ? v <= s.minimum : v < s.minimum)) {
+      invalid(`should be greater than ${s.exclusiveMinimum ? '' : 'or equal to '}${s.minimum}`);
+    }
+    if (s.maximum !== undefined && (s.exclusiveMaximum ? v >= s.maximum : v > s.maximum)) {
+      invalid(`should be less than ${s.exclusiveMaximum ? '' : 'or equal to '}${s.maximum}`);
+    }
+    if (s.multipleOf !== undefined && s.multipleOf > 0 && !Number.isInteger(v / s.multipleOf)) {
+      invalid(`should be a multiple of ${s.multipleOf}`);
+    }
+  }
+  if (s.format) {
+    const f = FORMATS[s.format];
+    if (f && !f.check(v)) invalid(f.detail);
+  }
+
+  for (const sub of s.allOf ?? []) check(sub, v, path, out, unknown);
+  if (
+    s.anyOf &&
+    !s.anyOf.some((sub) => validateValue(sub, v, { path, unknownFields: unknown }).length === 0)
+  ) {
+    invalid(`must match at least one of ${s.anyOf.length} allowed forms`);
+  }
+  if (s.oneOf) {
+    const matching = s.oneOf.filter(
+      (sub) => validateValue(sub, v, { path, unknownFields: unknown }).length === 0,
+    ).length;
+    if (matching !== 1)
+      invalid(`must match exactly one of ${s.oneOf.length} allowed forms (matches ${matching})`);
+  }
+  if (s.not && validateValue(s.not, v, { path, unknownFields: unknown }).length === 0) {
+    invalid('must not match the excluded form');
+  }
+
+  if (Array.isArray(v)) checkArray(s, v, path, out, unknown);
+  else if (isPlainObject(v)) checkObject(s, v, path, out, unknown);
+}
+
+function checkArray(
+  s: Schema,
+  v: unknown[],
+  path: string,
+  out: SchemaError[],
+  unknown: 'ignore' | 'reject',
+): void {
+  if (s.maxItems !== undefined && v.length > s.maxItems) {
+    out.push({
+      field: path,
+      type: 'Too many',
+      detail: `must have at most ${s.maxItems} items`,
+      value: `${v.length} items`,
+    });
+  }
+  if (s.minItems !== undefined && v.length < s.minItems) {
+    out.push({
+      field: path,
+      type: 'Invalid value',
+      detail: `must have at least ${s.minItems} item${s.minItems === 1 ? '' : 's'}`,
+      value: shortValue(v),
+    });
+  }
+  if (s.items) {
+    for (const [i, item] of v.entries()) check(s.items, item, indexPath(path, i), out, unknown);
+  }
+
+  const listType = s['x-kubernetes-list-type'];
+  if (listType === 'set' || s.uniqueItems) {
+    v.forEach((item, i) => {
+      if (v.findIndex((other) => deepEqual(other, item)) < i)
+        out.push({ field: indexPath(path, i), type: 'Duplicate value', detail: '', value: shortValue(item) });
+    });
+  } else if (listType === 'map' && s['x-kubernetes-list-map-keys']?.length) {
+    const keys = s['x-kubernetes-list-map-keys'];
+    const keyOf = (item: unknown) =>
+      isPlainObject(item) ? JSON.stringify(keys.map((k) => item[k] ?? null)) : undefined;
+    const seen = new Set<string>();
+    v.forEach((item, i) => {
+      const k = keyOf(item);
+      if (k === undefined) return;
+      if (seen.has(k))
+        out.push({
+          field: indexPath(path, i),
+          type: 'Duplicate value',
+          detail: `another item has the same ${keys.join(', ')}`,
+          value: shortValue(
+            Object.fromEntries(keys.map((key) => [key, (item as Record<string, unknown>)[key]])),
+          ),
+        });
+      seen.add(k);
+    });
+  }
+}
+
+function checkObject(
+  s: Schema,
+  v: Record<string, unknown>,
+  path: string,
+  out: SchemaError[],
+  unknown: 'ignore' | 'reject',
+): void {
+  const keys = Object.keys(v);
+  if (s.maxProperties !== undefined && keys.length > s.maxProperties) {
+    out.push({
+      field: path,
+      type: 'Too many',
+      detail: `must have at most ${s.maxProperties} fields`,
+      value: `${keys.length} fields`,
+    });
+  }
+  if (s.minProperties !== undefined && keys.length < s.minProperties) {
+    out.push({
+      field: path,
+      type: 'Invalid value',
+      detail: `must have at least ${s.minProperties} field${s.minProperties === 1 ? '' : 's'}`,
+      value: shortValue(v),
+    });
+  }
+  for (const name of s.required ?? []) {
+    if (v[name] === undefined) out.push({ field: childPath(path, name), type: 'Required value', detail: '' });
+  }
+  const props = s.properties;
+  const extra = s.additionalProperties;
+  for (const key of keys) {
+    const child = childPath(path, key);
+    const declared = props?.[key];
+    if (declared) {
+      if (v[key] !== undefined) check(declared, v[key], child, out, unknown);
+    } else if (extra && typeof extra === 'object') {
+      check(extra, v[key], child, out, unknown);
+    } else if (
+      extra === false ||
+      (unknown === 'reject' && !s['x-kubernetes-preserve-unknown-fields'] && extra !== true)
+    ) {
+      out.push({ field: child, type: 'Forbidden', detail: 'field not declared in schema' });
+    }
+  }
+}
+
+// ---- prune ----------------------------------------------------------------------------------
+
+export interface PruneOptions {
+  /** Top-level fields never pruned (the API server keeps `apiVersion`, `kind` and `metadata` of a resource). */
+  keep?: readonly string[];
+}
+
+/**
+ * A copy of `value` without the fields `schema` does not declare (structural pruning), and the
+ * paths it dropped. Objects marked `x-kubernetes-preserve-unknown-fields` keep their unknown
+ * fields; declared fields inside them are still pruned.
+ */
+export function pruneValue<T>(
+  schema: Schema,
+  value: T,
+  opts: PruneOptions = {},
+): { value: T; pruned: string[] } {
+  const pruned: string[] = [];
+  const keep = new Set(opts.keep ?? []);
+  const out = prune(schema, value, '', pruned, keep) as T;
+  return { value: out, pruned };
+}
+
+function prune(s: Schema, v: unknown, path: string, pruned: string[], keep: Set<string>): unknown {
+  if (Array.isArray(v))
+    return s.items ? v.map((x, i) => prune(s.items!, x, indexPath(path, i), pruned, keep)) : v;
+  if (!isPlainObject(v)) return v;
+  const out: Record<string, unknown> = {};
+  const preserve = !!s['x-kubernetes-preserve-unknown-fields'];
+  for (const [key, child] of Object.entries(v)) {
+    const at = childPath(path, key);
+    const declared = s.properties?.[key];
+    if (path === '' && keep.has(key)) out[key] = child;
+    else if (declared) out[key] = prune(declared, child, at, pruned, keep);
+    else if (s.additionalProperties && typeof s.additionalProperties === 'object')
+      out[key] = prune(s.additionalProperties, child, at, pruned, keep);
+    else if (preserve || s.additionalProperties === true) out[key] = child;
+    else pruned.push(at);
+  }
+  return out;
+}
+
+// ---- defaults -------------------------------------------------------------------------------
+
+/**
+ * A copy of `value` with the schema's defaults filled in, as the API server does: a missing
+ * property (or a `null` one that is not nullable) of an object that is there takes its default;
+ * objects are never created just to hold defaults, and defaults are themselves defaulted.
+ */
+export function applyDefaults<T>(schema: Schema, value: T): T {
+  return withDefaults(schema, value) as T;
+}
+
+function withDefaults(s: Schema, v: unknown): unknown {
+  if (Array.isArray(v)) return s.items ? v.map((x) => withDefaults(s.items!, x)) : v;
+  if (!isPlainObject(v)) return v;
+  const out: Record<string, unknown> = { ...v };
+  for (const [key, prop] of Object.entries(s.properties ?? {})) {
+    const missing = out[key] === undefined || (out[key] === null && !prop.nullable);
+    if (missing && prop.default !== undefined) out[key] = structuredClone(prop.default);
+    if (out[key] !== undefined) out[key] = withDefaults(prop, out[key]);
+  }
+  if (s.additionalProperties && typeof s.additionalProperties === 'object') {
+    const extra = s.additionalProperties;
+    for (const key of Object.keys(out)) if (!s.properties?.[key]) out[key] = withDefaults(extra, out[key]);
+  }
+  return out;
+}
+
+// ---- building schemas -----------------------------------------------------------------------
+
+/**
+ * A copy of `schema` with extra keywords merged in at property paths — `'tls.issuerRef.name'`,
+ * `'tls.certificates[].secretName'` (`[]` steps into `items`), `''` for the root. Used to tighten
+ * a published schema (a CRD's) without copying it.
+ */
+export function refineSchema(schema: Schema, refinements: Record<string, Partial<Schema>>): Schema {
+  const root = structuredClone(schema) as Schema;
+  for (const [path, extra] of Object.entries(refinements)) {
+    let node: Schema = root;
+    for (const step of path.split('.').filter(Boolean)) {
+      const list = step.endsWith('[]');
+      const name = list ? step.slice(0, -2) : step;
+      const next: Schema | undefined = node.properties?.[name];
+      if (!next) throw new Error(`refineSchema: ${path}: no property ${name}`);
+      node = list ? next.items! : next;
+      if (!node) throw new Error(`refineSchema: ${path}: ${name} is not a list`);
+    }
+    Object.assign(node, structuredClone(extra));
+  }
+  return root;
+}

@@ -1,0 +1,42 @@
+/**
+ * Structural schemas: the engine (check, prune, default — generic, shared with the API
+ * simulator) and the schemas of what this project reads (the PerconaXtraDBOpsRequest CRD, the
+ * state machine's input).
+ */
+export {
+  applyDefaults,
+  childPath,
+  deepEqual,
+  formatSchemaError,
+  formatSchemaErrors,
+  isDns1123Label,
+  isDns1123Subdomain,
+  jsonType,
+  type PruneOptions,
+  pruneValue,
+  refineSchema,
+  type Schema,
+  type SchemaError,
+  type SchemaErrorType,
+  type SchemaType,
+  SHOWN_VALUE_CHARS,
+  shortValue,
+  type ValidateOptions,
+  validateValue,
+} from './engine.js';
+export {
+  BY_NAME_INPUT_SCHEMA,
+  consoleInputSchema,
+  RECOVER_INPUT_SCHEMA,
+  RECOVERY_SOURCES,
+  type RecoverySource,
+} from './execution-input.js';
+export {
+  OPS_REQUEST_CRD_SCHEMA,
+  OPS_REQUEST_SPEC_SCHEMA,
+  OPS_REQUEST_STATUS_SCHEMA,
+  OPS_REQUEST_TLS_SCHEMA,
+  OPS_REQUEST_TYPES,
+  reconfigureTlsSchema,
+  reconfigureTlsSpecSchema,
+} from './ops-request.js';

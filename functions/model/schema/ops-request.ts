@@ -1,0 +1,267 @@
+/**
+ * The PerconaXtraDBOpsRequest (ops.kubedb.com/v1alpha1) schema as KubeDB publishes it, and the
+ * stricter view of it this project checks a ReconfigureTLS request against.
+ *
+ * Source: the CustomResourceDefinition `perconaxtradbopsrequests.ops.kubedb.com`, file
+ * `charts/kubedb-crds/crds/ops.kubedb.com_perconaxtradbopsrequests.yaml` of github.com/kubedb/installer
+ * (commit b6016c628e641a5d65f313c8dfb9b3921ec923b9; the same text is generated into
+ * `crds/ops.kubedb.com_perconaxtradbopsrequests.yaml` of github.com/kubedb/apimachinery), copied field
+ * for field. `spec.maxRetries` and the `RotateAuth` type come from KubeDB's newer Go types
+ * (`MaxRetries int32` with `+kubebuilder:default=1` in apimachinery's ops request specs), so
+ * requests written for newer KubeDB releases are not refused for them.
+ *
+ * Written as a literal (no YAML parsed at cold start). `OPS_REQUEST_CRD_SCHEMA` is the published
+ * schema (what an API server with KubeDB's CRD prunes, defaults and validates with);
+ * `reconfigureTlsSpecSchema()` adds what Kubernetes itself requires of the names a request
+ * carries, which the CRD leaves as plain strings.
+ */
+import { refineSchema, type Schema } from './engine.js';
+
+const QUANTITY_PATTERN =
+  '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
+
+const quantity: Schema = {
+  anyOf: [{ type: 'integer' }, { type: 'string' }],
+  pattern: QUANTITY_PATTERN,
+  'x-kubernetes-int-or-string': true,
+};
+
+const strings: Schema = { type: 'array', items: { type: 'string' } };
+
+const issuerRef: Schema = {
+  type: 'object',
+  required: ['kind', 'name'],
+  properties: {
+    apiGroup: { type: 'string' },
+    kind: { type: 'string' },
+    name: { type: 'string' },
+  },
+  'x-kubernetes-map-type': 'atomic',
+};
+
+const resources: Schema = {
+  type: 'object',
+  properties: {
+    claims: {
+      type: 'array',
+      items: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
+      'x-kubernetes-list-map-keys': ['name'],
+      'x-kubernetes-list-type': 'map',
+    },
+    limits: { type: 'object', additionalProperties: quantity },
+    requests: { type: 'object', additionalProperties: quantity },
+  },
+};
+
+const certificate: Schema = {
+  type: 'object',
+  required: ['alias'],
+  properties: {
+    alias: { type: 'string' },
+    dnsNames: strings,
+    duration: { type: 'string' },
+    emailAddresses: strings,
+    ipAddresses: strings,
+    issuerRef,
+    privateKey: {
+      type: 'object',
+      properties: { encoding: { type: 'string', enum: ['PKCS1', 'PKCS8'] } },
+    },
+    renewBefore: { type: 'string' },
+    secretName: { type: 'string' },
+    subject: {
+      type: 'object',
+      properties: {
+        countries: strings,
+        localities: strings,
+        organizationalUnits: strings,
+        organizations: strings,
+        postalCodes: strings,
+        provinces: strings,
+        serialNumber: { type: 'string' },
+        streetAddresses: strings,
+      },
+    },
+    uris: strings,
+  },
+};
+
+/** `spec.tls` of the request (KubeDB's TLSSpec plus rotateCertificates, remove, requireSSL). */
+export const OPS_REQUEST_TLS_SCHEMA: Schema = {
+  type: 'object',
+  properties: {
+    certificates: { type: 'array', items: certificate },
+    issuerRef,
+    remove: { type: 'boolean' },
+    requireSSL: { type: 'boolean' },
+    rotateCertificates: { type: 'boolean' },
+  },
+};
+
+export const OPS_REQUEST_TYPES = [
+  'Upgrade',
+  'UpdateVersion',
+  'HorizontalScaling',
+  'VerticalScaling',
+  'VolumeExpansion',
+  'Restart',
+  'Reconfigure',
+  'ReconfigureTLS',
+  'RotateAuth',
+] as const;
+
+export const OPS_REQUEST_SPEC_SCHEMA: Schema = {
+  type: 'object',
+  required: ['databaseRef', 'type'],
+  properties: {
+    apply: { type: 'string', default: 'IfReady', enum: ['IfReady', 'Always'] },
+    configuration: {
+      type: 'object',
+      properties: {
+        applyConfig: { type: 'object', additionalProperties: { type: 'string' } },
+        configSecret: {
+          type: 'object',
+          properties: { name: { type: 'string', default: '' } },
+          'x-kubernetes-map-type': 'atomic',
+        },
+        removeCustomConfig: { type: 'boolean' },
+      },
+    },
+    databaseRef: {
+      type: 'object',
+      properties: { name: { type: 'string', default: '' } },
+      'x-kubernetes-map-type': 'atomic',
+    },
+    horizontalScaling: {
+      type: 'object',
+      properties: {
+        member: { type: 'integer', format: 'int32' },
+        memberWeight: { type: 'integer', format: 'int32' },
+      },
+    },
+    maxRetries: { type: 'integer', format: 'int32', default: 1 },
+    restart: { type: 'object' },
+    timeout: { type: 'string' },
+    tls: OPS_REQUEST_TLS_SCHEMA,
+    type: { type: 'string', enum: OPS_REQUEST_TYPES },
+    updateVersion: { type: 'object', properties: { targetVersion: { type: 'string' } } },
+    verticalScaling: {
+      type: 'object',
+      properties: {
+        coordinator: { type: 'object', properties: { resources } },
+        exporter: { type: 'object', properties: { resources } },
+        perconaxtradb: {
+          type: 'object',
+          properties: {
+            nodeSelectionPolicy: { type: 'string' },
+            resources,
+            topology: {
+              type: 'object',
+              required: ['key', 'value'],
+              properties: { key: { type: 'string' }, value: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+    volumeExpansion: {
+      type: 'object',
+      required: ['mode'],
+      properties: {
+        mode: { type: 'string', enum: ['Offline', 'Online'] },
+        perconaxtradb: quantity,
+      },
+    },
+  },
+};
+
+const condition: Schema = {
+  type: 'object',
+  required: ['lastTransitionTime', 'status', 'type'],
+  properties: {
+    lastTransitionTime: { type: 'string', format: 'date-time' },
+    message: { type: 'string' },
+    observedGeneration: { type: 'integer', format: 'int64' },
+    reason: { type: 'string' },
+    severity: { type: 'string' },
+    status: { type: 'string' },
+    type: { type: 'string' },
+  },
+};
+
+export const OPS_REQUEST_STATUS_SCHEMA: Schema = {
+  type: 'object',
+  properties: {
+    conditions: { type: 'array', items: condition },
+    observedGeneration: { type: 'integer', format: 'int64' },
+    pausedBackups: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: {
+          apiGroup: { type: 'string' },
+          kind: { type: 'string' },
+          name: { type: 'string' },
+          namespace: { type: 'string' },
+        },
+      },
+    },
+    phase: {
+      type: 'string',
+      enum: [
+        'Pending',
+        'Progressing',
+        'Successful',
+        'WaitingForApproval',
+        'Failed',
+        'Approved',
+        'Denied',
+        'Skipped',
+      ],
+    },
+  },
+};
+
+/** The CRD's `openAPIV3Schema`, whole (the API server keeps `metadata` itself). */
+export const OPS_REQUEST_CRD_SCHEMA: Schema = {
+  type: 'object',
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: OPS_REQUEST_SPEC_SCHEMA,
+    status: OPS_REQUEST_STATUS_SCHEMA,
+  },
+};
+
+/** The names in a request, as Kubernetes requires them (the CRD only says "string"). */
+const NAME_RULES: Record<string, Partial<Schema>> = {
+  'databaseRef.name': { format: 'dns1123-label', minLength: 1 },
+  'tls.issuerRef.name': { format: 'dns1123-subdomain', minLength: 1 },
+  'tls.certificates[].issuerRef.name': { format: 'dns1123-subdomain', minLength: 1 },
+  'tls.certificates[].secretName': { format: 'dns1123-subdomain', minLength: 1 },
+};
+
+let reconfigureTls: Schema | undefined;
+
+/**
+ * `spec` of a ReconfigureTLS request as Validate checks it: KubeDB's schema, plus the database
+ * named (a DNS-1123 label: it also names the Service and the pods) and every issuer and Secret
+ * name a valid object name. Built on first use.
+ */
+export function reconfigureTlsSpecSchema(): Schema {
+  reconfigureTls ??= refineSchema(OPS_REQUEST_SPEC_SCHEMA, {
+    databaseRef: { required: ['name'] },
+    ...NAME_RULES,
+  });
+  return reconfigureTls;
+}
+
+let tlsInput: Schema | undefined;
+
+/** `spec.tls` alone, with the same name rules (the console input's `tls`). */
+export function reconfigureTlsSchema(): Schema {
+  tlsInput ??= reconfigureTlsSpecSchema().properties!.tls!;
+  return tlsInput;
+}
