@@ -297,7 +297,9 @@ function check(s: Schema, v: unknown, path: string, out: SchemaError[], unknown:
     });
   }
 
+  let lengthError = false;
   if (typeof v === 'string') {
+    const before = out.length;
     if (s.maxLength !== undefined && charsUpTo(v, s.maxLength) > s.maxLength) {
       out.push({
         field: path,
@@ -309,7 +311,9 @@ function check(s: Schema, v: unknown, path: string, out: SchemaError[], unknown:
     if (s.minLength !== undefined && charsUpTo(v, s.minLength) < s.minLength) {
       invalid(s.minLength === 1 ? 'must not be empty' : `must be at least ${s.minLength} characters long`);
     }
-    const re = s.pattern === undefined ? null : compiled(s.pattern);
+    // A string of the wrong length gets one error, not one more per pattern or format.
+    lengthError = out.length > before;
+    const re = s.pattern === undefined || lengthError ? null : compiled(s.pattern);
     if (re && !re.test(v)) invalid(`should match '${s.pattern}'`);
   }
   if (typeof v === 'number') {
@@ -323,7 +327,7 @@ function check(s: Schema, v: unknown, path: string, out: SchemaError[], unknown:
       invalid(`should be a multiple of ${s.multipleOf}`);
     }
   }
-  if (s.format) {
+  if (s.format && !lengthError) {
     const f = FORMATS[s.format];
     if (f && !f.check(v)) invalid(f.detail);
   }
@@ -527,7 +531,9 @@ function withDefaults(s: Schema, v: unknown): unknown {
  * a published schema (a CRD's) without copying it.
  */
 export function refineSchema(schema: Schema, refinements: Record<string, Partial<Schema>>): Schema {
-  const root = structuredClone(schema) as Schema;
+  // Through JSON, not structuredClone: a schema may reuse one node in several places, and the copy
+  // must not, or refining one place would refine them all.
+  const root = JSON.parse(JSON.stringify(schema)) as Schema;
   for (const [path, extra] of Object.entries(refinements)) {
     let node: Schema = root;
     for (const step of path.split('.').filter(Boolean)) {

@@ -13,7 +13,7 @@
  * Written as a literal (no YAML parsed at cold start). `OPS_REQUEST_CRD_SCHEMA` is the published
  * schema (what an API server with KubeDB's CRD prunes, defaults and validates with);
  * `reconfigureTlsSpecSchema()` adds what Kubernetes itself requires of the names a request
- * carries, which the CRD leaves as plain strings.
+ * carries, and length bounds, where the CRD says only "string".
  */
 import { refineSchema, type Schema } from './engine.js';
 
@@ -235,25 +235,49 @@ export const OPS_REQUEST_CRD_SCHEMA: Schema = {
   },
 };
 
-/** The names in a request, as Kubernetes requires them (the CRD only says "string"). */
-const NAME_RULES: Record<string, Partial<Schema>> = {
+const bounded = (max: number): Partial<Schema> => ({ items: { type: 'string', maxLength: max } });
+
+/**
+ * What the CRD leaves as "string" but Kubernetes, X.509 or DNS bound: object names (DNS-1123), and
+ * lengths no valid value exceeds (a DNS name 253, an e-mail address 254, a subject field 128
+ * characters...), so an oversized value is refused by the schema before it goes anywhere.
+ */
+const TIGHTER: Record<string, Partial<Schema>> = {
   'databaseRef.name': { format: 'dns1123-label', minLength: 1 },
+  timeout: { maxLength: 64 },
   'tls.issuerRef.name': { format: 'dns1123-subdomain', minLength: 1 },
+  'tls.issuerRef.kind': { maxLength: 63 },
+  'tls.issuerRef.apiGroup': { maxLength: 253 },
+  'tls.certificates[].alias': { maxLength: 63 },
   'tls.certificates[].issuerRef.name': { format: 'dns1123-subdomain', minLength: 1 },
   'tls.certificates[].secretName': { format: 'dns1123-subdomain', minLength: 1 },
+  'tls.certificates[].duration': { maxLength: 64 },
+  'tls.certificates[].renewBefore': { maxLength: 64 },
+  'tls.certificates[].dnsNames': bounded(253),
+  'tls.certificates[].ipAddresses': bounded(45),
+  'tls.certificates[].emailAddresses': bounded(254),
+  'tls.certificates[].uris': bounded(2048),
+  'tls.certificates[].subject.countries': bounded(2),
+  'tls.certificates[].subject.localities': bounded(128),
+  'tls.certificates[].subject.organizationalUnits': bounded(128),
+  'tls.certificates[].subject.organizations': bounded(128),
+  'tls.certificates[].subject.postalCodes': bounded(128),
+  'tls.certificates[].subject.provinces': bounded(128),
+  'tls.certificates[].subject.streetAddresses': bounded(128),
+  'tls.certificates[].subject.serialNumber': { maxLength: 64 },
 };
 
 let reconfigureTls: Schema | undefined;
 
 /**
  * `spec` of a ReconfigureTLS request as Validate checks it: KubeDB's schema, plus the database
- * named (a DNS-1123 label: it also names the Service and the pods) and every issuer and Secret
- * name a valid object name. Built on first use.
+ * named (a DNS-1123 label: it also names the Service and the pods), every issuer and Secret name a
+ * valid object name, and every string no longer than a valid value can be. Built on first use.
  */
 export function reconfigureTlsSpecSchema(): Schema {
   reconfigureTls ??= refineSchema(OPS_REQUEST_SPEC_SCHEMA, {
     databaseRef: { required: ['name'] },
-    ...NAME_RULES,
+    ...TIGHTER,
   });
   return reconfigureTls;
 }

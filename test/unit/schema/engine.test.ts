@@ -309,4 +309,13 @@ describe('Schema engine: refine', () => {
     expect(errorsOf(base, { list: [{ name: 'abcd' }] })).toEqual([]);
     expect(() => refineSchema(base, { 'nope.name': {} })).toThrow(/no property nope/);
   });
+
+  it('refines one place of a node the schema shares between places, not all of them', () => {
+    const name: Schema = { type: 'string' };
+    const shared: Schema = { type: 'object', properties: { a: name, b: name } };
+    const refined = refineSchema(shared, { a: { maxLength: 1 } });
+    expect(errorsOf(refined, { a: 'xy', b: 'xy' })).toEqual([
+      'a: Too long: "xy": may not be more than 1 characters',
+    ]);
+  });
 });
