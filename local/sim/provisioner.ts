@@ -4,9 +4,9 @@
  * - it confirms pauses: a `Paused` condition with status Unknown (how KubeDB's ops requests pause
  *   a database) turns True — optionally after `confirmDelayMs` — and from then on it leaves the
  *   database alone;
- * - while the database is not paused, it re-renders the TLS wiring of the database's PetSet (or
- *   StatefulSet) from `spec.tls`/`spec.requireSSL`, and the AppBinding `<db>`, and writes them
- *   when they differ. A template the workflow left different from this render is changed again
+ * - when the database changes while it is not paused (a resume, a spec edit), it re-renders the
+ *   TLS wiring of the database's PetSet (or StatefulSet) from `spec.tls`/`spec.requireSSL`, and
+ *   the AppBinding `<db>`, and writes them when they differ. A template the workflow left different from this render is changed again
  *   here: under RollingUpdate, a second full restart.
  *
  * The render is written independently of the workflow's (functions/model/wiring.ts), from the
@@ -172,7 +172,7 @@ function pausedStatus(db: J): string | undefined {
 
 export class Provisioner {
   readonly writes: ProvisionerWrite[] = [];
-  private readonly dirty = new Map<string, { ns: string; name: string }>();
+  private readonly dirty = new Map<string, { ns: string; name: string; render: boolean }>();
   private scheduled = false;
   private stopped = false;
   private readonly unsubscribe: () => void;
@@ -193,28 +193,29 @@ export class Provisioner {
     this.timers.clear();
   }
 
+  /**
+   * Reconciles on changes of the database only (a resume, a spec change) — not on edits of the
+   * workload, which KubeDB's controller also watches, nor on a database just created (the
+   * fixtures provision it as KubeDB would): tests that hand-edit a template (subPath mounts) keep
+   * their edit until the database itself changes.
+   */
   private onEvent(ev: StoreEvent): void {
-    if (ev.type === 'DELETED') return;
-    if (ev.res === PXC) this.mark(ev.obj.metadata.namespace, ev.obj.metadata.name);
-    else if (SETS.includes(ev.res)) {
-      const owner = (ev.obj.metadata.ownerReferences ?? []).find(
-        (o: J) => o.controller && o.kind === 'PerconaXtraDB',
-      );
-      if (owner) this.mark(ev.obj.metadata.namespace, owner.name);
-    }
+    if (ev.res !== PXC || ev.type === 'DELETED') return;
+    this.mark(ev.obj.metadata.namespace, ev.obj.metadata.name, ev.type === 'MODIFIED');
   }
 
-  private mark(ns: string, name: string): void {
-    this.dirty.set(`${ns}/${name}`, { ns, name });
+  private mark(ns: string, name: string, render: boolean): void {
+    const key = `${ns}/${name}`;
+    this.dirty.set(key, { ns, name, render: render || !!this.dirty.get(key)?.render });
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
       const work = [...this.dirty.values()];
       this.dirty.clear();
-      for (const { ns: n, name: d } of work) {
+      for (const { ns: n, name: d, render } of work) {
         try {
-          this.reconcile(n, d);
+          this.reconcile(n, d, render);
         } catch (err) {
           if (!this.stopped) console.error(`sim provisioner: ${n}/${d}:`, err);
         }
@@ -226,7 +227,7 @@ export class Provisioner {
     this.writes.push({ at: Date.now(), namespace, database, what });
   }
 
-  private reconcile(ns: string, name: string): void {
+  private reconcile(ns: string, name: string, render: boolean): void {
     if (this.stopped) return;
     const db = this.store.get(PXC, ns, name);
     if (!db) return;
@@ -235,7 +236,7 @@ export class Provisioner {
       this.confirm(ns, name);
       return;
     }
-    if (paused === 'True') return;
+    if (paused === 'True' || !render) return;
     this.renderWorkload(db);
     this.renderAppBinding(db);
   }
