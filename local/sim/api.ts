@@ -5,6 +5,7 @@
  * handle both go through here.
  */
 import { randomBytes } from 'node:crypto';
+import { admitCustomResource } from './admission.js';
 import { LabelIndexes } from './index-labels.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { findByKind, preferredApiVersion, RESOURCES, type SimResource } from './resources.js';
@@ -184,7 +185,7 @@ export class Api {
       };
     }
     normalize(res, obj);
-    return this.store.insert(res, obj);
+    return this.store.insert(res, admitCustomResource(res, obj, { strict: !opts.keepStatus }));
   }
 
   /** PUT, on the object or its status subresource. */
@@ -285,7 +286,7 @@ export class Api {
       }
       normalize(res, next);
     }
-    return this.store.replace(res, prev, next);
+    return this.store.replace(res, prev, admitCustomResource(res, next, { strict: true }));
   }
 
   /** Fixtures: create, or replace unconditionally including status (API defaults still apply). */
@@ -294,7 +295,7 @@ export class Api {
     if (!prev) return this.create(res, obj.metadata?.namespace, obj, { keepStatus: true });
     const next: Obj = { ...obj, apiVersion: prev.apiVersion, kind: prev.kind, metadata: { ...obj.metadata } };
     normalize(res, next);
-    return this.store.replace(res, prev, next);
+    return this.store.replace(res, prev, admitCustomResource(res, next, { strict: false }));
   }
 
   /** In-process status write used by the controllers and the kubelet (no preconditions). */
