@@ -286,7 +286,7 @@ export class Api {
       }
       normalize(res, next);
     }
-    return this.store.replace(res, prev, admitCustomResource(res, next, { strict: true }));
+    return this.store.replace(res, prev, admitCustomResource(res, next, { strict: true, old: prev }));
   }
 
   /** Fixtures: create, or replace unconditionally including status (API defaults still apply). */

@@ -16,7 +16,8 @@ function px(name: string, extra: J = {}): J {
     apiVersion: 'kubedb.com/v1',
     kind: 'PerconaXtraDB',
     metadata: { name, namespace: 'demo' },
-    spec: { replicas: 3 },
+    // spec.version is required by the CRD (local/sim/schemas.ts): the simulator answers 422 without it.
+    spec: { version: '8.0.26', replicas: 3 },
     ...extra,
   };
 }
@@ -142,7 +143,7 @@ describe('Simulator REST API through @kubernetes/client-node', () => {
           ...PX,
           namespace: 'demo',
           name: 'uncond',
-          body: px('uncond', { spec: { replicas: 5 } }),
+          body: px('uncond', { spec: { version: '8.0.26', replicas: 5 } }),
         }),
       );
       const cm = await c.core.replaceNamespacedConfigMap({
@@ -412,7 +413,7 @@ describe('Simulator REST API through @kubernetes/client-node', () => {
           apiVersion: 'ops.kubedb.com/v1alpha1',
           kind: 'PerconaXtraDBOpsRequest',
           metadata: { name: 'jp', annotations: { a: '1' } },
-          spec: { type: 'ReconfigureTLS' },
+          spec: { type: 'ReconfigureTLS', databaseRef: { name: 'x' } },
         },
       });
       const ok = (await c.custom.patchNamespacedCustomObject(

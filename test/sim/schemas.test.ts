@@ -67,6 +67,42 @@ describe("The API server's schemas for the KubeDB, cert-manager and AppBinding k
     expect(r.body.details.causes.map((c: J) => c.field)).toEqual(
       expect.arrayContaining(['spec.replicas', 'spec.storageType', 'spec.requireSSL']),
     );
+    expect(r.body.details.causes.find((c: J) => c.field === 'spec.storageType').reason).toBe(
+      'FieldValueNotSupported',
+    );
+  });
+
+  it('ratchets as Kubernetes 1.30+ does: an object already invalid can be written where its invalid part is unchanged', async () => {
+    // Stored as a looser, older CRD would have let it through (fixtures are not refused).
+    sim.store.create({
+      apiVersion: 'ops.kubedb.com/v1alpha1',
+      kind: 'PerconaXtraDBOpsRequest',
+      metadata: { name: 'schema-old', namespace: NS },
+      spec: { type: 'ReconfigureTLS', databaseRef: { name: 'db' }, apply: 'Sometimes' },
+    });
+    const annotate = await call(
+      'PATCH',
+      `${OPS}/schema-old`,
+      { metadata: { annotations: { a: '1' } } },
+      'application/merge-patch+json',
+    );
+    const status = await call(
+      'PATCH',
+      `${OPS}/schema-old/status`,
+      { status: { phase: 'Failed' } },
+      'application/merge-patch+json',
+    );
+    const other = await call(
+      'PATCH',
+      `${OPS}/schema-old`,
+      { spec: { apply: 'Never' } },
+      'application/merge-patch+json',
+    );
+
+    expect(annotate.status).toBe(200);
+    expect(status.status).toBe(200);
+    expect(other.status).toBe(422);
+    expect(other.body.message).toMatch(/spec\.apply: Unsupported value: "Never"/);
   });
 
   it('defaults an OpsRequest (apply IfReady, maxRetries 1) and refuses apply: Sometimes', async () => {
