@@ -44,15 +44,7 @@ import { loadPki } from '../pki/load.js';
 import { defaultSecretName } from '../pki/profile.js';
 import { listCertificates } from './cert-manager.js';
 import { secretNamesOf } from './change-certificates.js';
-import {
-  getDatabase,
-  getOpsRequest,
-  getWorkload,
-  issuerOptions,
-  recordEvent,
-  type SecretObject,
-  updateOpsStatus,
-} from './common.js';
+import { getDatabase, getWorkload, recordEvent, type SecretObject, updateOpsStatus } from './common.js';
 import { issuersByAlias } from './issuers.js';
 import { assertOnlyProcessor } from './ops-manager.js';
 import type { Outcome } from './resume.js';
