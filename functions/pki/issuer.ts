@@ -134,7 +134,13 @@ export function checkCertificateAuthority(
 export async function resolveIssuer(
   kube: Kube,
   ref: IssuerRef,
-  opts: { namespace: string; clusterResourceNamespace?: string; now?: Date },
+  opts: {
+    namespace: string;
+    clusterResourceNamespace?: string;
+    now?: Date;
+    /** The Issuer/ClusterIssuer object when the caller has just read it (saves a request). */
+    issuer?: unknown;
+  },
 ): Promise<CertificateAuthority> {
   const kindName = `${ref?.kind} ${ref?.name}`;
   if (!ref || typeof ref.name !== 'string' || ref.name === '') {
@@ -148,11 +154,15 @@ export async function resolveIssuer(
   let who: string;
   if (ref.kind === 'Issuer') {
     who = `Issuer ${opts.namespace}/${ref.name}`;
-    issuer = await kube.get<CAIssuer>(KINDS.Issuer, { namespace: opts.namespace, name: ref.name });
+    issuer =
+      (opts.issuer as CAIssuer | undefined) ??
+      (await kube.get<CAIssuer>(KINDS.Issuer, { namespace: opts.namespace, name: ref.name }));
     secretNamespace = opts.namespace;
   } else if (ref.kind === 'ClusterIssuer') {
     who = `ClusterIssuer ${ref.name}`;
-    issuer = await kube.get<CAIssuer>(KINDS.ClusterIssuer, { name: ref.name });
+    issuer =
+      (opts.issuer as CAIssuer | undefined) ??
+      (await kube.get<CAIssuer>(KINDS.ClusterIssuer, { name: ref.name }));
     secretNamespace = opts.clusterResourceNamespace || DEFAULT_CLUSTER_RESOURCE_NAMESPACE;
   } else {
     throw new InvalidIssuerError(`${kindName}: kind ${ref.kind} is not Issuer or ClusterIssuer`);

@@ -79,7 +79,11 @@ async function classifyOne(deps: Deps, ns: string, ref: IssuerRef, resolveCa: bo
   if (typeof cls === 'object') throw new InvalidIssuerError(`${who}: ${cls.refused}`);
   if (cls === 'ca' && resolveCa) {
     const { resolveIssuer } = await loadPki();
-    return { ref, class: cls, ca: await resolveIssuer(deps.kube, ref, issuerOptions(ns, deps)) };
+    return {
+      ref,
+      class: cls,
+      ca: await resolveIssuer(deps.kube, ref, { ...issuerOptions(ns, deps), issuer }),
+    };
   }
   return { ref, class: cls };
 }
