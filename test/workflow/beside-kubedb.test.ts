@@ -456,7 +456,10 @@ describe("Per-certificate issuerRef: each alias is signed by its own issuer, as 
 
     const result = await world.run(
       { namespace: NS, opsRequest: 'pc-server' },
-      { onProgress: (p) => p.state === 'Restart pod' && p.pod && restarts.push(p.pod.name) },
+      {
+        onProgress: (p) =>
+          p.event === 'entered' && p.state === 'Restart pod' && p.pod && restarts.push(p.pod.name),
+      },
     );
 
     expect(result.status, result.cause).toBe('SUCCEEDED');

@@ -127,7 +127,10 @@ describe('KubeDB-style Certificates: all six actions through cert-manager, never
 
     const result = await world.run(
       { namespace: NS, opsRequest: 'cm-issuer' },
-      { onProgress: (p) => p.state === 'Restart pod' && p.pod && restarts.push(p.pod.name) },
+      {
+        onProgress: (p) =>
+          p.event === 'entered' && p.state === 'Restart pod' && p.pod && restarts.push(p.pod.name),
+      },
     );
     const ended = Date.now();
     await new Promise((r) => setTimeout(r, 600));

@@ -12,9 +12,15 @@ import {
   validateValue,
 } from '../../../functions/model/schema/index.js';
 
-const samples = ['add-tls', 'rotate', 'update', 'change-issuer', 'require-ssl', 'remove-tls'].map((n) =>
-  parseAllDocuments(readFileSync(`k8s/samples/pxcops-${n}.yaml`, 'utf8'))[0]!.toJSON(),
-);
+const samples = [
+  'add-tls',
+  'rotate',
+  'update',
+  'change-issuer',
+  'require-ssl-off',
+  'require-ssl-on',
+  'remove-tls',
+].map((n) => parseAllDocuments(readFileSync(`k8s/samples/pxcops-${n}.yaml`, 'utf8'))[0]!.toJSON());
 
 const specErrors = (spec: unknown) =>
   validateValue(reconfigureTlsSpecSchema(), spec, { path: 'spec', unknownFields: 'reject' }).map(
@@ -115,7 +121,10 @@ describe('The execution input schemas', () => {
       ).toEqual([]);
     }
     expect(
-      check(BY_NAME_INPUT_SCHEMA, JSON.parse(readFileSync('events/console/by-name.json', 'utf8'))),
+      check(
+        BY_NAME_INPUT_SCHEMA,
+        JSON.parse(readFileSync('events/console/run-existing-pxops-rotate.json', 'utf8')),
+      ),
     ).toEqual([]);
   });
 
