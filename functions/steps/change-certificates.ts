@@ -136,7 +136,18 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
   const currentNames = secretNamesOf(db.spec.tls?.certificates, plan.database);
   const targetNames = secretNamesOf(target.certificates, plan.database);
   const secrets = await readSecrets(deps, ns, plan.database, hasTls ? Object.values(currentNames) : []);
-  const appBinding = { binding: await getAppBinding(deps, ns, plan.database) };
+  // Read now only for the backup; later passes read it only when it may have to change (below).
+  const appBinding = pass === 0 ? { binding: await getAppBinding(deps, ns, plan.database) } : undefined;
+  const syncAppBinding = async (serverCaPem: string, tlsSecret: string) => {
+    const caBundle = base64(serverCaPem);
+    // Every pass that changed the server's ca.crt (or the client Secret) brought the AppBinding
+    // along, and the first pass always does: one that changes neither leaves it as it is.
+    const unchanged =
+      pass > 0 &&
+      secrets.get(currentNames.server)?.data?.['ca.crt'] === caBundle &&
+      currentNames.client === tlsSecret;
+    if (!unchanged) await ensureAppBinding(deps, ns, plan.database, { caBundle, tlsSecret }, appBinding);
+  };
 
   if (pass === 0) {
     const managed = [...new Set([...Object.values(currentNames), ...Object.values(targetNames)])];
@@ -147,7 +158,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       workload: { kind: workload.kind.kind, object: workload.object },
       secrets,
       managed,
-      appBinding: appBindingTlsOf(appBinding.binding),
+      appBinding: appBindingTlsOf(appBinding?.binding),
       ...(plan.issuance === 'cert-manager'
         ? { certificates: savedCertificates(await listCertificates(deps, ns), managed) }
         : {}),
@@ -191,13 +202,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
         notAfter: seen.notAfter,
       });
     }
-    await ensureAppBinding(
-      deps,
-      ns,
-      plan.database,
-      { caBundle: base64(serverCa), tlsSecret: targetNames.client },
-      appBinding,
-    );
+    await syncAppBinding(serverCa, targetNames.client);
     conditions.push(
       { type: 'GetCertificate', status: 'True', message: 'get certificate; ConditionStatus:True' },
       { type: 'CheckReadyCondition', status: 'True', message: 'check ready condition; ConditionStatus:True' },
@@ -251,13 +256,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       await upsertSecret(kube, secretManifest(s, ns, ownerRefs(db)), secrets.get(s.secretName));
     }
     const serverCa = issued.find((s) => s.alias === 'server')!.data['ca.crt'];
-    await ensureAppBinding(
-      deps,
-      ns,
-      plan.database,
-      { caBundle: base64(serverCa), tlsSecret: targetNames.client },
-      appBinding,
-    );
+    await syncAppBinding(serverCa, targetNames.client);
     certificates = issued.map((s) => ({
       alias: s.alias,
       secretName: s.secretName,
@@ -310,14 +309,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       });
     }
     // Clients verify the pods with the AppBinding: it trusts both CAs from now on, like the pods.
-    if (serverBundle)
-      await ensureAppBinding(
-        deps,
-        ns,
-        plan.database,
-        { caBundle: base64(serverBundle), tlsSecret: currentNames.client },
-        appBinding,
-      );
+    if (serverBundle) await syncAppBinding(serverBundle, currentNames.client);
     conditions.push({
       type: 'CertificateSynced',
       status: 'True',

@@ -205,29 +205,42 @@ export async function ensureDatabasePaused(
   paused: boolean,
   ops: { namespace: string; name: string },
 ): Promise<boolean> {
+  if (paused) return (await pauseDatabase(deps, db, ops)).changed;
+  const me = `${ops.namespace}/${ops.name}`;
+  const ref = { namespace: db.metadata.namespace!, name: db.metadata.name! };
+  const current = db.status?.conditions ?? [];
+  let changed = false;
+  if (pausedBy(db) === me) {
+    await deps.kube.patch(
+      KINDS.PerconaXtraDB,
+      ref,
+      { status: { conditions: current.filter((c) => c.type !== PAUSED) } },
+      'merge',
+      'status',
+    );
+    changed = true;
+  }
+  const restore = resumeSpecPatch(db, me);
+  if (restore) {
+    await deps.kube.patch(KINDS.PerconaXtraDB, ref, restore, 'merge');
+    changed = true;
+  }
+  return changed;
+}
+
+/**
+ * The pausing half of ensureDatabasePaused; also returns the database as the last write left it
+ * (or as given, when nothing was written), so Pause can see a confirmation without another read.
+ */
+export async function pauseDatabase(
+  deps: Deps,
+  db: PerconaXtraDB,
+  ops: { namespace: string; name: string },
+): Promise<{ changed: boolean; latest: PerconaXtraDB }> {
   const me = `${ops.namespace}/${ops.name}`;
   const ref = { namespace: db.metadata.namespace!, name: db.metadata.name! };
   const holder = pausedBy(db);
   const current = db.status?.conditions ?? [];
-  if (!paused) {
-    let changed = false;
-    if (holder === me) {
-      await deps.kube.patch(
-        KINDS.PerconaXtraDB,
-        ref,
-        { status: { conditions: current.filter((c) => c.type !== PAUSED) } },
-        'merge',
-        'status',
-      );
-      changed = true;
-    }
-    const restore = resumeSpecPatch(db, me);
-    if (restore) {
-      await deps.kube.patch(KINDS.PerconaXtraDB, ref, restore, 'merge');
-      changed = true;
-    }
-    return changed;
-  }
   if (holder !== undefined && holder !== me) {
     const who = holder ? `PerconaXtraDBOpsRequest ${holder}` : 'someone else';
     throw new DatabaseBusyError(`PerconaXtraDB ${ref.namespace}/${ref.name} is paused by ${who}`);
@@ -250,10 +263,10 @@ export async function ensureDatabasePaused(
   }
   const disable = pauseSpecPatch(latest, me);
   if (disable) {
-    await deps.kube.patch(KINDS.PerconaXtraDB, ref, disable, 'merge');
+    latest = await deps.kube.patch<PerconaXtraDB>(KINDS.PerconaXtraDB, ref, disable, 'merge');
     changed = true;
   }
-  return changed;
+  return { changed, latest };
 }
 
 /** The database's workload: the PetSet named like it when there is one, else the StatefulSet. */

@@ -22,9 +22,9 @@ import type { Plan } from '../model/plan.js';
 import type { PerconaXtraDB } from '../model/types.js';
 import { DEFAULT_HOLD_SECONDS } from './check-pod.js';
 import {
-  ensureDatabasePaused,
   getDatabase,
   getOpsRequest,
+  pauseDatabase,
   type RequestIds,
   recordEvent,
   updateOpsStatus,
@@ -40,8 +40,9 @@ export async function pause(input: PauseInput, deps: Deps): Promise<{ paused: bo
   if (!db) throw new DatabaseStateError(`PerconaXtraDB ${ns}/${plan.database} not found`);
   const ops = await getOpsRequest(deps.kube, ns, opsRequest);
   let changed: boolean;
+  let latest: PerconaXtraDB;
   try {
-    changed = await ensureDatabasePaused(deps, db, true, { namespace: ns, name: opsRequest });
+    ({ changed, latest } = await pauseDatabase(deps, db, { namespace: ns, name: opsRequest }));
   } catch (err) {
     // Someone else holds the database: wait (the ASL retries) up to this request's timeout.
     const since = Date.parse(
@@ -68,7 +69,7 @@ export async function pause(input: PauseInput, deps: Deps): Promise<{ paused: bo
       'PauseDatabase',
       `Pausing PerconaXtraDB database: ${ns}/${plan.database}`,
     );
-  await awaitConfirmation(deps, ns, plan);
+  await awaitConfirmation(deps, ns, plan, latest);
   await updateOpsStatus(deps, ops, {
     conditions: [
       {
@@ -89,9 +90,11 @@ function holdSeconds(): number {
 }
 
 /** Returns once the provisioner has turned Paused True; throws PauseNotConfirmedError / DatabaseStateError otherwise. */
-async function awaitConfirmation(deps: Deps, ns: string, plan: Plan): Promise<void> {
+async function awaitConfirmation(deps: Deps, ns: string, plan: Plan, seen: PerconaXtraDB): Promise<void> {
   const name = plan.database;
-  let db = await getDatabase(deps.kube, ns, name);
+  // The provisioner often confirms before our last write returns: then its answer is already here.
+  if (pauseConfirmed(seen)) return;
+  let db: PerconaXtraDB | undefined = await getDatabase(deps.kube, ns, name);
   if (!db) throw new DatabaseStateError(`PerconaXtraDB ${ns}/${name} not found`);
   if (pauseConfirmed(db)) return;
   const since = Date.parse(pausedCondition(db)?.lastTransitionTime ?? '');
