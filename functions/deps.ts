@@ -18,6 +18,8 @@ export interface Deps {
   kube: Kube;
   clock: Clock;
   logger: Logger;
+  /** How long a claim's lease lasts (seconds); unset: LEASE_SECONDS or the default (model/lease.ts). */
+  leaseSeconds?: number;
 }
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -48,5 +50,8 @@ export async function getDeps(): Promise<Deps> {
     kube: s.kube ?? global.kube ?? (await getKube()),
     clock: s.clock ?? global.clock ?? systemClock,
     logger: s.logger ?? global.logger ?? defaultLogger(),
+    ...(s.leaseSeconds !== undefined || global.leaseSeconds !== undefined
+      ? { leaseSeconds: s.leaseSeconds ?? global.leaseSeconds }
+      : {}),
   };
 }

@@ -149,6 +149,21 @@ export class RollbackError extends FatalError {
   override readonly name = 'RollbackError';
 }
 
+/**
+ * The OpsRequest is no longer claimed by this execution: its lease ran out and a re-run or a
+ * recovery took it over. The execution stops without writing anything (the ASL ends it at once).
+ */
+export class LeaseLostError extends FatalError {
+  override readonly name = 'LeaseLostError';
+}
+
+/**
+ * Not thrown: the error name a recovery records on a request whose execution was interrupted
+ * (stopped, timed out, killed) before its own failure path could run. A request that failed this
+ * way may be run again.
+ */
+export const EXECUTION_INTERRUPTED = 'ExecutionInterrupted';
+
 /** Every error class by name, for the ASL consistency test and for re-hydrating names. */
 export const ERROR_CLASSES = {
   KubeConflictError,
@@ -169,6 +184,7 @@ export const ERROR_CLASSES = {
   OpsManagerPresentError,
   CertificateIssuanceError,
   RollbackError,
+  LeaseLostError,
 } as const;
 
 export type ErrorName = keyof typeof ERROR_CLASSES;

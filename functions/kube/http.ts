@@ -99,6 +99,10 @@ interface Status {
 }
 
 /** Maps a non-2xx answer to the error families the state machine retries or catches. */
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
+}
+
 export function errorFromStatus(code: number, body: string, what: string): PxcTlsOpsError {
   let status: Status = {};
   try {
@@ -106,8 +110,9 @@ export function errorFromStatus(code: number, body: string, what: string): PxcTl
   } catch {
     // Not a Status body (a proxy, a load balancer): keep the raw text.
   }
-  const detail = status.message ?? body.slice(0, 300);
-  const message = `${what}: ${code}${status.reason ? ` ${status.reason}` : ''}: ${detail}`;
+  // The API server echoes what it was sent: keep messages (and Step Functions causes) short.
+  const detail = clip(status.message ?? body, 300);
+  const message = `${clip(what, 200)}: ${code}${status.reason ? ` ${status.reason}` : ''}: ${detail}`;
   const err =
     code === 409
       ? status.reason === 'AlreadyExists'

@@ -13,6 +13,17 @@ export const CLAIM_ANNOTATION = `${GROUP}/claimed-by`;
 export const SPEC_HASH_ANNOTATION = `${GROUP}/spec-hash`;
 /** On the OpsRequest: when the claim was made (for the "one request per database" wait). */
 export const CLAIMED_AT_ANNOTATION = `${GROUP}/claimed-at`;
+/**
+ * On the OpsRequest, beside the claim: until when the claiming execution holds it (RFC 3339), and
+ * for how long each renewal extends it (seconds). An expired lease may be taken over by a re-run.
+ */
+export const LEASE_UNTIL_ANNOTATION = `${GROUP}/lease-until`;
+export const LEASE_SECONDS_ANNOTATION = `${GROUP}/lease-seconds`;
+/**
+ * Label (label-safe form of the claiming execution's name), so the request an execution claimed
+ * is found with one list call across namespaces, knowing only the execution's name.
+ */
+export const CLAIM_LABEL = `${GROUP}/claimed-by`;
 /** On console-created OpsRequests: where the request came from. */
 export const SOURCE_LABEL = `${GROUP}/source`;
 /** On console-created OpsRequests: the execution that created it (label-safe form). */
@@ -24,6 +35,10 @@ export const BACKUP_SECRETS_ANNOTATION = `${GROUP}/previous-secrets`;
 export const BACKUP_LABEL = `${GROUP}/backup-of`;
 
 export const MANAGED_BY = 'pxc-tls-ops';
+/** Labels of the certificate Secrets this project writes (pki/issue.ts sets them; Validate checks them). */
+export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const ALIAS_LABEL = `${GROUP}/alias`;
 export const CONSOLE_SOURCE = 'console';
 
 /** The Secret that keeps what Change certificates overwrote, until the request ends. */

@@ -8,6 +8,7 @@ import { parseDuration } from '../pki/duration.js';
 import { mergeCertificateSpecs } from '../pki/profile.js';
 import { certificateSpecProblems, issuerRefProblems } from '../pki/validate.js';
 import { podName } from './names.js';
+import { shortValue } from './schema/engine.js';
 import type { CertificateSpec, IssuerRef, PerconaXtraDB, PerconaXtraDBOpsRequest } from './types.js';
 
 export type Action = 'add' | 'rotate' | 'update' | 'change-issuer' | 'require-ssl' | 'remove';
@@ -55,7 +56,7 @@ const TLS_FIELDS = new Set(['issuerRef', 'certificates', 'rotateCertificates', '
 export function checkRequestType(ops: PerconaXtraDBOpsRequest): void {
   if (ops.spec?.type !== 'ReconfigureTLS') {
     throw new InvalidRequestError(
-      `spec.type is ${JSON.stringify(ops.spec?.type)}: this workflow only handles ReconfigureTLS requests`,
+      `spec.type is ${shortValue(ops.spec?.type)}: this workflow only handles ReconfigureTLS requests`,
     );
   }
 }
@@ -63,7 +64,7 @@ export function checkRequestType(ops: PerconaXtraDBOpsRequest): void {
 export function timeoutSeconds(ops: PerconaXtraDBOpsRequest): number {
   const ms = parseDuration(ops.spec.timeout ?? DEFAULT_TIMEOUT, 'spec.timeout');
   if (ms < 1000)
-    throw new InvalidRequestError(`spec.timeout: ${JSON.stringify(ops.spec.timeout)} is shorter than 1s`);
+    throw new InvalidRequestError(`spec.timeout: ${shortValue(ops.spec.timeout)} is shorter than 1s`);
   return Math.ceil(ms / 1000);
 }
 
@@ -80,7 +81,7 @@ export function admitSpec(ops: PerconaXtraDBOpsRequest): void {
   if (!ops.spec.databaseRef?.name) throw new InvalidRequestError('spec.databaseRef.name is required');
   const apply = ops.spec.apply ?? 'IfReady';
   if (apply !== 'IfReady' && apply !== 'Always') {
-    throw new InvalidRequestError(`spec.apply: ${JSON.stringify(apply)} is not IfReady or Always`);
+    throw new InvalidRequestError(`spec.apply: ${shortValue(apply)} is not IfReady or Always`);
   }
   timeoutSeconds(ops);
 
@@ -103,7 +104,7 @@ export function admitSpec(ops: PerconaXtraDBOpsRequest): void {
     ...certificateSpecProblems(tls.certificates ?? []),
   ];
   if (tls.requireSSL !== undefined && typeof tls.requireSSL !== 'boolean') {
-    problems.push(`spec.tls.requireSSL: ${JSON.stringify(tls.requireSSL)} is not a boolean`);
+    problems.push(`spec.tls.requireSSL: ${shortValue(tls.requireSSL)} is not a boolean`);
   }
   if (problems.length > 0) throw new InvalidRequestError(`invalid request: ${problems.join('; ')}`);
 }

@@ -1,5 +1,6 @@
 /** Go-style durations, as cert-manager and KubeDB write them ("2160h", "90m", "1h30m", "1.5h"). */
 import { InvalidRequestError } from '../errors.js';
+import { shortValue } from '../model/schema/engine.js';
 
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,
@@ -21,12 +22,12 @@ const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g;
  */
 export function parseDuration(value: string, field = 'duration'): number {
   if (typeof value !== 'string') {
-    throw new InvalidRequestError(`${field}: ${JSON.stringify(value)} is not a duration string like "2160h"`);
+    throw new InvalidRequestError(`${field}: ${shortValue(value)} is not a duration string like "2160h"`);
   }
   if (value === '0') return 0;
   if (!WHOLE.test(value)) {
     throw new InvalidRequestError(
-      `${field}: ${JSON.stringify(value)} is not a duration (use Go syntax such as "2160h", "90m", "1h30m")`,
+      `${field}: ${shortValue(value)} is not a duration (use Go syntax such as "2160h", "90m", "1h30m")`,
     );
   }
   let ms = 0;

@@ -8,7 +8,7 @@ import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } fr
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import type { ObjectMeta } from '../kube/types.js';
-import { GROUP } from '../model/names.js';
+import { ALIAS_LABEL, GROUP, INSTANCE_LABEL, MANAGED_BY_LABEL } from '../model/names.js';
 import type { CertificateAlias, CertificateSpec } from '../model/types.js';
 import type { CertificateAuthority } from './issuer.js';
 import {
@@ -25,10 +25,10 @@ const generateKeyPairAsync = promisify(generateKeyPair);
 
 /** Labels and annotations written on every issued Secret (the expiry scanner and validation read them). */
 export const LABELS = {
-  instance: 'app.kubernetes.io/instance',
+  instance: INSTANCE_LABEL,
   name: 'app.kubernetes.io/name',
-  managedBy: 'app.kubernetes.io/managed-by',
-  alias: `${GROUP}/alias`,
+  managedBy: MANAGED_BY_LABEL,
+  alias: ALIAS_LABEL,
 } as const;
 export const ANNOTATIONS = {
   caFingerprint: `${GROUP}/ca-fingerprint`,

@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { InvalidRequestError } from '../errors.js';
+import { shortValue } from '../model/schema/engine.js';
 import type { CertificateSpec, IssuerRef } from '../model/types.js';
 import { CERTIFICATE_ALIASES } from '../model/types.js';
 import { formatDuration, parseDuration } from './duration.js';
@@ -69,8 +70,9 @@ const SUBJECT_KEYS = new Set([
 
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]+$/;
 
+/** A value in a message: JSON, never more than about 100 characters of it. */
 function show(value: unknown): string {
-  return JSON.stringify(value);
+  return shortValue(value);
 }
 
 /** Problems with an issuerRef (kind, name, apiGroup), as "field: problem" strings. */

@@ -1,16 +1,19 @@
 /**
  * Change certificates: one pass of the plan.
  *
- * Ensures, in order: a backup Secret `<db>-tls-backup-<ops>` holds the certificate Secrets, the
- * database TLS spec and the pod template wiring as they were before the request (first pass
- * only; an existing backup is never overwritten, so a re-run keeps the original); the
+ * Ensures, in order: a backup Secret `<db>-tls-backup-<ops>`, owned by the OpsRequest (deleting
+ * the request deletes it), holds the certificate Secrets, the database TLS spec, the pod template
+ * wiring and the UIDs of the pods as they were before the request (first pass only; an existing
+ * backup is never overwritten, so a re-run keeps the original: a rollback then restarts only pods
+ * whose UID changed since, the ones this request restarted); the
  * certificate Secrets hold what this pass needs (`certificates`: new keys signed by the issuer's
  * CA; `trust-bundle`: ca.crt = old CA + new CA, leaves unchanged; `wiring`: untouched); on the
  * last pass, the database spec and the workload's pod template match the request.
  * Returns the pods to restart (with their current UIDs) and whether another pass follows.
  * Safe to repeat: a re-run issues fresh keys again before any pod has restarted, and writes
- * spec/template only when they differ. Throws InvalidIssuerError, InvalidRequestError,
- * DatabaseStateError (fatal), Kube* errors from the adapter.
+ * spec/template only when they differ. Keeps the claim's lease and hands it to the pod restarts.
+ * Never writes the issuer's CA Secret. Throws InvalidIssuerError, InvalidRequestError,
+ * DatabaseStateError, LeaseLostError (fatal), Kube* errors from the adapter.
  */
 import type { Deps } from '../deps.js';
 import { DatabaseStateError, InvalidIssuerError, InvalidRequestError } from '../errors.js';
@@ -18,6 +21,7 @@ import { KINDS } from '../kube/types.js';
 import type { CertManagerCertificate } from '../model/certificates.js';
 import type { ConditionInput } from '../model/conditions.js';
 import { assertSpecFrozen } from '../model/frozen-spec.js';
+import type { Lease } from '../model/lease.js';
 import {
   BACKUP_LABEL,
   BACKUP_STATE_ANNOTATION,
@@ -26,7 +30,7 @@ import {
   MANAGED_BY,
 } from '../model/names.js';
 import { type PassKind, type Plan, type TargetTls, targetTls } from '../model/plan.js';
-import type { CertificateAlias, PerconaXtraDB } from '../model/types.js';
+import type { CertificateAlias, PerconaXtraDB, PerconaXtraDBOpsRequest } from '../model/types.js';
 import { CERTIFICATE_ALIASES } from '../model/types.js';
 import { applyWiring, snapshotWiring, type TlsWiring, type WiringSnapshot } from '../model/wiring.js';
 import type { CertificateAuthority } from '../pki/index.js';
@@ -61,6 +65,7 @@ import {
   type Workload,
 } from './common.js';
 import { describeIssuer, issuersByAlias } from './issuers.js';
+import { holdLease } from './lease.js';
 
 export interface ChangeCertificatesInput extends RequestIds {
   plan: Plan;
@@ -86,6 +91,8 @@ export interface Round {
   pods: PodToRestart[];
   /** Public facts about what was issued (serials, notAfter): never key material. */
   certificates: Array<{ alias: string; secretName: string; serial: string; notAfter: string }>;
+  /** The claim's lease as of this pass, for the pod restarts (they renew it only when due). */
+  lease: Lease | null;
 }
 
 /** What the backup keeps besides the Secrets' data (JSON in an annotation of the backup Secret). */
@@ -102,6 +109,12 @@ export interface BackupState {
   certificates?: SavedCertificate[];
   /** cert-manager mode: labels and annotations of the Secrets, which say which issuer signed them. */
   secretMeta?: Record<string, { labels?: Record<string, string>; annotations?: Record<string, string> }>;
+  /**
+   * Pod name → UID before the first change: a pod whose UID differs later was restarted during the
+   * request, and only those are ever restarted by a rollback. (Absent in backups of older versions:
+   * then no pod is restarted by a rollback.)
+   */
+  pods?: Record<string, string>;
 }
 
 export function secretNamesOf(
@@ -126,6 +139,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
   const ops = await getOpsRequest(kube, ns, opsRequest);
   // Every pass re-reads spec.tls: it must still be the spec that was claimed.
   assertSpecFrozen(ops);
+  const lease = input.execution ? await holdLease(deps, ops, input.execution) : undefined;
   const db = await getDatabase(kube, ns, plan.database);
   if (!db) throw new DatabaseStateError(`PerconaXtraDB ${ns}/${plan.database} not found`);
   const workload = await getWorkload(kube, ns, plan.database);
@@ -136,6 +150,9 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
   const currentNames = secretNamesOf(db.spec.tls?.certificates, plan.database);
   const targetNames = secretNamesOf(target.certificates, plan.database);
   const secrets = await readSecrets(deps, ns, plan.database, hasTls ? Object.values(currentNames) : []);
+  // Listed before any write: the UIDs the restarts wait to see change (and the backup's snapshot).
+  const selector = selectorOf(workload.object, plan.database);
+  const pods = await deps.kube.list<PodObject>(KINDS.Pod, ns, { labelSelector: selector });
   // Read now only for the backup; later passes read it only when it may have to change (below).
   const appBinding = pass === 0 ? { binding: await getAppBinding(deps, ns, plan.database) } : undefined;
   const syncAppBinding = async (serverCaPem: string, tlsSecret: string) => {
@@ -150,15 +167,22 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
   };
 
   if (pass === 0) {
-    const managed = [...new Set([...Object.values(currentNames), ...Object.values(targetNames)])];
+    // Removing TLS writes no Secret: only the ones in use are the request's (deleted at the end).
+    const managed = [
+      ...new Set([
+        ...(hasTls ? Object.values(currentNames) : []),
+        ...(target.enabled ? Object.values(targetNames) : []),
+      ]),
+    ];
     await ensureBackup(deps, {
       ns,
-      opsRequest,
+      ops,
       db,
       workload: { kind: workload.kind.kind, object: workload.object },
       secrets,
       managed,
       appBinding: appBindingTlsOf(appBinding?.binding),
+      pods: Object.fromEntries(pods.items.map((p) => [p.metadata.name!, p.metadata.uid ?? ''])),
       ...(plan.issuance === 'cert-manager'
         ? { certificates: savedCertificates(await listCertificates(deps, ns), managed) }
         : {}),
@@ -234,6 +258,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
         return [alias, ca];
       }),
     ) as Record<CertificateAlias, CertificateAuthority>;
+    for (const alias of CERTIFICATE_ALIASES) neverTheCa(caByAlias[alias].secretRef, ns, Object.values(targetNames));
     const ca = caByAlias.server;
     const oldCa = keepOld ? decoded(pki, secrets.get(currentNames.server))?.['ca.crt'] : undefined;
     const issued = await issueCertificates({
@@ -283,6 +308,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
     const { mergeTrustBundle } = pki;
     const issuers = await issuersByAlias(deps, ns, target);
     const server = issuers.server;
+    if (server.ca) neverTheCa(server.ca.secretRef, ns, Object.values(currentNames));
     // The new CA: read from a CA issuer, else learnt from a probe Certificate cert-manager issues.
     const newRoot =
       server.ca?.rootPem ??
@@ -349,8 +375,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
   const restart =
     kind === 'certificates' || (kind === 'trust-bundle' && changedTrust) || templateChanged || specChanged;
   const rollout = templateChanged && rollsItself(workload.object);
-  const selector = selectorOf(workload.object, plan.database);
-  const pods = restart ? await podsToRestart(deps, ns, selector, plan, rollout) : [];
+  const toRestart = restart ? podsToRestart(pods.items, plan, rollout) : [];
 
   await updateOpsStatus(deps, ops, { conditions });
   await recordEvent(
@@ -362,10 +387,26 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       : kind === 'trust-bundle'
         ? 'UpdateTrustBundle'
         : 'UpdatePetSets',
-    `Pass ${pass + 1}/${plan.passes.length} (${kind}) done for PerconaXtraDB ${ns}/${plan.database}; ${pods.length} pod(s) to restart`,
+    `Pass ${pass + 1}/${plan.passes.length} (${kind}) done for PerconaXtraDB ${ns}/${plan.database}; ${toRestart.length} pod(s) to restart`,
   );
-  logger.info('pass done', { pass, kind, templateChanged, specChanged, rollout, pods: pods.length });
-  return { pass, next: pass + 1, more: !final, kind, rollout, selector, pods, certificates };
+  logger.info('pass done', { pass, kind, templateChanged, specChanged, rollout, pods: toRestart.length });
+  return {
+    pass,
+    next: pass + 1,
+    more: !final,
+    kind,
+    rollout,
+    selector,
+    pods: toRestart,
+    certificates,
+    lease: lease ?? null,
+  };
+}
+
+/** Belt and braces behind Validate's check: the issuer's CA Secret is never a certificate Secret. */
+function neverTheCa(ca: { namespace: string; name: string }, ns: string, names: string[]): void {
+  if (ca.namespace === ns && names.includes(ca.name))
+    throw new InvalidRequestError(`Secret ${ns}/${ca.name} is the issuer's CA Secret and is never written`);
 }
 
 /** The specs of the Certificates that own any of `secretNames`, to restore on rollback. */
@@ -432,15 +473,17 @@ async function ensureBackup(
   deps: Deps,
   a: {
     ns: string;
-    opsRequest: string;
+    ops: PerconaXtraDBOpsRequest;
     db: PerconaXtraDB;
     workload: { kind: 'PetSet' | 'StatefulSet'; object: Workload };
     secrets: Map<string, SecretObject>;
     managed: string[];
     appBinding: AppBindingTls | undefined;
     certificates?: SavedCertificate[];
+    pods: Record<string, string>;
   },
 ): Promise<void> {
+  const opsRequest = a.ops.metadata.name!;
   const existed = a.managed.filter((n) => a.secrets.has(n));
   const data: Record<string, string> = {};
   for (const name of existed) {
@@ -455,6 +498,7 @@ async function ensureBackup(
     },
     existed,
     managed: a.managed,
+    pods: a.pods,
     ...(a.appBinding !== undefined ? { appBinding: a.appBinding } : {}),
     ...(a.certificates
       ? {
@@ -474,13 +518,26 @@ async function ensureBackup(
       kind: 'Secret',
       type: 'Opaque',
       metadata: {
-        name: backupSecretName(a.db.metadata.name!, a.opsRequest),
+        name: backupSecretName(a.db.metadata.name!, opsRequest),
         namespace: a.ns,
         labels: {
           'app.kubernetes.io/managed-by': MANAGED_BY,
-          [BACKUP_LABEL]: a.opsRequest,
+          [BACKUP_LABEL]: opsRequest,
         },
         annotations: { [BACKUP_STATE_ANNOTATION]: JSON.stringify(state) },
+        // Owned by the request: it holds private keys, and goes when the request goes.
+        ...(a.ops.metadata.uid
+          ? {
+              ownerReferences: [
+                {
+                  apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,
+                  kind: KINDS.PerconaXtraDBOpsRequest.kind,
+                  name: opsRequest,
+                  uid: a.ops.metadata.uid,
+                },
+              ],
+            }
+          : {}),
       },
       data,
     } as SecretObject);
@@ -517,15 +574,8 @@ export function rollsItself(workload: Workload): boolean {
   return (workload.spec.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate';
 }
 
-async function podsToRestart(
-  deps: Deps,
-  ns: string,
-  selector: string,
-  plan: Plan,
-  rollout: boolean,
-): Promise<PodToRestart[]> {
-  const list = await deps.kube.list<PodObject>(KINDS.Pod, ns, { labelSelector: selector });
-  const uid = new Map(list.items.map((p) => [p.metadata.name!, p.metadata.uid ?? '']));
+function podsToRestart(pods: PodObject[], plan: Plan, rollout: boolean): PodToRestart[] {
+  const uid = new Map(pods.map((p) => [p.metadata.name!, p.metadata.uid ?? '']));
   // A StatefulSet's controller rolls from the highest ordinal down; eviction goes in ordinal order like KubeDB.
   const order = rollout ? [...plan.pods].reverse() : plan.pods;
   return order.map((name, index) => ({ name, uid: uid.get(name) ?? '', index, total: order.length }));

@@ -9,12 +9,16 @@
  * Event, refreshed at every check, so at least every 10 s while waiting) and "Ready again" with
  * the new pod's UID.
  * Throws StepTimeoutError naming the pod and its readiness message once the deadline has passed.
+ * Keeps the claim's lease it was handed (renewed only when due: a long wait costs about one
+ * request per half-lease), LeaseLostError when the request was taken over.
  */
 import type { Deps } from '../deps.js';
 import { StepTimeoutError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
+import { type Lease, leaseLeft } from '../model/lease.js';
 import type { PodToRestart } from './change-certificates.js';
 import { isPodReady, opsRef, type PodObject, readinessMessage, recordEvent } from './common.js';
+import { keepLease } from './lease.js';
 
 export interface CheckPodInput {
   namespace: string;
@@ -25,6 +29,8 @@ export interface CheckPodInput {
   selector: string;
   pod: PodToRestart;
   deadline: string;
+  execution?: string;
+  lease?: Lease;
 }
 
 export interface CheckPodOutput {
@@ -35,6 +41,8 @@ export interface CheckPodOutput {
   /** Once ready: the new pod's UID and when it became Ready (its Ready condition's time). */
   uid?: string;
   readyAt?: string;
+  /** Likewise the claim's lease (renewed when due); always there (null without one) for the ASL's paths. */
+  lease?: Lease | null;
 }
 
 /**
@@ -63,18 +71,39 @@ function holdSeconds(): number {
 }
 
 export async function checkPod(input: CheckPodInput, deps: Deps): Promise<CheckPodOutput> {
-  return awaitRestart(input, deps);
+  const lease = input.opsRequest
+    ? await keepLease(
+        deps,
+        { namespace: input.namespace, name: input.opsRequest },
+        input.execution,
+        input.lease,
+      )
+    : undefined;
+  return { ...(await awaitRestart(input, deps, lease)), lease: lease ?? null };
+}
+
+/**
+ * How long a hold may last so the next step still finds more than half of its lease left: a holder
+ * that checked its lease when a step began must not outlive half of it before it checks again.
+ */
+export function holdLimit(lease: Lease | null | undefined, now: Date): number {
+  if (!lease) return Number.POSITIVE_INFINITY;
+  return Math.max(1, Math.floor(leaseLeft(lease, now) - lease.seconds / 2));
 }
 
 /**
  * The watch behind Check pod, also used by Restart pod right after the eviction (so a pod that is
  * back within the hold costs no extra state transitions).
  */
-export async function awaitRestart(input: CheckPodInput, deps: Deps): Promise<CheckPodOutput> {
+export async function awaitRestart(
+  input: CheckPodInput,
+  deps: Deps,
+  lease?: Lease | null,
+): Promise<CheckPodOutput> {
   const { namespace: ns, pod } = input;
   const deadline = Date.parse(input.deadline);
   const left = (deadline - deps.clock.now().getTime()) / 1000;
-  const hold = Math.max(1, Math.min(holdSeconds(), Math.ceil(left)));
+  const hold = Math.max(1, Math.min(holdSeconds(), Math.ceil(left), holdLimit(lease, deps.clock.now())));
   const pods = new Map<string, PodObject>();
   // A watch without resourceVersion starts with the current pods (ADDED), then follows changes.
   const done = await deps.kube.watch<PodObject>(

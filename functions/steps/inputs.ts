@@ -4,6 +4,7 @@
  */
 import { InvalidRequestError } from '../errors.js';
 import { numberField, objectOf, stringField } from '../middleware/index.js';
+import type { Lease } from '../model/lease.js';
 import type { Plan } from '../model/plan.js';
 import type { ChangeCertificatesInput, PodToRestart } from './change-certificates.js';
 import type { CheckPodInput } from './check-pod.js';
@@ -29,6 +30,20 @@ function ids(o: Record<string, unknown>, what: string) {
     opsRequest: stringField(o, 'opsRequest', what),
     ...(typeof o.execution === 'string' ? { execution: o.execution } : {}),
   };
+}
+
+/** The claim's lease handed down the ASL (optional: absent in older payloads and the samples). */
+function lease(o: Record<string, unknown>, what: string): { lease?: Lease } {
+  if (o.lease === undefined || o.lease === null) return {};
+  const l = objectOf(o.lease, `${what}.lease`);
+  const until = stringField(l, 'until', `${what}.lease`);
+  if (Number.isNaN(Date.parse(until)))
+    throw new InvalidRequestError(`${what}.lease: "until" is not a timestamp`);
+  return { lease: { until, seconds: numberField(l, 'seconds', `${what}.lease`) } };
+}
+
+function execution(o: Record<string, unknown>): { execution?: string } {
+  return typeof o.execution === 'string' && o.execution ? { execution: o.execution } : {};
 }
 
 function pod(o: Record<string, unknown>, what: string): PodToRestart {
@@ -76,6 +91,9 @@ export function parseRestartPod(event: unknown): RestartPodInput {
     rollout: o.rollout === true,
     timeoutSeconds: numberField(o, 'timeoutSeconds', w),
     ...(previousDeadline(o.previous) ? { previous: { deadline: previousDeadline(o.previous)! } } : {}),
+    ...execution(o),
+    ...lease(o, w),
+    ...(o.replace === true ? { replace: true } : {}),
   };
 }
 
@@ -100,6 +118,8 @@ export function parseCheckPod(event: unknown): CheckPodInput {
     selector: stringField(o, 'selector', w),
     pod: pod(o, w),
     deadline,
+    ...execution(o),
+    ...lease(o, w),
   };
 }
 

@@ -10,8 +10,9 @@
  * pod), then PauseNotConfirmedError (retried by the ASL) until `spec.timeout` has passed since the
  * pause was requested; then DatabaseStateError: no provisioner answered, and the failure path
  * resumes the database (nothing else was changed yet).
- * Safe to repeat: our own pause is left as is. Throws DatabaseStateError when the database has
- * gone, Kube* errors from the adapter.
+ * Safe to repeat: our own pause is left as is. Keeps the claim's lease (LeaseLostError when another
+ * execution took the request over). Throws DatabaseStateError when the database has gone, Kube*
+ * errors from the adapter.
  */
 import type { Deps } from '../deps.js';
 import { DatabaseBusyError, DatabaseStateError, PauseNotConfirmedError } from '../errors.js';
@@ -25,10 +26,12 @@ import {
   getDatabase,
   getOpsRequest,
   pauseDatabase,
+  pausedBy,
   type RequestIds,
   recordEvent,
   updateOpsStatus,
 } from './common.js';
+import { holdLease } from './lease.js';
 
 export interface PauseInput extends RequestIds {
   plan: Plan;
@@ -39,11 +42,14 @@ export async function pause(input: PauseInput, deps: Deps): Promise<{ paused: bo
   const db = await getDatabase(deps.kube, ns, plan.database);
   if (!db) throw new DatabaseStateError(`PerconaXtraDB ${ns}/${plan.database} not found`);
   const ops = await getOpsRequest(deps.kube, ns, opsRequest);
+  if (input.execution) await holdLease(deps, ops, input.execution);
   let changed: boolean;
   let latest: PerconaXtraDB;
   try {
     ({ changed, latest } = await pauseDatabase(deps, db, { namespace: ns, name: opsRequest }));
-  } catch (err) {
+  } catch (caught) {
+    // A holder that no longer exists is named as such (a recovery frees the database).
+    const err = caught instanceof DatabaseBusyError ? await explainHolder(deps, db, caught) : caught;
     // Someone else holds the database: wait (the ASL retries) up to this request's timeout.
     const since = Date.parse(
       ops.metadata.annotations?.[CLAIMED_AT_ANNOTATION] ?? ops.metadata.creationTimestamp ?? '',
@@ -122,4 +128,23 @@ async function awaitConfirmation(deps: Deps, ns: string, plan: Plan, seen: Perco
     );
   }
   throw new PauseNotConfirmedError(`${what}; waiting`);
+}
+
+/**
+ * A database paused by a request that no longer exists stays paused until a recovery resumes it
+ * (the sweep starts one); say so, so whoever waits knows what to do. One read, only while busy.
+ */
+async function explainHolder(
+  deps: Deps,
+  db: { metadata: { namespace?: string } } & Parameters<typeof pausedBy>[0],
+  err: DatabaseBusyError,
+): Promise<DatabaseBusyError> {
+  const holder = pausedBy(db);
+  if (!holder) return err;
+  const [namespace, name] = holder.split('/') as [string, string];
+  const exists = await deps.kube.get(KINDS.PerconaXtraDBOpsRequest, { namespace, name });
+  if (exists) return err;
+  return new DatabaseBusyError(
+    `${err.message}, which no longer exists: the sweep resumes such a database, or run \`npm run local -- --namespace ${namespace} --recover ${name}\``,
+  );
 }

@@ -10,13 +10,21 @@
  * `blocked` with the budget's numbers (the ASL waits and comes back here) and refreshes a Warning
  * Event; past the deadline it throws EvictionBlockedError naming the budget. Other 429s
  * (API throttling) stay KubeThrottledError, retried by the ASL.
+ *
+ * With `replace` (state "Replace restored pod", one pod at a time after a rollback): deletes the
+ * pod instead — a PodDisruptionBudget must not block replacing a pod that serves nothing — and only
+ * while it is the very pod the rollback named (same UID) and still not Ready: a Ready pod is never
+ * deleted. The rollback names only pods this request restarted.
+ * Keeps the claim's lease it was handed (LeaseLostError when the request was taken over).
  */
 import type { Deps } from '../deps.js';
 import { EvictionBlockedError, KubeThrottledError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
+import type { Lease } from '../model/lease.js';
 import type { PodToRestart } from './change-certificates.js';
 import { awaitRestart, type CheckPodOutput } from './check-pod.js';
 import { isPodReady, opsRef, type PodObject, readinessMessage, recordEvent } from './common.js';
+import { keepLease } from './lease.js';
 
 export interface RestartPodInput {
   namespace: string;
@@ -30,6 +38,10 @@ export interface RestartPodInput {
   timeoutSeconds: number;
   /** The previous try's result, while an eviction is being waited for (it carries the deadline). */
   previous?: { deadline?: string };
+  execution?: string;
+  lease?: Lease;
+  /** A rollback's replacement: delete (not evict) the named pod, only if it is still that pod and not Ready. */
+  replace?: boolean;
 }
 
 export interface RestartPodOutput extends CheckPodOutput {
@@ -53,15 +65,29 @@ interface Budget {
 
 export async function restartPod(input: RestartPodInput, deps: Deps): Promise<RestartPodOutput> {
   const { namespace: ns, pod } = input;
+  const lease = await keepLease(
+    deps,
+    { namespace: ns, name: input.opsRequest },
+    input.execution,
+    input.lease,
+  );
   const deadline =
     input.previous?.deadline ??
     new Date(deps.clock.now().getTime() + input.timeoutSeconds * 1000).toISOString();
   const current = await deps.kube.get<PodObject>(KINDS.Pod, { namespace: ns, name: pod.name });
   const alreadyReplaced =
     !current || current.metadata.uid !== pod.uid || !!current.metadata.deletionTimestamp;
+  if (input.replace && !alreadyReplaced && isPodReady(current)) {
+    // Ready again on its own since the rollback looked: leave it alone.
+    deps.logger.info('not replacing a pod that is Ready', { pod: pod.name });
+    return { evicted: false, ready: true, message: `${pod.name} is Ready`, deadline, lease: lease ?? null };
+  }
   const evict = !input.rollout && !alreadyReplaced;
   let evictedAt: string | undefined;
-  if (evict) {
+  if (evict && input.replace) {
+    await replaceAndRecord(input, current!, deps);
+    evictedAt = deps.clock.now().toISOString();
+  } else if (evict) {
     try {
       await deps.kube.evict({ namespace: ns, name: pod.name });
     } catch (err) {
@@ -82,7 +108,7 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
         { series: `evict/${pod.name}/${pod.uid}` },
       );
       deps.logger.info('eviction refused by a PodDisruptionBudget', { pod: pod.name, why });
-      return { evicted: false, blocked: true, ready: false, message: why, deadline };
+      return { evicted: false, blocked: true, ready: false, message: why, deadline, lease: lease ?? null };
     }
     evictedAt = deps.clock.now().toISOString();
     await recordEvent(
@@ -106,8 +132,23 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
       deadline,
     },
     deps,
+    lease,
   );
-  return { evicted: evict, ...(evictedAt ? { evictedAt } : {}), ...check };
+  return { evicted: evict, ...(evictedAt ? { evictedAt } : {}), ...check, lease: lease ?? null };
+}
+
+async function replaceAndRecord(input: RestartPodInput, current: PodObject, deps: Deps): Promise<void> {
+  const { namespace: ns, pod } = input;
+  // The UID precondition: never the replacement the controller may already have created.
+  await deps.kube.delete(KINDS.Pod, { namespace: ns, name: pod.name }, { uid: current.metadata.uid });
+  await recordEvent(
+    deps,
+    opsRef(ns, input.opsRequest, input.database, input.opsRequestUid),
+    'Warning',
+    'RestartPodForRollback',
+    `Restarting Pod on the restored certificates: ${ns}/${pod.name} (${pod.index + 1}/${pod.total}), deleted pod UID ${pod.uid}`,
+  );
+  deps.logger.info('pod deleted for the rollback', { pod: pod.name });
 }
 
 /** A 429 from the Eviction API is a budget's refusal when its Status names one (else: throttling). */

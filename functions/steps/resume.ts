@@ -5,7 +5,8 @@
  * is Successful with KubeDB's conditions (the per-pod ones included: written here, in the same
  * status write, rather than with two requests per pod), worded as KubeDB's docs show them:
  * `UpdatePetSets` with reason `UpdatePetSetsSucceeded`, `Running` left True. Safe to repeat: deletes of what is gone and
- * writes of what is already there are skipped. Throws Kube* errors from the adapter.
+ * writes of what is already there are skipped. Reads the request first: a request another
+ * execution took over is left alone (LeaseLostError). Throws Kube* errors from the adapter.
  */
 import type { Deps } from '../deps.js';
 import { KINDS } from '../kube/types.js';
@@ -24,6 +25,7 @@ import {
   type SecretObject,
   updateOpsStatus,
 } from './common.js';
+import { holdLease } from './lease.js';
 
 export interface ResumeInput extends RequestIds {
   plan: Plan;
@@ -66,6 +68,8 @@ export interface Outcome {
 export async function resume(input: ResumeInput, deps: Deps): Promise<Outcome> {
   const { kube } = deps;
   const { namespace: ns, opsRequest, plan } = input;
+  const ops = await getOpsRequest(kube, ns, opsRequest);
+  if (input.execution && ops.status?.phase !== 'Successful') await holdLease(deps, ops, input.execution);
   const db = await getDatabase(kube, ns, plan.database);
   if (db) await ensureDatabasePaused(deps, db, false, { namespace: ns, name: opsRequest });
 
@@ -83,7 +87,6 @@ export async function resume(input: ResumeInput, deps: Deps): Promise<Outcome> {
   }
   await kube.delete(KINDS.Secret, { namespace: ns, name: backupName });
 
-  const ops = await getOpsRequest(kube, ns, opsRequest);
   const reason = `ReconfigureTLS (${plan.action}) of PerconaXtraDB ${ns}/${plan.database} succeeded`;
   if (ops.status?.phase !== 'Successful') {
     await updateOpsStatus(deps, ops, {

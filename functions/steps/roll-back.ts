@@ -1,10 +1,13 @@
 /**
- * Roll back: the one failure path, in two stages.
+ * Roll back: the one failure path, in two stages. Recoveries use it too (an interrupted
+ * execution's request taken over by a recovery or a re-run, a Paused condition whose request is gone).
  *
  * `restore` — if this execution claimed the request and Change certificates saved a backup:
  * ensures the certificate Secrets, the database TLS spec, the AppBinding's TLS fields and the pod
- * template wiring are as they were, then deletes (so the controller recreates) every pod that is not Ready, and returns them
- * for the ASL to wait on. Writes nothing for a request this execution did not claim.
+ * template wiring are as they were, and returns the pods to restart on them: only pods this request
+ * restarted (their UID changed since the backup) that are not Ready, for the ASL to replace one at a
+ * time ("Replace restored pod"). A pod that was not Ready before the request, or that it never
+ * restarted, is never touched. Writes nothing for a request this execution did not claim.
  * `finish` — always reached: ensures the database has no Paused condition, marks the OpsRequest
  * Failed with the reason (the error's message, which names the pod and its readiness message for a
  * timeout) and how the rollback went, and records a Warning Event. Keeps the backup when the
@@ -14,6 +17,7 @@
 import type { Deps } from '../deps.js';
 import { PxcTlsOpsError, RollbackError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
+import type { Lease } from '../model/lease.js';
 import {
   BACKUP_STATE_ANNOTATION,
   backupKey,
@@ -21,8 +25,9 @@ import {
   EXECUTION_LABEL,
   labelSafe,
 } from '../model/names.js';
-import type { Plan } from '../model/plan.js';
+import { type Plan, timeoutSeconds as requestTimeout } from '../model/plan.js';
 import { plainReason } from '../model/reasons.js';
+import { isDns1123Label } from '../model/schema/index.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { restoreWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
@@ -37,13 +42,16 @@ import {
   isClaimedBy,
   isPodReady,
   type PodObject,
+  pausedBy,
   recordEvent,
   type SecretObject,
   selectorOf,
   updateOpsStatus,
   upsertSecret,
 } from './common.js';
+import { holdLease } from './lease.js';
 import type { Outcome } from './resume.js';
+import type { Recovery } from './validate.js';
 
 interface ErrorInfo {
   Error?: string;
@@ -55,7 +63,11 @@ export interface FailedState {
   namespace?: unknown;
   opsRequest?: unknown;
   database?: unknown;
+  /** The execution input, when Validate refused it before returning (see the state "Receive input"). */
+  request?: unknown;
   plan?: Plan;
+  /** Set by Validate when this execution recovers a request instead of (or before) carrying it out. */
+  recovery?: Recovery;
   error?: ErrorInfo;
   rollback?: RestoreOutput;
   rollbackError?: ErrorInfo;
@@ -73,10 +85,17 @@ export interface RestoreOutput {
   restored: boolean;
   namespace: string;
   opsRequest: string;
+  /** '' when unknown (the ASL passes every field, so none may be missing). */
+  opsRequestUid: string;
   database: string;
   replicas: number;
   selector: string;
-  deadline: string;
+  /** Bounds each restored pod's restart (the request's spec.timeout). */
+  timeoutSeconds: number;
+  /** Who holds the request, and its lease, for the replacements ("Replace restored pod"). */
+  execution: string;
+  lease: Lease | null;
+  /** Pods this request restarted that are not Ready, with their current UID: replaced one at a time. */
   pods: PodToRestart[];
 }
 
@@ -89,13 +108,18 @@ async function locate(
   deps: Deps,
 ): Promise<{ ns: string; ops?: PerconaXtraDBOpsRequest; claimed: boolean; orphaned: boolean; name: string }> {
   const s = input.state;
-  const ns = typeof s.namespace === 'string' ? s.namespace : '';
+  // Validate's output carries the names; when Validate refused the input, only the input does.
+  const given = (key: 'namespace' | 'opsRequest'): string => {
+    const v = s[key] ?? (s.request as Record<string, unknown> | undefined)?.[key];
+    return typeof v === 'string' ? v : '';
+  };
+  const ns = given('namespace');
   if (!ns) return { ns, claimed: false, orphaned: false, name: '' };
   let ops: PerconaXtraDBOpsRequest | undefined;
-  if (typeof s.opsRequest === 'string' && s.opsRequest) {
+  if (given('opsRequest')) {
     ops = await deps.kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {
       namespace: ns,
-      name: s.opsRequest,
+      name: given('opsRequest'),
     });
   } else {
     // Console input that failed after Validate created the request: find it by the execution label.
@@ -104,10 +128,12 @@ async function locate(
     });
     ops = list.items[0];
   }
-  const name = ops?.metadata.name ?? (typeof s.opsRequest === 'string' ? s.opsRequest : '');
+  const name = ops?.metadata.name ?? given('opsRequest');
   // Orphaned: the request was deleted while this execution worked on it (it had a plan, so it was
-  // claimed). Nobody else can own its backup or its Paused condition: clean up after it.
-  const orphaned = !ops && !!name && !!s.plan;
+  // claimed), or a recovery was started for a Paused condition whose request is gone. Nobody else
+  // can own its backup or its Paused condition: clean up after it (each stage checks the database
+  // is still paused by it).
+  const orphaned = !ops && !!name && (!!s.plan || !!s.recovery);
   return { ns, ops, claimed: !!ops && isClaimedBy(ops, input.execution), orphaned, name };
 }
 
@@ -118,28 +144,55 @@ async function locate(
  * time of a normal restart; one that does not is reported as "rollback did not complete".
  */
 export const ROLLBACK_WAIT_SECONDS = 300;
+/** The database of the failed request: from the plan, the request, or (a recovery of a deleted request) the state. */
+function databaseOf(s: FailedState, ops: PerconaXtraDBOpsRequest | undefined): string {
+  if (s.plan?.database) return s.plan.database;
+  // Only a name that passed the schema: a request refused for naming its database with a list
+  // must not have that list turned into a URL by its own failure path.
+  const named = ops?.spec?.databaseRef?.name;
+  if (typeof named === 'string' && isDns1123Label(named)) return named;
+  return typeof s.database === 'string' && isDns1123Label(s.database) ? s.database : '';
+}
 
 async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput> {
   const { kube, logger } = deps;
   const { ns, ops, claimed, orphaned, name } = await locate(input, deps);
-  const database = input.state.plan?.database ?? ops?.spec.databaseRef?.name ?? '';
-  const timeoutSeconds = Math.min(input.state.plan?.timeoutSeconds ?? 600, ROLLBACK_WAIT_SECONDS);
+  const database = databaseOf(input.state, ops);
+  let requested = input.state.plan?.timeoutSeconds ?? 600;
+  if (!input.state.plan && ops) {
+    try {
+      requested = requestTimeout(ops);
+    } catch {
+      // a bad timeout: the default bounds the wait
+    }
+  }
+  const timeoutSeconds = Math.min(requested, ROLLBACK_WAIT_SECONDS);
   const out: RestoreOutput = {
     claimed,
     restored: false,
     namespace: ns,
     opsRequest: name,
+    opsRequestUid: ops?.metadata.uid ?? '',
     database,
     replicas: input.state.plan?.replicas ?? 0,
     selector: `app.kubernetes.io/instance=${database}`,
-    deadline: new Date(deps.clock.now().getTime() + timeoutSeconds * 1000).toISOString(),
+    timeoutSeconds,
+    execution: input.execution,
+    lease: null,
     pods: [],
   };
   if (!(claimed || orphaned) || !database) {
     logger.info('not rolling back: this execution did not claim the request');
     return out;
   }
+  const pausedNow = orphaned ? await getDatabase(kube, ns, database) : undefined;
+  if (orphaned && (!pausedNow || pausedBy(pausedNow) !== `${ns}/${name}`)) {
+    logger.info('not rolling back: the request is gone and the database is not paused by it');
+    out.claimed = false;
+    return out;
+  }
   out.claimed = true;
+  if (ops) out.lease = await holdLease(deps, ops, input.execution);
   const backupName = backupSecretName(database, name);
   const backup = await kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name: backupName });
   const rawState = backup?.metadata.annotations?.[BACKUP_STATE_ANNOTATION];
@@ -206,12 +259,8 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
       out.selector = selectorOf(workload.object, database);
       out.replicas ||= workload.object.spec.replicas ?? 3;
     }
-    // The pods that are not Ready are the ones the change broke: restart them on the old material.
-    // Delete rather than evict: a PodDisruptionBudget must not block replacing a pod that serves nothing.
     const pods = await kube.list<PodObject>(KINDS.Pod, ns, { labelSelector: out.selector });
-    const broken = pods.items.filter((p) => !isPodReady(p) && !p.metadata.deletionTimestamp);
-    for (const p of broken)
-      await kube.delete(KINDS.Pod, { namespace: ns, name: p.metadata.name! }, { uid: p.metadata.uid });
+    const broken = restartedAndNotReady(pods.items, saved.pods);
     out.pods = broken.map((p, index) => ({
       name: p.metadata.name!,
       uid: p.metadata.uid ?? '',
@@ -243,17 +292,43 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
   return out;
 }
 
+/**
+ * The pods a rollback restarts: those this request restarted (their UID is not the one saved before
+ * the first change) and that are not Ready now (they cannot start on what the change left, or are
+ * still starting on it). A pod the request never restarted — NotReady before it began, mid state
+ * transfer — is never touched; neither is a pod that is Ready or already terminating. Pure.
+ */
+export function restartedAndNotReady(
+  pods: readonly PodObject[],
+  before: Record<string, string> | undefined,
+): PodObject[] {
+  if (!before) return [];
+  return pods.filter((p) => {
+    const was = before[p.metadata.name!];
+    return (
+      was !== undefined &&
+      was !== '' &&
+      p.metadata.uid !== was &&
+      !isPodReady(p) &&
+      !p.metadata.deletionTimestamp
+    );
+  });
+}
+
 async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
   const { kube } = deps;
   const s = input.state;
   const { ns, ops, claimed, orphaned, name } = await locate(input, deps);
-  const database =
-    s.plan?.database ?? ops?.spec.databaseRef?.name ?? (typeof s.database === 'string' ? s.database : '');
+  const database = databaseOf(s, ops);
   const errorName = s.error?.Error ?? 'Error';
   // Refused: the failure came before any change (nothing was restored, no pass ran, nothing
   // resumed): the request ends without rollback talk, as a refusal.
+  // (A recovery is not a refusal: an interrupted execution may have changed things before it died.)
   const refused =
-    !s.rollback?.restored && !s.rollbackError && !Array.isArray((s.round as { pods?: unknown })?.pods);
+    !s.recovery &&
+    !s.rollback?.restored &&
+    !s.rollbackError &&
+    !Array.isArray((s.round as { pods?: unknown })?.pods);
   let reason = plainReason(errorName, causeMessage(s.error?.Cause));
   if (refused) reason = `Refused, nothing was changed: ${reason}`;
   const backupName = database && name ? backupSecretName(database, name) : '';
@@ -263,6 +338,8 @@ async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
     reason +=
       '; rolled back to the previous certificates and TLS settings' +
       (s.rollback.pods.length ? ` and restarted ${s.rollback.pods.map((p) => p.name).join(', ')}` : '');
+  } else if (s.recovery && s.rollback?.claimed) {
+    reason += '; no change had been made yet, nothing to roll back';
   }
   const outcome: Outcome = {
     namespace: ns,
@@ -276,6 +353,7 @@ async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
   if (!(claimed || orphaned)) return outcome;
 
   const db = database ? await getDatabase(kube, ns, database) : undefined;
+  if (orphaned && (!db || pausedBy(db) !== `${ns}/${name}`)) return outcome;
   if (db) await ensureDatabasePaused(deps, db, false, { namespace: ns, name });
   if (!s.rollbackError && backupName) await kube.delete(KINDS.Secret, { namespace: ns, name: backupName });
   if (ops && ops.status?.phase !== 'Failed' && ops.status?.phase !== 'Successful') {

@@ -1,30 +1,55 @@
 /**
  * Validate: turns the execution input into a claimed, checked OpsRequest and a plan.
  *
- * Ensures: the OpsRequest exists (console input creates it, once per execution), is claimed by
- * this execution (annotation written under a resourceVersion precondition, so of two executions
- * only one wins) with the hash of its spec (frozen from then on), passes the admission rules and the issuer's CA checks, and is `Progressing`.
+ * Ensures: the input and then the OpsRequest's spec conform to their schemas (every field by type,
+ * names as Kubernetes requires them) before anything else is read; the OpsRequest exists (console
+ * input creates it, once per execution), is claimed by this execution with a lease (annotation
+ * written under a resourceVersion precondition, so of two executions only one wins) with the hash
+ * of its spec (frozen from then on), passes the admission rules, the issuer's CA checks, the pod readiness rule of `apply: IfReady` and the
+ * Secret ownership rules, and is `Progressing`.
  * Safe to repeat: a re-run finds its own claim and recomputes the same plan.
- * Returns `skip: true`, having written nothing, for a request claimed by another execution or
- * already finished; and `skip: true` with a `result`, having marked the request Successful, for
- * one that asks for what the database already has ("nothing to change": no pause, no restart).
+ * Returns `skip: true`, having written nothing, for a request claimed by another execution whose
+ * lease still runs, or already finished; and `skip: true` with a `result`, having marked the
+ * request Successful, for one that asks for what the database already has ("nothing to change":
+ * no pause, no restart). A request whose lease has run out is taken over: the
+ * output then carries `recovery` (`resume: true`), and the state machine restores what the dead
+ * execution changed before it comes back here. `{"recover": ...}` input goes to ./recover.ts.
  * Throws OpsManagerPresentError, having written nothing, when KubeDB's enterprise ops-manager is
  * installed (see ops-manager.ts). Throws InvalidRequestError / DatabaseStateError / InvalidIssuerError (fatal),
  * DatabaseBusyError while another request holds the database, Kube* errors from the adapter.
  */
 import type { Deps } from '../deps.js';
-import { DatabaseBusyError, DatabaseStateError, InvalidRequestError, PxcTlsOpsError } from '../errors.js';
-import { KINDS } from '../kube/types.js';
-import { effectiveIssuerRef } from '../model/certificates.js';
-import { assertSpecFrozen, frozenHash, specHash } from '../model/frozen-spec.js';
 import {
+  DatabaseBusyError,
+  DatabaseStateError,
+  EXECUTION_INTERRUPTED,
+  InvalidRequestError,
+  PxcTlsOpsError,
+} from '../errors.js';
+import { KINDS } from '../kube/types.js';
+import { type CertManagerCertificate, certificateName, effectiveIssuerRef } from '../model/certificates.js';
+import { assertSpecFrozen, frozenHash } from '../model/frozen-spec.js';
+import {
+  type Claim,
+  claimMetadata,
+  claimOf,
+  leaseExpired,
+  leaseSecondsFrom,
+  mayRunAgain,
+} from '../model/lease.js';
+import {
+  ALIAS_LABEL,
+  backupSecretName,
+  CA_SINCE_ANNOTATION,
   CLAIM_ANNOTATION,
   CLAIMED_AT_ANNOTATION,
   CONSOLE_SOURCE,
   EXECUTION_LABEL,
+  INSTANCE_LABEL,
   labelSafe,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
   SOURCE_LABEL,
-  SPEC_HASH_ANNOTATION,
 } from '../model/names.js';
 import {
   admit,
@@ -38,15 +63,43 @@ import {
   targetTls,
   timeoutSeconds,
 } from '../model/plan.js';
-import type { PerconaXtraDB, PerconaXtraDBOpsRequest, ReconfigureTLSSpec } from '../model/types.js';
+import {
+  BY_NAME_INPUT_SCHEMA,
+  consoleInputSchema,
+  formatSchemaErrors,
+  jsonType,
+  RECOVER_INPUT_SCHEMA,
+  type RecoverySource,
+  reconfigureTlsSpecSchema,
+  type Schema,
+  shortValue,
+  validateValue,
+} from '../model/schema/index.js';
+import type {
+  CertificateAlias,
+  PerconaXtraDB,
+  PerconaXtraDBOpsRequest,
+  ReconfigureTLSSpec,
+} from '../model/types.js';
 import { applyWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
 import { defaultSecretName } from '../pki/profile.js';
 import { listCertificates } from './cert-manager.js';
 import { secretNamesOf } from './change-certificates.js';
-import { getDatabase, getWorkload, recordEvent, type SecretObject, updateOpsStatus } from './common.js';
+import {
+  getDatabase,
+  getWorkload,
+  isPodReady,
+  type PodObject,
+  readinessMessage,
+  recordEvent,
+  type SecretObject,
+  updateOpsStatus,
+} from './common.js';
 import { issuersByAlias } from './issuers.js';
+import { claimRequest, holdLease } from './lease.js';
 import { assertOnlyProcessor } from './ops-manager.js';
+import { recoverRequest } from './recover.js';
 import type { Outcome } from './resume.js';
 
 export const ACCEPTED_SHAPES =
@@ -62,11 +115,29 @@ export type ExecutionInput =
       tls: ReconfigureTLSSpec;
       timeout?: string;
       apply?: string;
+    }
+  | {
+      kind: 'recover';
+      execution?: string;
+      status?: string;
+      via?: RecoverySource;
+      namespace?: string;
+      opsRequest?: string;
+      database?: string;
     };
 
 export interface ValidateInput {
   request: ExecutionInput;
   execution: string;
+}
+
+/** Why this execution is recovering a request instead of (or before) carrying it out. */
+export interface Recovery {
+  /** The execution that held the request (absent for a Paused condition whose request is gone). */
+  from?: string;
+  /** Present when the request is carried out after the recovery (a re-run that took over an expired lease). */
+  resume?: true;
+  via: RecoverySource | 'lease take-over';
 }
 
 export interface ValidateOutput {
@@ -79,36 +150,46 @@ export interface ValidateOutput {
   round?: { next: number };
   /** Set when Validate itself finished the request (nothing to change): the outcome to publish. */
   result?: Outcome;
+  /** Set when this execution recovers the request (the ASL goes to Roll back, then on or out). */
+  recovery?: Recovery;
+  /** With `recovery`: what the request is failed with, as a Catch would have recorded it. */
+  error?: { Error: string; Cause: string };
+  /** With a recovery of a request that no longer exists: the database it left paused. */
+  database?: string;
 }
 
 const BY_NAME = ['namespace', 'opsRequest'];
-const CONSOLE_REQUIRED = ['namespace', 'database', 'tls'];
-const CONSOLE_OPTIONAL = ['timeout', 'apply'];
+const CONSOLE = ['namespace', 'database', 'tls', 'timeout', 'apply'];
 
-/** The two accepted input shapes; anything else is an InvalidRequestError that shows both. */
+/**
+ * One of the accepted input shapes, every field checked against its schema; anything else is an
+ * InvalidRequestError that shows both shapes and never more than ~100 characters of a value.
+ */
 export function parseExecutionInput(raw: unknown): ExecutionInput {
   const reject = (why: string): never => {
     throw new InvalidRequestError(`invalid input (${why}): ${ACCEPTED_SHAPES}`);
   };
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return reject('not a JSON object');
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    return reject(`not a JSON object: got ${jsonType(raw)} ${shortValue(raw)}`);
   const o = raw as Record<string, unknown>;
   const keys = Object.keys(o);
-  const nonEmpty = (k: string) => typeof o[k] === 'string' && (o[k] as string) !== '';
-  if (keys.includes('opsRequest')) {
-    const extra = keys.filter((k) => !BY_NAME.includes(k));
-    if (extra.length > 0) reject(`unexpected field(s) ${extra.join(', ')}`);
-    if (!nonEmpty('namespace') || !nonEmpty('opsRequest'))
-      reject('namespace and opsRequest must be non-empty strings');
-    return { kind: 'by-name', namespace: o.namespace as string, opsRequest: o.opsRequest as string };
+  const shape: [string[], Schema] = keys.includes('recover')
+    ? [['recover'], RECOVER_INPUT_SCHEMA]
+    : keys.includes('opsRequest')
+      ? [BY_NAME, BY_NAME_INPUT_SCHEMA]
+      : [CONSOLE, consoleInputSchema()];
+  const extra = keys.filter((k) => !shape[0].includes(k));
+  if (extra.length > 0) reject(`unexpected field(s) ${extra.map(fieldName).join(', ')}`);
+  const errors = validateValue(shape[1], o, { unknownFields: 'reject' });
+  if (errors.length > 0) reject(formatSchemaErrors(errors));
+  if (shape[1] === RECOVER_INPUT_SCHEMA) {
+    const r = o.recover as Omit<Extract<ExecutionInput, { kind: 'recover' }>, 'kind'>;
+    if (!r.execution && !(r.namespace && r.opsRequest))
+      reject('recover needs "execution", or "namespace" and "opsRequest"');
+    return { kind: 'recover', ...r };
   }
-  const extra = keys.filter((k) => !CONSOLE_REQUIRED.includes(k) && !CONSOLE_OPTIONAL.includes(k));
-  if (extra.length > 0) reject(`unexpected field(s) ${extra.join(', ')}`);
-  const missing = CONSOLE_REQUIRED.filter((k) => !(k in o));
-  if (missing.length > 0) reject(`missing ${missing.join(', ')}`);
-  if (!nonEmpty('namespace') || !nonEmpty('database'))
-    reject('namespace and database must be non-empty strings');
-  if (!o.tls || typeof o.tls !== 'object' || Array.isArray(o.tls)) reject('tls must be an object');
-  for (const k of CONSOLE_OPTIONAL) if (k in o && !nonEmpty(k)) reject(`${k} must be a non-empty string`);
+  if (shape[1] === BY_NAME_INPUT_SCHEMA)
+    return { kind: 'by-name', namespace: o.namespace as string, opsRequest: o.opsRequest as string };
   return {
     kind: 'console',
     namespace: o.namespace as string,
@@ -119,16 +200,31 @@ export function parseExecutionInput(raw: unknown): ExecutionInput {
   };
 }
 
+/** A field name as typed, unless it is long or odd (then quoted and shortened). */
+function fieldName(k: string): string {
+  return /^[A-Za-z0-9_.-]{1,40}$/.test(k) ? k : shortValue(k, 40);
+}
+
 /** The edge validator of the Validate handler. */
 export function parseValidateEvent(event: unknown): ValidateInput {
-  const e = (event ?? {}) as Record<string, unknown>;
+  const e = (event && typeof event === 'object' ? event : {}) as Record<string, unknown>;
   const execution = typeof e.execution === 'string' && e.execution ? e.execution : 'local';
   return { request: parseExecutionInput(e.request), execution };
+}
+
+/** The spec of a ReconfigureTLS request against KubeDB's schema (names tightened); InvalidRequestError naming each bad field. */
+export function checkSpecSchema(ops: PerconaXtraDBOpsRequest): void {
+  const errors = validateValue(reconfigureTlsSpecSchema(), ops.spec, {
+    path: 'spec',
+    unknownFields: 'reject',
+  });
+  if (errors.length > 0) throw new InvalidRequestError(`invalid request: ${formatSchemaErrors(errors)}`);
 }
 
 export async function validate(input: ValidateInput, deps: Deps): Promise<ValidateOutput> {
   const { kube, logger } = deps;
   const { request, execution } = input;
+  if (request.kind === 'recover') return recoverRequest(request, execution, deps);
   const ns = request.namespace;
   // Before anything is created or claimed: with KubeDB's ops-manager installed the request is its.
   await assertOnlyProcessor(kube);
@@ -142,32 +238,47 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
   });
 
   let ops = await findOpsRequest(deps, ns, name);
+  // A request a recovery failed because its execution was interrupted may be run again.
+  const rerun = request.kind === 'by-name' && mayRunAgain(ops);
   const phase = ops.status?.phase;
-  if (phase === 'Successful' || phase === 'Failed' || phase === 'Skipped') {
+  if (!rerun && (phase === 'Successful' || phase === 'Failed' || phase === 'Skipped')) {
     logger.info('request already finished, nothing to do', { phase });
     return out(true, `already ${phase}`);
   }
   checkRequestType(ops);
-  const owner = ops.metadata.annotations?.[CLAIM_ANNOTATION];
-  if (owner && owner !== execution) {
-    logger.info('request claimed by another execution, nothing to do', { owner });
-    return out(true, `claimed by execution ${owner}`);
+  const claim = claimOf(ops);
+  if (claim.holder && claim.holder !== execution && !rerun) {
+    if (!leaseExpired(claim, deps.clock.now())) {
+      logger.info('request claimed by another execution, nothing to do', { owner: claim.holder });
+      return out(
+        true,
+        `claimed by execution ${claim.holder}${claim.lease ? ` (lease until ${claim.lease.until})` : ''}`,
+      );
+    }
+    return takeOver(ops, claim, execution, deps, out(false));
   }
   // The claim records the spec's hash (console-created requests are claimed at creation, so
   // their hash is added on the first pass here); from then on an edited spec fails the request.
-  if (!owner || frozenHash(ops) === undefined) ops = await claim(ops, execution, deps);
+  if (claim.holder !== execution || frozenHash(ops) === undefined)
+    ops = await claimRequest(ops, execution, deps, rerun);
+  else await holdLease(deps, ops, execution);
   assertSpecFrozen(ops);
 
+  // Every field by type before anything else is read: a list for a name never reaches a URL.
+  checkSpecSchema(ops);
   // A request that can never run is refused now, not after waiting for another one to finish.
   admitSpec(ops);
   await waitForOtherRequests(ops, deps);
 
-  const db = await getDatabase(kube, ns, ops.spec.databaseRef?.name);
+  const db = await getDatabase(kube, ns, ops.spec.databaseRef.name);
   const action = admit(ops, db);
   const target = targetTls(action, ops.spec.tls, db!);
   if (asksForCurrentState(action, target, db!) && (await wiredAsAsked(deps, db!, target))) {
     return { ...out(true, 'nothing to change'), result: await finishUnchanged(ops, db!, action, deps) };
   }
+  const ifReady = (ops.spec.apply ?? 'IfReady') === 'IfReady';
+  let pods = ifReady ? await podsOf(deps, db!) : undefined;
+  if (ifReady) checkPodsReady(db!, pods!);
   const database = db!.metadata.name!;
   // Certificates that own the database's Secrets (now or after the request) make it cert-manager's.
   const certificates = await listCertificates(deps, ns);
@@ -185,11 +296,20 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
     // before anything is paused.
     const issuers = await issuersByAlias(deps, ns, target);
     if (Object.values(issuers).some((i) => i.class === 'cert-manager-only')) issuance = 'cert-manager';
+    await checkSecretNames(deps, {
+      ops,
+      db: db!,
+      target: target.certificates,
+      caSecrets: Object.values(issuers).flatMap((i) => (i.ca ? [i.ca.secretRef] : [])),
+      certificates,
+    });
     const before = effectiveIssuerRef(db!.spec.tls?.certificates, 'server', db!.spec.tls?.issuerRef);
     const server = issuers.server;
     serverIssuerChanges = !!before && !sameIssuer(before, server.ref);
-    if ((action === 'change-issuer' || serverIssuerChanges) && server.ca)
-      newCaAlreadyTrusted = await serverTrusts(deps, ns, database, target, server.ca.rootFingerprint);
+    if ((action === 'change-issuer' || serverIssuerChanges) && server.ca) {
+      pods ??= await podsOf(deps, db!);
+      newCaAlreadyTrusted = await podsTrust(deps, db!, target, server.ca.rootFingerprint, pods);
+    }
   }
   const plan = buildPlan(ops, db!, action, { newCaAlreadyTrusted, serverIssuerChanges, issuance });
 
@@ -203,6 +323,16 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
           reason: 'Running',
           message: `Controller has started to Progress the PerconaXtraDBOpsRequest: ${ns}/${name} (ReconfigureTLS ${action} of PerconaXtraDB ${ns}/${plan.database}: ${plan.passes.length} pass(es) over ${plan.replicas} pods)`,
         },
+        ...(rerun
+          ? [
+              {
+                type: 'Failed',
+                status: 'False' as const,
+                reason: 'RunAgain',
+                message: `Run again by execution ${execution} after an interrupted execution`,
+              },
+            ]
+          : []),
       ],
     });
     await recordEvent(
@@ -261,30 +391,35 @@ async function finishUnchanged(
   };
 }
 
-async function claim(
+/**
+ * The claim's lease has run out: its execution stopped renewing it (killed, or gone without a
+ * trace). Take the request over; the state machine then restores what that execution changed
+ * (Roll back, Check restored pods) and comes back to Validate to carry the request out afresh.
+ */
+async function takeOver(
   ops: PerconaXtraDBOpsRequest,
+  claim: Claim,
   execution: string,
   deps: Deps,
-): Promise<PerconaXtraDBOpsRequest> {
-  // PUT with the resourceVersion just read: a concurrent claim makes this a KubeConflictError,
-  // the ASL retries, and the re-read finds the other execution's claim.
-  const claimed: PerconaXtraDBOpsRequest = {
-    ...ops,
-    metadata: {
-      ...ops.metadata,
-      annotations: {
-        ...(ops.metadata.annotations ?? {}),
-        [CLAIM_ANNOTATION]: execution,
-        [CLAIMED_AT_ANNOTATION]:
-          ops.metadata.annotations?.[CLAIMED_AT_ANNOTATION] ?? deps.clock.now().toISOString(),
-        [SPEC_HASH_ANNOTATION]: specHash(ops.spec),
-      },
-    },
+  out: ValidateOutput,
+): Promise<ValidateOutput> {
+  const taken = await claimRequest(ops, execution, deps);
+  const cause =
+    `execution ${claim.holder} stopped renewing its claim (lease expired at ${claim.lease?.until}); ` +
+    `execution ${execution} took the request over`;
+  deps.logger.warn('took over a request whose lease had expired', { from: claim.holder });
+  await recordEvent(
+    deps,
+    taken,
+    'Warning',
+    'TakeOver',
+    `${cause}; restoring what it changed, then starting over`,
+  );
+  return {
+    ...out,
+    recovery: { from: claim.holder!, resume: true, via: 'lease take-over' },
+    error: { Error: EXECUTION_INTERRUPTED, Cause: cause },
   };
-  delete (claimed as { status?: unknown }).status;
-  const written = await deps.kube.replace<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, claimed);
-  deps.logger.info('request claimed');
-  return { ...written, status: written.status ?? ops.status };
 }
 
 async function waitForOtherRequests(ops: PerconaXtraDBOpsRequest, deps: Deps): Promise<void> {
@@ -303,14 +438,20 @@ async function waitForOtherRequests(ops: PerconaXtraDBOpsRequest, deps: Deps): P
   }
   const waited =
     (deps.clock.now().getTime() - (Number.isNaN(since) ? deps.clock.now().getTime() : since)) / 1000;
-  const what = `PerconaXtraDBOpsRequest ${ns}/${other.metadata.name} is still ${other.status?.phase ?? 'claimed'} on PerconaXtraDB ${ns}/${ops.spec.databaseRef.name}`;
+  const otherClaim = claimOf(other);
+  const stale = otherClaim.holder && leaseExpired(otherClaim, deps.clock.now());
+  // A request whose execution died without a trace holds the database until it is run again or recovered.
+  const dead = stale
+    ? ` (its execution ${otherClaim.holder} stopped renewing its lease at ${otherClaim.lease?.until}: run that request again, or recover it, to free the database)`
+    : '';
+  const what = `PerconaXtraDBOpsRequest ${ns}/${other.metadata.name} is still ${other.status?.phase ?? 'claimed'} on PerconaXtraDB ${ns}/${ops.spec.databaseRef.name}${dead}`;
   if (waited > limit) {
     throw new DatabaseStateError(
       `${what}; waited ${Math.round(waited)}s, longer than this request's timeout (${limit}s)`,
     );
   }
   deps.logger.info('waiting for another request on the same database', { other: other.metadata.name });
-  const message = `Waiting: PerconaXtraDBOpsRequest ${ns}/${other.metadata.name} (${other.status?.phase ?? 'claimed'}) holds PerconaXtraDB ${ns}/${ops.spec.databaseRef.name}; this request gives up in ${Math.max(0, limit - Math.round(waited))}s`;
+  const message = `Waiting: PerconaXtraDBOpsRequest ${ns}/${other.metadata.name} (${other.status?.phase ?? 'claimed'}) holds PerconaXtraDB ${ns}/${ops.spec.databaseRef.name}${dead}; this request gives up in ${Math.max(0, limit - Math.round(waited))}s`;
   await recordEvent(deps, ops, 'Normal', 'Waiting', message, { series: 'database-busy' });
   throw new DatabaseBusyError(message);
 }
@@ -342,19 +483,133 @@ async function findOpsRequest(deps: Deps, ns: string, name: string): Promise<Per
   );
 }
 
-/** Whether the running pods already trust the new CA (then a CA change needs no trust pass). */
-async function serverTrusts(
+/** The database's pods (one list call). */
+async function podsOf(deps: Deps, db: PerconaXtraDB): Promise<PodObject[]> {
+  const pods = await deps.kube.list<PodObject>(KINDS.Pod, db.metadata.namespace!, {
+    labelSelector: `${INSTANCE_LABEL}=${db.metadata.name}`,
+  });
+  return pods.items;
+}
+
+/**
+ * `apply: IfReady`: every pod of the workload must exist and be Ready before anything is paused,
+ * or the request fails naming the pod and its readiness message.
+ */
+function checkPodsReady(db: PerconaXtraDB, pods: PodObject[]): void {
+  const ns = db.metadata.namespace!;
+  const name = db.metadata.name!;
+  const byName = new Map(pods.map((p) => [p.metadata.name!, p]));
+  const replicas = db.spec.replicas ?? 3;
+  for (let i = 0; i < replicas; i++) {
+    const pod = byName.get(`${name}-${i}`);
+    if (!isPodReady(pod)) {
+      throw new DatabaseStateError(
+        `pod ${ns}/${name}-${i} is not Ready (${readinessMessage(pod)}); apply: IfReady only runs when every pod of PerconaXtraDB ${ns}/${name} is Ready (use apply: Always to proceed anyway: pods this request does not restart are then never restarted by a rollback)`,
+      );
+    }
+  }
+}
+
+/**
+ * The Secrets the request will write: no two aliases share one, none is an issuer's CA Secret or
+ * the request's own backup, and each is either the Secret the database already uses for that alias,
+ * a Secret that does not exist yet, one this project manages for this database and alias (by its
+ * labels), or (cert-manager) the Secret of a Certificate KubeDB keeps for this database and alias.
+ * Reads only the names the database does not already use.
+ */
+export async function checkSecretNames(
   deps: Deps,
-  ns: string,
-  database: string,
+  a: {
+    ops: PerconaXtraDBOpsRequest;
+    db: PerconaXtraDB;
+    target: Array<{ alias: string; secretName?: string }>;
+    caSecrets: Array<{ namespace: string; name: string }>;
+    /** The namespace's cert-manager Certificates. */
+    certificates?: CertManagerCertificate[];
+  },
+): Promise<void> {
+  const ns = a.db.metadata.namespace!;
+  const database = a.db.metadata.name!;
+  const targetNames = secretNamesOf(a.target, database);
+  const current = a.db.spec.tls?.issuerRef ? secretNamesOf(a.db.spec.tls.certificates, database) : undefined;
+  const problems: string[] = [];
+  const aliasesOf = new Map<string, CertificateAlias[]>();
+  for (const [alias, name] of Object.entries(targetNames) as Array<[CertificateAlias, string]>)
+    aliasesOf.set(name, [...(aliasesOf.get(name) ?? []), alias]);
+  for (const [name, aliases] of aliasesOf) {
+    if (aliases.length > 1)
+      problems.push(
+        `aliases ${aliases.join(' and ')} would share Secret ${ns}/${name}: each alias needs its own`,
+      );
+  }
+  for (const [alias, name] of Object.entries(targetNames) as Array<[CertificateAlias, string]>) {
+    if (a.caSecrets.some((ca) => ca.namespace === ns && ca.name === name)) {
+      problems.push(`${alias}: Secret ${ns}/${name} is the issuer's CA Secret and is never written`);
+      continue;
+    }
+    if (name === backupSecretName(database, a.ops.metadata.name!)) {
+      problems.push(`${alias}: Secret ${ns}/${name} is the name of this request's backup`);
+      continue;
+    }
+    if (current?.[alias] === name) continue;
+    const secret = await deps.kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
+    if (!secret) continue;
+    const labels = secret.metadata.labels ?? {};
+    const ours =
+      labels[MANAGED_BY_LABEL] === MANAGED_BY &&
+      labels[INSTANCE_LABEL] === database &&
+      labels[ALIAS_LABEL] === alias;
+    if (!ours && !keptByDatabaseCertificate(a.certificates, a.db, alias, name)) {
+      problems.push(
+        `${alias}: Secret ${ns}/${name} already exists and is not the ${alias} certificate pxc-tls-ops manages for PerconaXtraDB ${ns}/${database} (labels ${MANAGED_BY_LABEL}=${MANAGED_BY}, ${INSTANCE_LABEL}=${database}, ${ALIAS_LABEL}=${alias}); choose another secretName or remove that Secret`,
+      );
+    }
+  }
+  if (problems.length > 0)
+    throw new InvalidRequestError(`invalid request: spec.tls.certificates: ${problems.join('; ')}`);
+}
+
+/** A cert-manager Certificate of this database (KubeDB's name for the alias, or owned by it) writes this Secret. */
+function keptByDatabaseCertificate(
+  certificates: CertManagerCertificate[] | undefined,
+  db: PerconaXtraDB,
+  alias: CertificateAlias,
+  secretName: string,
+): boolean {
+  return (certificates ?? []).some(
+    (c) =>
+      c.spec?.secretName === secretName &&
+      (c.metadata.name === certificateName(db.metadata.name!, alias) ||
+        (!!db.metadata.uid && (c.metadata.ownerReferences ?? []).some((o) => o.uid === db.metadata.uid))),
+  );
+}
+
+/**
+ * Whether every pod already trusts the new CA, so a CA change needs no trust pass: the server
+ * Secret's ca.crt holds it, and every pod started after that ca.crt was written (a pod started
+ * before still trusts only what it loaded then — an interrupted trust pass leaves exactly that).
+ */
+async function podsTrust(
+  deps: Deps,
+  db: PerconaXtraDB,
   target: { certificates: { alias: string; secretName?: string }[] },
   rootFingerprint: string,
+  pods: PodObject[],
 ): Promise<boolean> {
+  const ns = db.metadata.namespace!;
+  const database = db.metadata.name!;
   const name =
     target.certificates.find((c) => c.alias === 'server')?.secretName ||
     defaultSecretName(database, 'server');
   const secret = await deps.kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
-  if (!secret?.data?.['tls.crt']) return false;
+  const since = Date.parse(secret?.metadata.annotations?.[CA_SINCE_ANNOTATION] ?? '');
+  if (!secret?.data?.['tls.crt'] || Number.isNaN(since)) return false;
+  const byName = new Map(pods.map((p) => [p.metadata.name!, p]));
+  for (let i = 0; i < (db.spec.replicas ?? 3); i++) {
+    const pod = byName.get(`${database}-${i}`);
+    const started = Date.parse(pod?.metadata.creationTimestamp ?? '');
+    if (!pod || pod.metadata.deletionTimestamp || Number.isNaN(started) || started < since) return false;
+  }
   const { decodeSecretData, inspectTlsSecret } = await loadPki();
   try {
     return inspectTlsSecret(decodeSecretData(secret.data), { now: deps.clock.now() }).caFingerprints.includes(
@@ -365,7 +620,7 @@ async function serverTrusts(
   }
 }
 
-/** Console input: the OpsRequest this execution created, or a new one (generated name, labelled). */
+/** Console input: the OpsRequest this execution created, or a new one (generated name, labelled, claimed). */
 async function ensureConsoleRequest(input: ValidateInput, deps: Deps): Promise<string> {
   const r = input.request as Extract<ExecutionInput, { kind: 'console' }>;
   const label = labelSafe(input.execution);
@@ -374,6 +629,7 @@ async function ensureConsoleRequest(input: ValidateInput, deps: Deps): Promise<s
   });
   const mine = existing.items[0];
   if (mine) return mine.metadata.name!;
+  const claim = claimMetadata(input.execution, deps.clock.now(), leaseSecondsFrom(deps.leaseSeconds));
   const created = await deps.kube
     .create<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {
       apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,
@@ -381,11 +637,8 @@ async function ensureConsoleRequest(input: ValidateInput, deps: Deps): Promise<s
       metadata: {
         generateName: `${r.database}-tls-`,
         namespace: r.namespace,
-        labels: { [SOURCE_LABEL]: CONSOLE_SOURCE, [EXECUTION_LABEL]: label },
-        annotations: {
-          [CLAIM_ANNOTATION]: input.execution,
-          [CLAIMED_AT_ANNOTATION]: deps.clock.now().toISOString(),
-        },
+        labels: { [SOURCE_LABEL]: CONSOLE_SOURCE, [EXECUTION_LABEL]: label, ...claim.labels },
+        annotations: claim.annotations,
       },
       spec: {
         type: 'ReconfigureTLS',

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { StateMachine } from 'aws-local-stepfunctions';
+import { ExecutionAbortedError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import { type Clock, type Deps, runWithDeps } from '../../functions/deps.js';
 import { handler as changeCertificates } from '../../functions/handlers/change-certificates.js';
 import { handler as checkPod } from '../../functions/handlers/check-pod.js';
@@ -150,13 +150,21 @@ export interface RunOptions {
   retryScale?: number;
   logger?: Logger;
   clock?: Clock;
+  /** Lease of the claims this execution makes (seconds); unset: LEASE_SECONDS or the default. */
+  leaseSeconds?: number;
+  /**
+   * Stops the execution like StopExecution: no further state starts, no Catch runs (status
+   * ABORTED). The run resolves once the Task calls already in flight have returned, as a Lambda
+   * invocation outlives a stopped execution on AWS; whatever they wrote stays written.
+   */
+  signal?: AbortSignal;
   /** Test hook: wrap the local function of a Task state (e.g. to alter a plan). */
   wrapTask?: (state: string, fn: TaskFn) => TaskFn;
   definition?: Definition;
 }
 
 export interface RunResult {
-  status: 'SUCCEEDED' | 'FAILED';
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
   output?: unknown;
   error?: string;
   cause?: string;
@@ -195,6 +203,7 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
     kube,
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.leaseSeconds !== undefined ? { leaseSeconds: opts.leaseSeconds } : {}),
   };
   const executionName = opts.executionName ?? `local-${randomUUID()}`;
   const published: PublishedEvent[] = [];
@@ -210,6 +219,22 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
   const thrown = new Map<string, Error>();
   /** Consecutive failures of one Task with one input (a retried call has the same input). */
   const attempts = new Map<string, number>();
+  /** Task calls in flight: an aborted run waits for them, and starts no more. */
+  const inflight = new Set<Promise<unknown>>();
+  let aborted = false;
+  const track =
+    (fn: TaskFn): TaskFn =>
+    (input) => {
+      if (aborted)
+        return Promise.reject(
+          Object.assign(new Error('execution aborted'), { name: 'LocalExecutionAborted' }),
+        );
+      const p = fn(input);
+      inflight.add(p);
+      const done = () => inflight.delete(p);
+      p.then(done, done);
+      return p;
+    };
   for (const [name, s, inMap] of allStates(def)) {
     if (s.Type === 'Task' && s.Resource) {
       let fn: TaskFn;
@@ -233,14 +258,14 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
       const inner = opts.wrapTask ? opts.wrapTask(name, fn) : fn;
       // The engine's event log carries an error's `cause` (often another error) as its Cause; the
       // progress wants what the step said, so the thrown error is kept for the StateFailed event.
-      const wrapped: TaskFn = async (input) => {
+      const wrapped: TaskFn = track(async (input) => {
         try {
           return await inner(input);
         } catch (err) {
           thrown.set(name, err as Error);
           throw err;
         }
-      };
+      });
       taskResourceLocalHandlers[name] = !inMap
         ? wrapped
         : async (input) => {
@@ -290,6 +315,13 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
       },
     },
   });
+
+  const onAbort = () => {
+    aborted = true;
+    execution.abort();
+  };
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
 
   const events: EventLog[] = [];
   let transitions = 0;
@@ -373,6 +405,19 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
     const output = await execution.result;
     result = { status: 'SUCCEEDED', output, events, durationMs: 0, transitions: 0, published, executionName };
   } catch (err) {
+    if (err instanceof ExecutionAbortedError || err instanceof ExecutionTimeoutError) {
+      aborted = true;
+      await Promise.allSettled([...inflight]);
+      opts.signal?.removeEventListener('abort', onAbort);
+      return {
+        status: err instanceof ExecutionAbortedError ? 'ABORTED' : 'TIMED_OUT',
+        events,
+        durationMs: Date.now() - started,
+        transitions,
+        published,
+        executionName,
+      };
+    }
     const e =
       (err as { cause?: unknown }).cause instanceof Error
         ? ((err as { cause: Error }).cause as Error)
@@ -388,6 +433,7 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
       executionName,
     };
   }
+  opts.signal?.removeEventListener('abort', onAbort);
   await collect;
   result.durationMs = Date.now() - started;
   result.transitions = transitions;

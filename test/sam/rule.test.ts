@@ -111,7 +111,7 @@ describe('Rule: from a Pending event to a finished execution', () => {
         const run = runExecution({
           kube: faulty,
           wrapTask: (state, fn) =>
-            state !== 'Check restored pod'
+            state !== 'Replace restored pod'
               ? fn
               : async (input) => {
                   if (holdAfterEvict) sim.faults.release(NS, holdAfterEvict);

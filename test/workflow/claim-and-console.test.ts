@@ -40,8 +40,8 @@ describe('Claim, duplicates and console input', () => {
     );
     expect(worked).toHaveLength(1);
     expect(skipped).toHaveLength(1);
-    expect((skipped[0]!.output as { reason?: string }).reason).toBe(
-      `claimed by execution ${worked[0]!.executionName}`,
+    expect((skipped[0]!.output as { reason?: string }).reason).toMatch(
+      new RegExp(`^claimed by execution ${worked[0]!.executionName} \\(lease until `),
     );
     const ops = world.ops('claim-add');
     expect(ops.status?.phase).toBe('Successful');

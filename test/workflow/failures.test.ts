@@ -52,7 +52,7 @@ function holdAfterEviction(world: World, pod: string, opts: { nth?: number; keep
     get: (target, key) => (key === 'evict' ? evict : Reflect.get(target, key, target).bind(target)),
   });
   const wrapTask = (state: string, fn: TaskFn): TaskFn =>
-    state !== 'Check restored pod' || opts.keepHeld
+    state !== 'Replace restored pod' || opts.keepHeld
       ? fn
       : async (input) => {
           world.sim.faults.release(NS, pod);

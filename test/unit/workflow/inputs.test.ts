@@ -53,19 +53,69 @@ describe('Execution input shapes', () => {
   });
 
   it.each([
-    { input: null, why: 'not a JSON object' },
-    { input: [], why: 'not a JSON object' },
+    { input: null, why: 'not a JSON object: got null null' },
+    { input: [], why: 'not a JSON object: got array []' },
+    { input: 'demo/sample-pxc', why: 'not a JSON object: got string "demo/sample-pxc"' },
     { input: { namespace: 'demo', opsRequest: 'r', database: 'db' }, why: 'unexpected field(s) database' },
-    { input: { namespace: 'demo', database: 'db' }, why: 'missing tls' },
-    { input: { namespace: 'demo', database: 'db', tls: 'yes' }, why: 'tls must be an object' },
-    { input: { namespace: '', opsRequest: 'r' }, why: 'non-empty strings' },
+    { input: { namespace: 'demo', database: 'db' }, why: 'tls: Required value' },
+    {
+      input: { namespace: 'demo', database: 'db', tls: 'yes' },
+      why: 'tls: Invalid value: "yes": must be of type object',
+    },
+    { input: { namespace: '', opsRequest: 'r' }, why: 'namespace: Invalid value: "": must not be empty' },
     {
       input: { namespace: 'demo', database: 'db', tls: {}, timeout: 5 },
-      why: 'timeout must be a non-empty string',
+      why: 'timeout: Invalid value: 5: must be of type string',
+    },
+    {
+      input: { namespace: 'demo', database: ['sample-pxc'], tls: { rotateCertificates: true } },
+      why: 'database: Invalid value: ["sample-pxc"]: must be of type string',
+    },
+    {
+      input: { namespace: 'Demo', opsRequest: 'r' },
+      why: 'namespace: Invalid value: "Demo": must be a DNS-1123 label',
+    },
+    {
+      input: { namespace: 'demo', database: 'db', tls: { rotateCertificates: 'yes' } },
+      why: 'tls.rotateCertificates: Invalid value: "yes": must be of type boolean',
+    },
+    {
+      input: { namespace: 'demo', database: 'db', tls: { rotate: true } },
+      why: 'tls.rotate: Forbidden: field not declared in schema',
+    },
+    { input: { recover: {} }, why: 'recover: Invalid value: {}: must have at least 1 field' },
+    {
+      input: { recover: { database: 'db' } },
+      why: 'recover needs "execution", or "namespace" and "opsRequest"',
     },
   ])('refuses $input ($why), showing both accepted shapes', ({ input, why }) => {
     expect(() => parseExecutionInput(input)).toThrow(why);
     expect(() => parseExecutionInput(input)).toThrow('"opsRequest": "<name>"');
+  });
+
+  it('never echoes more than about 100 characters of a value', () => {
+    const huge = { namespace: 'a'.repeat(1_000_000), opsRequest: 'r'.repeat(300_000) };
+    let message = '';
+    try {
+      parseExecutionInput(huge);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('(1000000 characters)');
+    expect(message).toContain('(300000 characters)');
+    expect(message.length).toBeLessThan(1000);
+  });
+
+  it('accepts a recovery by execution, or by request', () => {
+    expect(
+      parseExecutionInput({ recover: { execution: 'e-1', status: 'ABORTED', via: 'event rule' } }),
+    ).toEqual({
+      kind: 'recover',
+      execution: 'e-1',
+      status: 'ABORTED',
+      via: 'event rule',
+    });
+    expect(parseExecutionInput({ recover: { namespace: 'demo', opsRequest: 'r' } }).kind).toBe('recover');
   });
 });
 

@@ -1,0 +1,142 @@
+/**
+ * Recover (Validate with `{"recover": ...}` input): takes over a request an interrupted execution
+ * left behind, so the state machine's failure path — Roll back, Check restored pods, Finish
+ * rollback — restores what that execution changed, resumes the database and marks the request
+ * Failed with a reason naming the execution and what happened to it.
+ *
+ * Who starts it: the rule on this state machine's "Execution Status Change" events (ABORTED,
+ * TIMED_OUT, FAILED: none of them runs a Catch), the sweep for a claim whose execution is no
+ * longer running or whose lease has run out, and `npm run local` on Ctrl-C or `--recover`. It acts
+ * only for a request still claimed by the execution it names (a recovery racing another one, or a
+ * re-run that already took over, finds the request claimed by someone else and does nothing), and
+ * for a `Paused` condition that names a request that no longer exists.
+ * Safe to repeat: a retried call finds its own claim. Writes only the claim (and an Event).
+ */
+import type { Deps } from '../deps.js';
+import { EXECUTION_INTERRUPTED } from '../errors.js';
+import { KINDS } from '../kube/types.js';
+import { claimOf } from '../model/lease.js';
+import { CLAIM_LABEL, labelSafe } from '../model/names.js';
+import type { PerconaXtraDBOpsRequest } from '../model/types.js';
+import { getDatabase, pausedBy, recordEvent } from './common.js';
+import { claimRequest } from './lease.js';
+import type { ExecutionInput, ValidateOutput } from './validate.js';
+
+type RecoverInput = Extract<ExecutionInput, { kind: 'recover' }>;
+
+const FINISHED = new Set(['Successful', 'Failed', 'Skipped']);
+
+/** What happened to the execution, in words, from its Step Functions status. */
+export function whatHappened(status: string | undefined): string {
+  switch (status) {
+    case 'ABORTED':
+      return 'was stopped (ABORTED) before it could roll back';
+    case 'TIMED_OUT':
+      return 'timed out before it could roll back';
+    case 'FAILED':
+      return 'failed without finishing its own failure path';
+    case 'SUCCEEDED':
+      return 'ended without finishing the request';
+    default:
+      return 'was interrupted (its process ended or it stopped renewing its lease)';
+  }
+}
+
+export async function recoverRequest(
+  r: RecoverInput,
+  execution: string,
+  deps: Deps,
+): Promise<ValidateOutput> {
+  const { kube, logger } = deps;
+  const via = r.via ?? (r.status ? 'event rule' : 'recover command');
+  let ops: PerconaXtraDBOpsRequest | undefined;
+  if (r.namespace && r.opsRequest) {
+    ops = await kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {
+      namespace: r.namespace,
+      name: r.opsRequest,
+    });
+  } else if (r.execution) {
+    // One list across namespaces: the claim label carries the execution's name.
+    const claimed = await kube.list<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, undefined, {
+      // Its own label too: a retried call finds the request it already took over.
+      labelSelector: `${CLAIM_LABEL} in (${labelSafe(r.execution)},${labelSafe(execution)})`,
+    });
+    ops =
+      claimed.items.find((o) => claimOf(o).holder === execution && !FINISHED.has(o.status?.phase ?? '')) ??
+      claimed.items.find((o) => claimOf(o).holder === r.execution && !FINISHED.has(o.status?.phase ?? '')) ??
+      claimed.items.find((o) => claimOf(o).holder === r.execution);
+  }
+  const skip = (reason: string): ValidateOutput => {
+    logger.info('nothing to recover', { reason });
+    return {
+      namespace: ops?.metadata.namespace ?? r.namespace ?? '',
+      opsRequest: ops?.metadata.name ?? r.opsRequest ?? '',
+      execution,
+      skip: true,
+      reason,
+    };
+  };
+
+  if (!ops) {
+    if (r.namespace && r.opsRequest && r.database) return recoverStalePause(r, execution, deps, skip);
+    return skip(
+      r.opsRequest
+        ? `PerconaXtraDBOpsRequest ${r.namespace}/${r.opsRequest} not found`
+        : `no request is claimed by execution ${r.execution}`,
+    );
+  }
+  const ns = ops.metadata.namespace!;
+  const name = ops.metadata.name!;
+  const phase = ops.status?.phase ?? '';
+  if (FINISHED.has(phase)) return skip(`already ${phase}`);
+  const holder = claimOf(ops).holder;
+  if (!holder) return skip('not claimed by any execution: nothing was started');
+  if (r.execution && holder !== r.execution && holder !== execution)
+    return skip(`claimed by execution ${holder}, not by ${r.execution}`);
+  if (holder !== execution) ops = await claimRequest(ops, execution, deps);
+
+  const cause = `execution ${holder === execution ? r.execution : holder} ${whatHappened(r.status)}; recovered by execution ${execution} (${via})`;
+  logger.warn('recovering a request an interrupted execution left behind', { from: holder, via });
+  await recordEvent(
+    deps,
+    ops,
+    'Warning',
+    'Recovering',
+    `${cause}: restoring what it changed and resuming the database`,
+  );
+  return {
+    namespace: ns,
+    opsRequest: name,
+    execution,
+    skip: false,
+    recovery: {
+      ...(holder !== execution ? { from: holder } : r.execution ? { from: r.execution } : {}),
+      via,
+    },
+    error: { Error: EXECUTION_INTERRUPTED, Cause: cause },
+  };
+}
+
+/** A database left Paused by a request that was deleted: nothing holds it any more, resume it. */
+async function recoverStalePause(
+  r: RecoverInput,
+  execution: string,
+  deps: Deps,
+  skip: (reason: string) => ValidateOutput,
+): Promise<ValidateOutput> {
+  const db = await getDatabase(deps.kube, r.namespace!, r.database!);
+  const me = `${r.namespace}/${r.opsRequest}`;
+  if (!db || pausedBy(db) !== me)
+    return skip(`PerconaXtraDB ${r.namespace}/${r.database} is not paused by PerconaXtraDBOpsRequest ${me}`);
+  const cause = `PerconaXtraDB ${r.namespace}/${r.database} was left Paused by PerconaXtraDBOpsRequest ${me}, which no longer exists; recovered by execution ${execution} (${r.via ?? 'recover command'})`;
+  deps.logger.warn('recovering a Paused condition whose request is gone', { database: r.database });
+  return {
+    namespace: r.namespace!,
+    opsRequest: r.opsRequest!,
+    database: r.database!,
+    execution,
+    skip: false,
+    recovery: { ...(r.execution ? { from: r.execution } : {}), via: r.via ?? 'recover command' },
+    error: { Error: EXECUTION_INTERRUPTED, Cause: cause },
+  };
+}

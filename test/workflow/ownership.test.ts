@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KINDS } from '../../functions/kube/types.js';
+import type { PodObject } from '../../functions/steps/common.js';
+import { restartedAndNotReady } from '../../functions/steps/roll-back.js';
+import type { TaskFn } from '../../local/runner/index.js';
+import { opsRequestFrom } from '../../local/runner/world.js';
+import { NS, podUids, startWorld, type World } from './helpers.js';
+
+const DB = 'px-own';
+
+function podReady(world: World, name: string): boolean {
+  const pod = world.get(KINDS.Pod, name);
+  return !!pod?.status?.conditions?.some(
+    (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+  );
+}
+
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('A request touches only what it owns', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+    await world.createDatabase({ name: DB });
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'own-add', database: DB }));
+    const added = await world.run({ namespace: NS, opsRequest: 'own-add' });
+    expect(added.status, added.cause).toBe('SUCCEEDED');
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  describe('a pod that was NotReady before the request (the database itself still Ready)', () => {
+    const sick = `${DB}-1`;
+    beforeAll(async () => {
+      // Mid state transfer, say: the database's status still says Ready.
+      world.sim.faults.holdNotReady(NS, sick, 'joining the cluster (SST in progress)');
+      await until(`${sick} NotReady`, () => !podReady(world, sick));
+    });
+    afterAll(() => {
+      world.sim.faults.release(NS, sick);
+    });
+
+    it('IfReady: the request fails before anything is paused, naming the pod and its readiness message', async () => {
+      const before = podUids(world, DB);
+      const dbVersion = world.db(DB).metadata.resourceVersion;
+      world.createOps(opsRequestFrom('pxcops-rotate', { name: 'own-ifready', database: DB }));
+
+      const result = await world.run({ namespace: NS, opsRequest: 'own-ifready' });
+
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('DatabaseStateError');
+      expect(result.cause).toMatch(
+        new RegExp(`pod ${NS}/${sick} is not Ready \\(.*SST in progress.*\\); apply: IfReady`),
+      );
+      expect(world.ops('own-ifready').status?.phase).toBe('Failed');
+      expect(world.db(DB).metadata.resourceVersion).toBe(dbVersion);
+      expect(podUids(world, DB)).toEqual(before);
+    });
+
+    it('Always: it proceeds, and its rollback never restarts the pod it did not restart', async () => {
+      const before = podUids(world, DB);
+      world.createOps(
+        opsRequestFrom('pxcops-rotate', {
+          name: 'own-always',
+          database: DB,
+          spec: { apply: 'Always', timeout: '3s' },
+        }),
+      );
+
+      // The PodDisruptionBudget (maxUnavailable 1, one pod already down) refuses evicting pod 0.
+      const result = await world.run({ namespace: NS, opsRequest: 'own-always' });
+
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('KubeThrottledError');
+      expect(world.ops('own-always').status?.phase).toBe('Failed');
+      expect(podUids(world, DB)[sick]).toBe(before[sick]);
+      expect(podUids(world, DB)).toEqual(before);
+      expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+      expect(world.get(KINDS.Secret, `${DB}-tls-backup-own-always`)).toBeUndefined();
+    });
+  });
+
+  it('a rollback picks only pods whose UID changed since the backup and that are not Ready (pure)', () => {
+    const pod = (name: string, uid: string, ready: boolean, terminating = false): PodObject => ({
+      metadata: { name, uid, ...(terminating ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+    });
+    const before = { a: 'a1', b: 'b1', c: 'c1', d: 'd1' };
+    const pods = [
+      pod('a', 'a2', false), // restarted by the request, broken: restart it
+      pod('b', 'b1', false), // never restarted (NotReady before): leave it
+      pod('c', 'c2', true), // restarted and Ready: leave it
+      pod('d', 'd2', false, true), // already going
+      pod('e', 'e1', false), // not there when the request started
+    ];
+    expect(restartedAndNotReady(pods, before).map((p) => p.metadata.name)).toEqual(['a']);
+    expect(restartedAndNotReady(pods, undefined)).toEqual([]);
+  });
+
+  describe('the backup Secret (it holds the previous private keys)', () => {
+    it('is owned by its OpsRequest while the request runs, and deleted when the request succeeds', async () => {
+      world.createOps(opsRequestFrom('pxcops-rotate', { name: 'own-backup', database: DB }));
+      let seen: { metadata: { ownerReferences?: unknown[] } } | undefined;
+      const result = await world.run(
+        { namespace: NS, opsRequest: 'own-backup' },
+        {
+          wrapTask: (state, fn): TaskFn =>
+            state !== 'Restart pod'
+              ? fn
+              : async (input) => {
+                  seen ??= world.get(KINDS.Secret, `${DB}-tls-backup-own-backup`);
+                  return fn(input);
+                },
+        },
+      );
+
+      expect(result.status, result.cause).toBe('SUCCEEDED');
+      const ops = world.ops('own-backup');
+      expect(seen?.metadata.ownerReferences).toEqual([
+        {
+          apiVersion: 'ops.kubedb.com/v1alpha1',
+          kind: 'PerconaXtraDBOpsRequest',
+          name: 'own-backup',
+          uid: ops.metadata.uid,
+        },
+      ]);
+      expect(world.get(KINDS.Secret, `${DB}-tls-backup-own-backup`)).toBeUndefined();
+    });
+
+    it('is kept when the rollback could not finish, and goes with its OpsRequest', async () => {
+      const stuck = `${DB}-2`;
+      world.createOps(
+        opsRequestFrom('pxcops-rotate', { name: 'own-kept', database: DB, spec: { timeout: '2s' } }),
+      );
+      const evict = async (ref: { namespace: string; name: string }) => {
+        await world.kube.evict(ref);
+        if (ref.name === stuck) world.sim.faults.holdNotReady(NS, stuck);
+      };
+      const kube = new Proxy(world.kube, {
+        get: (t, k) => (k === 'evict' ? evict : Reflect.get(t, k, t).bind(t)),
+      });
+      const result = await world.run({ namespace: NS, opsRequest: 'own-kept' }, { kube });
+      world.sim.faults.release(NS, stuck);
+      await until(`${stuck} Ready`, () => podReady(world, stuck));
+
+      expect(result.status).toBe('FAILED');
+      expect(world.get(KINDS.Secret, `${DB}-tls-backup-own-kept`)).toBeDefined();
+
+      await world.kube.delete(KINDS.PerconaXtraDBOpsRequest, { namespace: NS, name: 'own-kept' });
+
+      expect(world.get(KINDS.Secret, `${DB}-tls-backup-own-kept`)).toBeUndefined();
+    });
+
+    it('removing TLS leaves no backup and no certificate Secret behind', async () => {
+      world.createOps(opsRequestFrom('pxcops-remove-tls', { name: 'own-remove', database: DB }));
+      const result = await world.run({ namespace: NS, opsRequest: 'own-remove' });
+      expect(result.status, result.cause).toBe('SUCCEEDED');
+      const left = world.sim.store
+        .list<{ metadata: { name: string } }>('v1', 'Secret', NS)
+        .map((s) => s.metadata.name)
+        .filter((n) => n.startsWith(DB));
+      expect(left).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,288 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { KINDS } from '../../functions/kube/types.js';
+import { inspectTlsSecret } from '../../functions/pki/index.js';
+import type { RunResult, TaskFn } from '../../local/runner/index.js';
+import { opsRequestFrom } from '../../local/runner/world.js';
+import { type RbacRule, rbacAllows, rbacRequest } from '../sam/helpers.js';
+import { NS, secretPem, startWorld, type World } from './helpers.js';
+
+const DB = 'px-rec';
+const LEASE = 2;
+
+const serial = (world: World, db = DB) =>
+  inspectTlsSecret({ 'tls.crt': secretPem(world, `${db}-server-cert`, 'tls.crt') }).serial;
+const paused = (world: World, db = DB) =>
+  world.db(db).status?.conditions?.some((c) => c.type === 'Paused') === true;
+const podsReady = (world: World, db = DB) =>
+  [0, 1, 2].every((i) =>
+    world
+      .get(KINDS.Pod, `${db}-${i}`)
+      ?.status?.conditions?.some(
+        (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+      ),
+  );
+const entered = (r: RunResult) => r.events.filter((e) => e.type === 'StateEntered').map((e) => e.state!.name);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Test helper: kills the execution (StopExecution: no Catch runs) when the `nth` call of `state`
+ * is about to start (`before`) or has just returned (`after`).
+ */
+function interruptAt(state: string, o: { nth?: number; when?: 'before' | 'after' } = {}) {
+  const controller = new AbortController();
+  let calls = 0;
+  const wrapTask = (name: string, fn: TaskFn): TaskFn =>
+    name !== state
+      ? fn
+      : async (input) => {
+          const last = ++calls === (o.nth ?? 1);
+          if (last && (o.when ?? 'before') === 'before') {
+            controller.abort();
+            throw new Error('killed');
+          }
+          const out = await fn(input);
+          if (last) controller.abort();
+          return out;
+        };
+  return { signal: controller.signal, wrapTask };
+}
+
+describe('No interrupted execution strands a database', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld();
+    await world.createDatabase({ name: DB });
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'rec-add', database: DB }));
+    expect((await world.run({ namespace: NS, opsRequest: 'rec-add' })).status).toBe('SUCCEEDED');
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('a re-run waits out a live lease, then takes the request over, restores first, and ends Successful', async () => {
+    const before = serial(world);
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-takeover', database: DB }));
+    // Killed once pod 1 has restarted on the new certificates.
+    const killed = await world.run(
+      { namespace: NS, opsRequest: 'rec-takeover' },
+      {
+        ...interruptAt('Restart pod', { nth: 2, when: 'after' }),
+        leaseSeconds: LEASE,
+        executionName: 'rec-dead',
+      },
+    );
+    expect(killed.status).toBe('ABORTED');
+    expect(paused(world)).toBe(true);
+    expect(world.ops('rec-takeover').status?.phase).toBe('Progressing');
+
+    const early = await world.run({ namespace: NS, opsRequest: 'rec-takeover' }, { leaseSeconds: LEASE });
+    expect(early.output).toMatchObject({
+      skip: true,
+      reason: expect.stringMatching(/^claimed by execution rec-dead \(lease until /),
+    });
+
+    await sleep(LEASE * 1000 + 200);
+    const rerun = await world.run({ namespace: NS, opsRequest: 'rec-takeover' }, { leaseSeconds: LEASE });
+
+    expect(rerun.status, rerun.cause).toBe('SUCCEEDED');
+    const states = entered(rerun);
+    expect(states.indexOf('Roll back')).toBeGreaterThan(-1);
+    expect(states.indexOf('Roll back')).toBeLessThan(states.indexOf('Pause'));
+    expect(world.ops('rec-takeover').status?.phase).toBe('Successful');
+    expect(serial(world)).not.toBe(before);
+    expect(paused(world)).toBe(false);
+    expect(podsReady(world)).toBe(true);
+    expect(world.get(KINDS.Secret, `${DB}-tls-backup-rec-takeover`)).toBeUndefined();
+  });
+
+  it('a recovery of a stopped execution restores, resumes, and fails the request naming the execution', async () => {
+    const before = serial(world);
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-stopped', database: DB }));
+    const killed = await world.run(
+      { namespace: NS, opsRequest: 'rec-stopped' },
+      { ...interruptAt('Restart pod', { nth: 1, when: 'after' }), executionName: 'rec-stopped-1' },
+    );
+    expect(killed.status).toBe('ABORTED');
+    expect(serial(world)).not.toBe(before);
+
+    const recovery = await world.run({
+      recover: { execution: 'rec-stopped-1', status: 'ABORTED', via: 'event rule' },
+    });
+
+    expect(recovery.status).toBe('FAILED');
+    expect(recovery.error).toBe('ExecutionInterrupted');
+    const ops = world.ops('rec-stopped');
+    expect(ops.status?.phase).toBe('Failed');
+    const failed = ops.status?.conditions?.find((c) => c.type === 'Failed');
+    expect(failed?.reason).toBe('ExecutionInterrupted');
+    // px-rec-0 restarted on a new certificate from the same CA and is Ready: it is left alone.
+    expect(failed?.message).toMatch(
+      /^execution rec-stopped-1 was stopped \(ABORTED\) before it could roll back; recovered by execution .* \(event rule\); rolled back to the previous certificates and TLS settings$/,
+    );
+    expect(serial(world)).toBe(before);
+    expect(paused(world)).toBe(false);
+    expect(podsReady(world)).toBe(true);
+    expect(world.get(KINDS.Secret, `${DB}-tls-backup-rec-stopped`)).toBeUndefined();
+    expect(recovery.published.map((e) => e.DetailType)).toEqual(['PerconaXtraDBOpsRequest Failed']);
+
+    // A second recovery of the same execution (a duplicate event) finds nothing to do.
+    world.sim.requests.reset();
+    const again = await world.run({ recover: { execution: 'rec-stopped-1', status: 'ABORTED' } });
+    expect(again.output).toMatchObject({
+      skip: true,
+      reason: 'no request is claimed by execution rec-stopped-1',
+    });
+    expect(world.sim.requests.all().filter((r) => !['get', 'list'].includes(r.verb))).toEqual([]);
+
+    // The database takes new requests, and the interrupted one may be run again.
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-next', database: DB }));
+    expect((await world.run({ namespace: NS, opsRequest: 'rec-next' })).status).toBe('SUCCEEDED');
+    const rerun = await world.run({ namespace: NS, opsRequest: 'rec-stopped' });
+    expect(rerun.status, rerun.cause).toBe('SUCCEEDED');
+    expect(world.ops('rec-stopped').status?.phase).toBe('Successful');
+    expect(world.ops('rec-stopped').status?.conditions?.find((c) => c.type === 'Failed')?.status).toBe(
+      'False',
+    );
+  });
+
+  it('a recovery only acts for a request still claimed by the execution it names', async () => {
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-other', database: DB }));
+    const killed = await world.run(
+      { namespace: NS, opsRequest: 'rec-other' },
+      { ...interruptAt('Change certificates'), executionName: 'rec-other-1', leaseSeconds: LEASE },
+    );
+    expect(killed.status).toBe('ABORTED');
+    await sleep(LEASE * 1000 + 200);
+    const rerun = await world.run(
+      { namespace: NS, opsRequest: 'rec-other' },
+      { executionName: 'rec-other-2' },
+    );
+    expect(rerun.status, rerun.cause).toBe('SUCCEEDED');
+    world.sim.requests.reset();
+
+    const late = await world.run({ recover: { execution: 'rec-other-1', status: 'ABORTED' } });
+
+    expect(late.output).toMatchObject({ skip: true });
+    expect(world.ops('rec-other').status?.phase).toBe('Successful');
+    expect(world.sim.requests.all().filter((r) => !['get', 'list'].includes(r.verb))).toEqual([]);
+  });
+
+  it('an execution whose request was taken over stops at its next step without writing', async () => {
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-lost', database: DB }));
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let evictionsAfter = -1;
+    const slow = world.run(
+      { namespace: NS, opsRequest: 'rec-lost' },
+      {
+        executionName: 'rec-lost-slow',
+        leaseSeconds: LEASE,
+        wrapTask: (state, fn): TaskFn =>
+          state !== 'Restart pod'
+            ? fn
+            : async (input) => {
+                if ((input as { pod: { index: number } }).pod.index === 1) {
+                  await held;
+                  world.sim.requests.reset();
+                }
+                return fn(input);
+              },
+      },
+    );
+    await sleep(LEASE * 1000 + 1500);
+    const taker = await world.run(
+      { namespace: NS, opsRequest: 'rec-lost' },
+      { executionName: 'rec-lost-taker' },
+    );
+    expect(taker.status, taker.cause).toBe('SUCCEEDED');
+    release();
+    const slowResult = await slow;
+    evictionsAfter = world.sim.requests.countBy({ verb: 'evict' });
+
+    expect(slowResult.status).toBe('FAILED');
+    expect(slowResult.error).toBe('LeaseLostError');
+    expect(slowResult.cause).toMatch(/now claimed by execution rec-lost-taker/);
+    expect(entered(slowResult).at(-1)).toBe('Lost the claim');
+    expect(evictionsAfter).toBe(0);
+    // After the take-over it wrote nothing at all (its one renewal attempt was refused).
+    expect(
+      world.sim.requests.all().filter((r) => !['get', 'list', 'watch'].includes(r.verb) && r.status < 300),
+    ).toEqual([]);
+    expect(world.ops('rec-lost').status?.phase).toBe('Successful');
+    expect(paused(world)).toBe(false);
+  });
+
+  it('renews its lease while it waits for a slow pod, so nobody takes it over', async () => {
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-renew', database: DB }));
+    const slowPod = `${DB}-0`;
+    const evict = async (ref: { namespace: string; name: string }) => {
+      await world.kube.evict(ref);
+      if (ref.name === slowPod) {
+        world.sim.faults.holdNotReady(NS, slowPod);
+        setTimeout(() => world.sim.faults.release(NS, slowPod), LEASE * 1500);
+      }
+    };
+    const kube = new Proxy(world.kube, {
+      get: (t, k) => (k === 'evict' ? evict : Reflect.get(t, k, t).bind(t)),
+    });
+    world.sim.requests.reset();
+    const running = world.run({ namespace: NS, opsRequest: 'rec-renew' }, { kube, leaseSeconds: LEASE });
+    await sleep(LEASE * 1000 + 500);
+    const intruder = await world.run({ namespace: NS, opsRequest: 'rec-renew' }, { leaseSeconds: LEASE });
+    const result = await running;
+
+    expect(intruder.output).toMatchObject({ skip: true });
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const renewals = world.sim.requests
+      .all()
+      .filter(
+        (r) => r.verb === 'patch' && r.resource === 'perconaxtradbopsrequests' && !r.path.includes('/status'),
+      );
+    expect(renewals.length).toBeGreaterThan(0);
+    // Every request it made, renewals included, is one k8s/rbac.yaml allows.
+    const [role] = parseAllDocuments(readFileSync('k8s/rbac.yaml', 'utf8')).map((d) => d.toJSON());
+    const denied = world.sim.requests
+      .all()
+      .map((r) => rbacRequest(r.method, r.path, r.verb))
+      .filter((r) => !rbacAllows(role.rules as RbacRule[], r));
+    expect(denied).toEqual([]);
+  });
+
+  it('a Paused condition whose request was deleted is recovered, and later requests say why they wait', async () => {
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-gone', database: DB }));
+    const killed = await world.run(
+      { namespace: NS, opsRequest: 'rec-gone' },
+      { ...interruptAt('Restart pod', { nth: 1, when: 'after' }) },
+    );
+    expect(killed.status).toBe('ABORTED');
+    await world.kube.delete(KINDS.PerconaXtraDBOpsRequest, { namespace: NS, name: 'rec-gone' });
+    expect(paused(world)).toBe(true);
+    // Its backup went with it (owned): nothing is left to restore from.
+    expect(world.get(KINDS.Secret, `${DB}-tls-backup-rec-gone`)).toBeUndefined();
+
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', { name: 'rec-waits', database: DB, spec: { timeout: '2s' } }),
+    );
+    const waits = await world.run({ namespace: NS, opsRequest: 'rec-waits' });
+    expect(waits.status).toBe('FAILED');
+    expect(waits.cause).toMatch(/paused by PerconaXtraDBOpsRequest demo\/rec-gone, which no longer exists/);
+
+    const recovery = await world.run({
+      recover: { namespace: NS, opsRequest: 'rec-gone', database: DB, via: 'sweep' },
+    });
+
+    expect(recovery.error).toBe('ExecutionInterrupted');
+    expect(recovery.cause).toMatch(
+      /left Paused by PerconaXtraDBOpsRequest demo\/rec-gone, which no longer exists/,
+    );
+    expect(paused(world)).toBe(false);
+    await sleep(500);
+    expect(podsReady(world)).toBe(true);
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-after', database: DB }));
+    expect((await world.run({ namespace: NS, opsRequest: 'rec-after' })).status).toBe('SUCCEEDED');
+  });
+});
