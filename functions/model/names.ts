@@ -33,6 +33,11 @@ export const BACKUP_STATE_ANNOTATION = `${GROUP}/previous-state`;
 /** On the rollback backup Secret: which certificate Secrets existed before (JSON list of names). */
 export const BACKUP_SECRETS_ANNOTATION = `${GROUP}/previous-secrets`;
 export const BACKUP_LABEL = `${GROUP}/backup-of`;
+/**
+ * On a certificate Secret: when its ca.crt last changed (RFC 3339). A pod created since then loaded
+ * that trust bundle; one created before still trusts only what ca.crt held when it started.
+ */
+export const CA_SINCE_ANNOTATION = `${GROUP}/ca-since`;
 
 export const MANAGED_BY = 'pxc-tls-ops';
 /** Labels of the certificate Secrets this project writes (pki/issue.ts sets them; Validate checks them). */

@@ -27,6 +27,7 @@ import {
   BACKUP_STATE_ANNOTATION,
   backupKey,
   backupSecretName,
+  CA_SINCE_ANNOTATION,
   MANAGED_BY,
 } from '../model/names.js';
 import { type PassKind, type Plan, type TargetTls, targetTls } from '../model/plan.js';
@@ -214,9 +215,29 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       const issuedCa = data['ca.crt'] ?? '';
       const bundle = old ? mergeTrustBundle(old, issuedCa) : issuedCa;
       if (alias === 'server') serverCa = bundle;
+      // When the pods' ca.crt took effect (a later change of issuer asks whether they loaded it).
+      const previous = secrets.get(targetNames[alias]);
+      const since = caSince(pki, previous, bundle, deps.clock.now());
+      const stamp =
+        since && since !== secret.metadata.annotations?.[CA_SINCE_ANNOTATION]
+          ? { [CA_SINCE_ANNOTATION]: since }
+          : undefined;
       if (bundle !== issuedCa) {
         // The overlap cert-manager does not undo: it never reads ca.crt to decide anything (see cert-manager.ts).
-        await kube.replace(KINDS.Secret, { ...secret, data: { ...secret.data, 'ca.crt': base64(bundle) } });
+        await kube.replace(KINDS.Secret, {
+          ...secret,
+          metadata: {
+            ...secret.metadata,
+            annotations: { ...(secret.metadata.annotations ?? {}), ...(stamp ?? {}) },
+          },
+          data: { ...secret.data, 'ca.crt': base64(bundle) },
+        });
+      } else if (stamp && decoded(pki, previous)?.['ca.crt'] !== bundle) {
+        // cert-manager changed ca.crt itself: only the time is recorded.
+        await kube.replace(KINDS.Secret, {
+          ...secret,
+          metadata: { ...secret.metadata, annotations: { ...(secret.metadata.annotations ?? {}), ...stamp } },
+        });
       }
       const seen = certificateValidity(data['tls.crt']);
       certificates.push({
@@ -278,7 +299,11 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       now: deps.clock.now(),
     });
     for (const s of issued) {
-      await upsertSecret(kube, secretManifest(s, ns, ownerRefs(db)), secrets.get(s.secretName));
+      const previous = secrets.get(s.secretName);
+      const manifest = secretManifest(s, ns, ownerRefs(db));
+      const since = caSince(pki, previous, s.data['ca.crt'], deps.clock.now());
+      if (since) manifest.metadata.annotations[CA_SINCE_ANNOTATION] = since;
+      await upsertSecret(kube, manifest, previous);
     }
     const serverCa = issued.find((s) => s.alias === 'server')!.data['ca.crt'];
     await syncAppBinding(serverCa, targetNames.client);
@@ -331,6 +356,13 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       changedTrust = true;
       await kube.replace(KINDS.Secret, {
         ...secret,
+        metadata: {
+          ...secret.metadata,
+          annotations: {
+            ...(secret.metadata.annotations ?? {}),
+            [CA_SINCE_ANNOTATION]: deps.clock.now().toISOString(),
+          },
+        },
         data: { ...secret.data, 'ca.crt': Buffer.from(bundle, 'utf8').toString('base64') },
       });
     }
@@ -430,6 +462,21 @@ async function originalCa(
   });
   const b64 = backup?.data?.[backupKey(serverSecret, 'ca.crt')];
   return b64 ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
+}
+
+/**
+ * When the ca.crt about to be written took effect: now when it differs from the Secret's current
+ * one, else the time already recorded (undefined when unknown). Pods created since loaded it.
+ */
+function caSince(
+  pki: Pki,
+  previous: SecretObject | undefined,
+  caPem: string | undefined,
+  now: Date,
+): string | undefined {
+  const before = decoded(pki, previous)?.['ca.crt'];
+  if (caPem === undefined || before !== caPem) return now.toISOString();
+  return previous?.metadata.annotations?.[CA_SINCE_ANNOTATION];
 }
 
 function decoded(pki: Pki, secret: SecretObject | undefined): Record<string, string | undefined> | undefined {

@@ -22,6 +22,7 @@ import {
   BACKUP_STATE_ANNOTATION,
   backupKey,
   backupSecretName,
+  CA_SINCE_ANNOTATION,
   EXECUTION_LABEL,
   labelSafe,
 } from '../model/names.js';
@@ -224,13 +225,27 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
       );
       await keepTrustingCurrentCAs(data, current);
       if (current && JSON.stringify(current.data ?? {}) === JSON.stringify(data)) continue;
+      // A changed ca.crt is loaded only by pods that start from now on.
+      const caChanged = current?.data?.['ca.crt'] !== data['ca.crt'];
       await upsertSecret(
         kube,
         {
           apiVersion: 'v1',
           kind: 'Secret',
           type: current?.type ?? 'kubernetes.io/tls',
-          metadata: { name, namespace: ns, ...(saved.secretMeta?.[name] ?? {}) },
+          metadata: {
+            name,
+            namespace: ns,
+            ...(saved.secretMeta?.[name] ?? {}),
+            ...(caChanged
+              ? {
+                  annotations: {
+                    ...(saved.secretMeta?.[name]?.annotations ?? current?.metadata.annotations ?? {}),
+                    [CA_SINCE_ANNOTATION]: deps.clock.now().toISOString(),
+                  },
+                }
+              : {}),
+          },
           data,
         },
         current,
