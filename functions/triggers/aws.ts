@@ -1,7 +1,8 @@
 /**
  * The AWS calls the triggers make, behind two small functions so steps stay testable:
- * `eventBridgePublish` (PutEvents in batches of 10) and `sfnStartExecution` (StartExecution where
- * "already exists" is success). Clients are built on first use, never at import (cold start), and
+ * `eventBridgePublish` (PutEvents in batches of 10), `sfnStartExecution` (StartExecution where
+ * "already exists" is success) and `sfnDescribeExecution` (an execution's status, undefined when
+ * Step Functions does not know it). Clients are built on first use, never at import (cold start), and
  * their SDK modules are loaded then too (`import()`, a chunk of its own in the bundle): a sweep that
  * finds nothing pending never loads the EventBridge client at all.
  */
@@ -69,6 +70,29 @@ export function sfnStartExecution(stateMachineArn: string, config: AwsClientConf
     } catch (err) {
       if ((err as { name?: string }).name === 'ExecutionAlreadyExists') return { alreadyExisted: true };
       throw awsError('states:StartExecution', err);
+    }
+  };
+}
+
+/** RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED...; undefined for an execution Step Functions does not know. */
+export type DescribeExecution = (name: string) => Promise<string | undefined>;
+
+/** Executions of this state machine by name (their ARN is the state machine's with `execution:` and the name). */
+export function sfnDescribeExecution(
+  stateMachineArn: string,
+  config: AwsClientConfig = {},
+): DescribeExecution {
+  let client: SFNClient | undefined;
+  const prefix = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
+  return async (name) => {
+    const { SFNClient, DescribeExecutionCommand } = await import('@aws-sdk/client-sfn');
+    client ??= new SFNClient(config);
+    try {
+      const out = await client.send(new DescribeExecutionCommand({ executionArn: prefix + name }));
+      return out.status;
+    } catch (err) {
+      if ((err as { name?: string }).name === 'ExecutionDoesNotExist') return undefined;
+      throw awsError('states:DescribeExecution', err);
     }
   };
 }

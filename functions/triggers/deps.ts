@@ -12,7 +12,13 @@ import { InvalidRequestError } from '../errors.js';
 import { getKube } from '../kube/index.js';
 import type { Kube } from '../kube/types.js';
 import type { ExpirySummary } from '../steps/scan-expiry.js';
-import { eventBridgePublish, type StartExecution, sfnStartExecution } from './aws.js';
+import {
+  type DescribeExecution,
+  eventBridgePublish,
+  type StartExecution,
+  sfnDescribeExecution,
+  sfnStartExecution,
+} from './aws.js';
 import type { Publish } from './events.js';
 import type { StepLogger } from './logger.js';
 
@@ -31,6 +37,7 @@ export interface TriggerDeps {
   kube: Kube;
   publish: Publish;
   startExecution: StartExecution;
+  describeExecution: DescribeExecution;
   recordExpiry(summary: ExpirySummary): void;
   cluster: string;
   now(): Date;
@@ -40,6 +47,7 @@ export interface TriggerDeps {
 let overrides: Partial<TriggerDeps> = {};
 let publish: Publish | undefined;
 let startExecution: StartExecution | undefined;
+let describeExecution: DescribeExecution | undefined;
 
 /** Replace parts of the deps (tests, local runs); `resetTriggerDeps()` undoes it. */
 export function setTriggerDeps(parts: Partial<TriggerDeps>): void {
@@ -50,6 +58,7 @@ export function resetTriggerDeps(): void {
   overrides = {};
   publish = undefined;
   startExecution = undefined;
+  describeExecution = undefined;
 }
 
 function required(name: string, env: NodeJS.ProcessEnv): string {
@@ -86,6 +95,11 @@ export async function triggerDeps(env: NodeJS.ProcessEnv = process.env): Promise
       if (overrides.startExecution) return overrides.startExecution;
       startExecution ??= sfnStartExecution(required('STATE_MACHINE_ARN', env));
       return startExecution;
+    },
+    get describeExecution() {
+      if (overrides.describeExecution) return overrides.describeExecution;
+      describeExecution ??= sfnDescribeExecution(required('STATE_MACHINE_ARN', env));
+      return describeExecution;
     },
     recordExpiry:
       overrides.recordExpiry ?? expiryMetrics(overrides.cluster ?? env.EKS_CLUSTER_NAME ?? 'local'),

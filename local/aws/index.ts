@@ -5,7 +5,9 @@
  * - Step Functions `StartExecution` (AWS JSON 1.0, `X-Amz-Target: AWSStepFunctions.StartExecution`)
  *   with the service's idempotency rules: the same name and input while RUNNING returns the first
  *   answer; a different input, or a closed execution, is `ExecutionAlreadyExists` (400).
- *   Also `DescribeExecution`.
+ *   Also `DescribeExecution` and `StopExecution`; every execution that closes emits the
+ *   "Step Functions Execution Status Change" event Step Functions puts on the default bus
+ *   (`onStatusChange`), so the template's rule on it can be exercised locally.
  * - EventBridge `PutEvents` (AWS JSON 1.1, `X-Amz-Target: AWSEvents.PutEvents`).
  * - EKS `DescribeCluster` (REST JSON, `GET /clusters/{name}`).
  *
@@ -16,6 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { BusEvent } from './rules.js';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
 
@@ -63,6 +66,14 @@ export interface AwsStandInOptions {
   onExecution?: (execution: Execution) => Promise<ExecutionOutcome | undefined> | undefined;
   /** Called for every accepted PutEvents entry (e.g. to route it through a rule). */
   onEvent?: (event: PutEvent) => void;
+  /**
+   * StopExecution (or `stopExecution()`): called once the execution is marked ABORTED / TIMED_OUT, to stop
+   * whatever runs it (e.g. abort the local runner). Its status-change event is emitted when the
+   * returned promise settles (the in-flight Task calls have returned), as on AWS.
+   */
+  onStop?: (execution: Execution) => Promise<void> | void;
+  /** Every "Step Functions Execution Status Change" event (default bus), when an execution closes. */
+  onStatusChange?: (event: BusEvent) => void;
   /** EKS clusters by name. */
   clusters?: Record<string, { endpoint: string; caPem: string }>;
 }
@@ -72,6 +83,10 @@ export interface AwsStandIn {
   region: string;
   executions: Execution[];
   events: PutEvent[];
+  /** The status-change events emitted so far (what Step Functions puts on the default bus). */
+  statusEvents: BusEvent[];
+  /** Stops a RUNNING execution as StopExecution does (`TIMED_OUT` to act out an execution timeout). */
+  stopExecution(executionArn: string, status?: 'ABORTED' | 'TIMED_OUT'): Promise<void>;
   /** Every call served, as `Service.Operation` (e.g. `AWSStepFunctions.StartExecution`). */
   calls: string[];
   /** Fail the next `times` calls of an operation with an AWS error (e.g. ThrottlingException, 400). */
@@ -84,7 +99,52 @@ export async function startAwsStandIn(opts: AwsStandInOptions = {}): Promise<Aws
   const account = opts.account ?? '123456789012';
   const executions: Execution[] = [];
   const events: PutEvent[] = [];
+  const statusEvents: BusEvent[] = [];
   const calls: string[] = [];
+
+  /** The event Step Functions emits on the default bus when an execution's status changes. */
+  function statusChanged(e: Execution): void {
+    const event: BusEvent = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      account,
+      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region,
+      resources: [e.executionArn],
+      detail: {
+        executionArn: e.executionArn,
+        stateMachineArn: e.stateMachineArn,
+        name: e.name,
+        status: e.status,
+        startDate: Math.round(e.startDate * 1000),
+        stopDate: e.stopDate ? Math.round(e.stopDate * 1000) : null,
+        input: e.input,
+        output: e.output ?? null,
+        inputDetails: { included: true },
+        ...(e.error ? { error: e.error } : {}),
+        ...(e.cause ? { cause: e.cause } : {}),
+      },
+    };
+    statusEvents.push(event);
+    opts.onStatusChange?.(event);
+  }
+
+  async function stopRun(e: Execution, status: 'ABORTED' | 'TIMED_OUT', error?: string, cause?: string) {
+    if (e.status !== 'RUNNING') return;
+    Object.assign(e, {
+      status,
+      stopDate: Date.now() / 1000,
+      ...(error ? { error } : {}),
+      ...(cause ? { cause } : {}),
+    });
+    try {
+      await opts.onStop?.(e);
+    } finally {
+      statusChanged(e);
+    }
+  }
   const failures = new Map<string, { type: string; status: number; times: number }>();
 
   const sfn: Record<string, (body: Record<string, unknown>) => { status: number; body: unknown }> = {
@@ -133,12 +193,22 @@ export async function startAwsStandIn(opts: AwsStandInOptions = {}): Promise<Aws
       executions.push(execution);
       const done = opts.onExecution?.(execution);
       if (done) {
+        // A stopped execution keeps the status StopExecution gave it, whatever its runner says after.
         done.then(
           (outcome) => {
-            if (outcome) Object.assign(execution, outcome, { stopDate: Date.now() / 1000 });
+            if (!outcome || execution.status !== 'RUNNING') return;
+            Object.assign(execution, outcome, { stopDate: Date.now() / 1000 });
+            if (execution.status !== 'RUNNING') statusChanged(execution);
           },
           (err: unknown) => {
-            Object.assign(execution, { status: 'FAILED', error: 'States.Runtime', cause: String(err) });
+            if (execution.status !== 'RUNNING') return;
+            Object.assign(execution, {
+              status: 'FAILED',
+              error: 'States.Runtime',
+              cause: String(err),
+              stopDate: Date.now() / 1000,
+            });
+            statusChanged(execution);
           },
         );
       }
@@ -149,6 +219,13 @@ export async function startAwsStandIn(opts: AwsStandInOptions = {}): Promise<Aws
       if (!e)
         return awsError(400, 'ExecutionDoesNotExist', `Execution Does Not Exist: '${body.executionArn}'`);
       return { status: 200, body: e };
+    },
+    StopExecution(body) {
+      const e = executions.find((x) => x.executionArn === body.executionArn);
+      if (!e)
+        return awsError(400, 'ExecutionDoesNotExist', `Execution Does Not Exist: '${body.executionArn}'`);
+      void stopRun(e, 'ABORTED', body.error as string | undefined, body.cause as string | undefined);
+      return { status: 200, body: { stopDate: Date.now() / 1000 } };
     },
   };
 
@@ -252,6 +329,12 @@ export async function startAwsStandIn(opts: AwsStandInOptions = {}): Promise<Aws
     region,
     executions,
     events,
+    statusEvents,
+    async stopExecution(executionArn, status = 'ABORTED') {
+      const e = executions.find((x) => x.executionArn === executionArn);
+      if (!e) throw new Error(`no execution ${executionArn}`);
+      await stopRun(e, status);
+    },
     calls,
     failNext(operation, error) {
       failures.set(operation, { type: error.type, status: error.status, times: error.times ?? 1 });

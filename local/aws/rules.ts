@@ -5,7 +5,7 @@
  *
  * Patterns: nested objects of field → array of allowed values (exact match on strings, numbers,
  * booleans, null; an event field that is an array matches when any element does), plus
- * `{prefix}`, `{exists}` and `{"anything-but"}` matchers. Unsupported matchers throw, so a
+ * `{prefix}`, `{exists}` and `{"anything-but"}` (values, or `{prefix}`) matchers. Unsupported matchers throw, so a
  * template change the emulator cannot follow fails loudly rather than silently matching.
  */
 import { randomUUID } from 'node:crypto';
@@ -63,6 +63,11 @@ function matchesValue(rule: unknown, value: unknown): boolean {
   if ('exists' in r) return (value !== undefined) === Boolean(r.exists);
   if ('anything-but' in r) {
     const but = r['anything-but'];
+    if (but && typeof but === 'object' && !Array.isArray(but)) {
+      const b = but as Record<string, unknown>;
+      if ('prefix' in b) return typeof value === 'string' && !value.startsWith(String(b.prefix));
+      throw new Error(`event pattern matcher not emulated: ${JSON.stringify(rule)}`);
+    }
     return value !== undefined && !(Array.isArray(but) ? but : [but]).includes(value);
   }
   throw new Error(`event pattern matcher not emulated: ${JSON.stringify(rule)}`);
