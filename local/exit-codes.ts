@@ -13,4 +13,6 @@ export const EXIT = {
   nothingToDo: 3,
   /** The request failed and its rollback did not complete: the backup Secret keeps the previous state. */
   rollbackIncomplete: 4,
+  /** Stopped with Ctrl-C: the request was recovered (Failed, database resumed) and may be run again. */
+  interrupted: 130,
 } as const;

@@ -165,7 +165,7 @@ describe('A request touches only what it owns', () => {
       const left = world.sim.store
         .list<{ metadata: { name: string } }>('v1', 'Secret', NS)
         .map((s) => s.metadata.name)
-        .filter((n) => n.startsWith(DB));
+        .filter((n) => n.startsWith(DB) && (n.endsWith('-cert') || n.includes('-tls-backup-')));
       expect(left).toEqual([]);
     });
   });
