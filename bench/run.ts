@@ -9,10 +9,11 @@
  *   npm run bench -- --only coldstart,scale
  *   npm run bench -- --json bench.json     # also write the figures as JSON
  *   npm run bench -- --runs 5              # repetitions of each rotation case (default 3)
+ *   npm run bench -- --only recovery       # time a database stays paused after an interruption (about 6 minutes)
  *
  * Groups: rotation, transitions, requests (these three share the executions), coldstart,
- * certificates, scale. Exits 0 when targets are missed (they print MISS); non-zero only when a
- * benchmark breaks.
+ * certificates, scale; `recovery` runs only when asked for with --only. Exits 0 when targets are
+ * missed (they print MISS); non-zero only when a benchmark breaks.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -20,10 +21,21 @@ import { parseArgs } from 'node:util';
 import { benchColdStart } from './coldstart.js';
 import { benchExecutions } from './executions.js';
 import { benchCertificates } from './pki.js';
+import { benchRecovery } from './recovery.js';
 import { benchScale } from './scale.js';
 import { type Figure, renderTable } from './stats.js';
 
-export const GROUPS = ['rotation', 'transitions', 'requests', 'coldstart', 'certificates', 'scale'] as const;
+export const GROUPS = [
+  'rotation',
+  'transitions',
+  'requests',
+  'coldstart',
+  'certificates',
+  'scale',
+  'recovery',
+] as const;
+/** Groups that run only when named with --only (they take minutes and measure no target). */
+const ON_REQUEST: readonly Group[] = ['recovery'];
 type Group = (typeof GROUPS)[number];
 
 const { values } = parseArgs({
@@ -44,7 +56,7 @@ for (const g of only) {
     process.exit(2);
   }
 }
-const selected = (g: Group) => only.length === 0 || only.includes(g);
+const selected = (g: Group) => (only.length === 0 && !ON_REQUEST.includes(g)) || only.includes(g);
 const quick = values.quick ?? false;
 const runs = Number(values.runs ?? (quick ? 1 : 3));
 
@@ -147,6 +159,14 @@ if (selected('rotation') || selected('transitions') || selected('requests')) {
   });
 }
 
+if (selected('recovery')) {
+  await section('recovery', async () => {
+    const r = await benchRecovery({ onProgress: log });
+    details.recovery = r.cases;
+    figures.push(...r.figures);
+  });
+}
+
 const ORDER = [
   'Rotation overhead',
   'State transitions',
@@ -154,6 +174,7 @@ const ORDER = [
   'Cold start',
   'Certificates',
   'Scale (expiry scan)',
+  'Recovery',
 ];
 const ordered = [...figures].sort((a, b) => ORDER.indexOf(a.group) - ORDER.indexOf(b.group));
 const durationS = (Date.now() - started) / 1000;
