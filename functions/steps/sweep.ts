@@ -123,9 +123,10 @@ export function recoveryExecutionName(r: RecoveryDue, now: Date): string {
  * per request and window, and a recovery only acts for a request still claimed by the execution it
  * names. Throws the Kube error families and AwsUnavailableError.
  */
-export async function sweep(deps: SweepDeps): Promise<SweepResult> {
+export async function sweep(deps: SweepDeps, opts: { recover?: boolean } = {}): Promise<SweepResult> {
   const now = deps.now?.() ?? new Date();
-  const recovering = !!(deps.startExecution && deps.describeExecution);
+  // `in`, not a read: the trigger deps build their AWS clients lazily, on first read.
+  const recovering = opts.recover ?? ('startExecution' in deps && 'describeExecution' in deps);
   // Databases first: a Paused condition seen here names a request that existed before it was
   // listed, so one missing from the later list of requests was really deleted.
   const dbs = recovering

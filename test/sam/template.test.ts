@@ -289,7 +289,12 @@ describe('the bundles', () => {
           timeout: 60_000,
         },
       );
-      expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({ listed: 1, pending: 0, listCalls: 1 });
+      expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({
+        listed: 1,
+        pending: 0,
+        recovered: 0,
+        listCalls: 1,
+      });
       expect(sim.requests.countBy({ verb: 'list', resource: 'perconaxtradbopsrequests' })).toBe(1);
     } finally {
       await sim.stop();
