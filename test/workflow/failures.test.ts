@@ -48,16 +48,19 @@ function holdAfterEviction(world: World, pod: string, opts: { nth?: number; keep
     await world.kube.evict(ref);
     if (ref.name === pod && ++evictions === (opts.nth ?? 1)) world.sim.faults.holdNotReady(NS, pod);
   };
+  // The rollback deletes the broken pod (never a Ready one): its replacement starts on the restored
+  // material and is let become Ready, unless keepHeld.
+  const del: Kube['delete'] = async (kind, ref, o) => {
+    const deleted = await world.kube.delete(kind, ref, o);
+    if (kind.kind === 'Pod' && ref.name === pod && evictions > 0 && !opts.keepHeld)
+      world.sim.faults.release(NS, pod);
+    return deleted;
+  };
   const kube = new Proxy(world.kube, {
-    get: (target, key) => (key === 'evict' ? evict : Reflect.get(target, key, target).bind(target)),
+    get: (target, key) =>
+      key === 'evict' ? evict : key === 'delete' ? del : Reflect.get(target, key, target).bind(target),
   });
-  const wrapTask = (state: string, fn: TaskFn): TaskFn =>
-    state !== 'Replace restored pod' || opts.keepHeld
-      ? fn
-      : async (input) => {
-          world.sim.faults.release(NS, pod);
-          return fn(input);
-        };
+  const wrapTask = (_state: string, fn: TaskFn): TaskFn => fn;
   return { kube, wrapTask, evictions: () => evictions };
 }
 
@@ -402,7 +405,10 @@ describe('ReconfigureTLS failure path', () => {
       const kube = new Proxy(world.kube, {
         get: (target, key) => (key === 'evict' ? evict : Reflect.get(target, key, target).bind(target)),
       });
-      world.createOps(opsRequestFrom('pxcops-rotate', { name: 'failures-pdb', database: DB }));
+      // apply: Always, since IfReady refuses to start while a pod is not Ready (issue 10).
+      world.createOps(
+        opsRequestFrom('pxcops-rotate', { name: 'failures-pdb', database: DB, spec: { apply: 'Always' } }),
+      );
       world.sim.requests.reset();
 
       const result = await world.run({ namespace: NS, opsRequest: 'failures-pdb' }, { kube });
