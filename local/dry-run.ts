@@ -56,7 +56,10 @@ export async function dryRun(kube: Kube, rawInput: unknown, now = new Date()): P
 async function decide(kube: Kube, rawInput: unknown, now: Date): Promise<DryRun> {
   const input = parseExecutionInput(rawInput);
   if (input.kind === 'recover')
-    return { verdict: 'refused', lines: ['a recovery has no dry run: it restores what an interrupted run changed'] };
+    return {
+      verdict: 'refused',
+      lines: ['a recovery has no dry run: it restores what an interrupted run changed'],
+    };
   const ns = input.namespace;
   let ops: PerconaXtraDBOpsRequest;
   if (input.kind === 'by-name') {

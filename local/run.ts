@@ -24,7 +24,7 @@ import { kubeFromKubeconfig } from '../functions/kube/client.js';
 import type { Kube } from '../functions/kube/types.js';
 import { KINDS } from '../functions/kube/types.js';
 import { claimOf, leaseLeft } from '../functions/model/lease.js';
-import { EXECUTION_LABEL, labelSafe } from '../functions/model/names.js';
+import { EXECUTION_LABEL, LEASE_UNTIL_ANNOTATION, labelSafe } from '../functions/model/names.js';
 import { plainReason } from '../functions/model/reasons.js';
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../functions/model/types.js';
 import { causeMessage, pausedBy } from '../functions/steps/common.js';
@@ -338,7 +338,11 @@ async function waitForLease(
       .catch(() => undefined);
     const claim = ops ? claimOf(ops) : {};
     const phase = ops?.status?.phase;
-    if (!ops || !claim.holder || !claim.lease || phase === 'Successful' || phase === 'Failed') return ops;
+    // Only a claim with a lease of its own is waited for: it will either be renewed (its run is
+    // alive) or run out (taken over next); an older claim without one is reported as it is.
+    const leased = !!ops?.metadata.annotations?.[LEASE_UNTIL_ANNOTATION];
+    if (!ops || !claim.holder || !claim.lease || !leased || phase === 'Successful' || phase === 'Failed')
+      return ops;
     const left = leaseLeft(claim.lease, new Date());
     if (left <= 0) return ops;
     console.log(

@@ -150,7 +150,7 @@ describe('npm run local interrupted at any point of a rotate or a change of issu
         if (signal === 'SIGINT') {
           expect(outcome.interruptedExit, outcome.interrupted.output()).toBe(130);
           expect(outcome.interrupted.output()).toMatch(
-            /recovered in .*; PerconaXtraDBOpsRequest demo\/.*: Failed/,
+            /RECOVERED in .*: PerconaXtraDBOpsRequest demo\/\S+ is Failed, the database resumed/,
           );
           expect(outcome.interrupted.output()).toMatch(
             /reason: execution local-\S+ was stopped \(ABORTED\).*\(interrupt\)/,
@@ -159,7 +159,9 @@ describe('npm run local interrupted at any point of a rotate or a change of issu
           expect(outcome.interruptedExit).toBeNull();
         }
         expect(outcome.rerunExit, outcome.rerun.output()).toBe(0);
-        expect(outcome.rerun.output()).toContain(`PerconaXtraDBOpsRequest demo/${name}: Successful`);
+        expect(outcome.rerun.output()).toContain(
+          `SUCCEEDED: PerconaXtraDBOpsRequest demo/${name} is Successful`,
+        );
         expect(Number.isNaN(outcome.unpausedAfterMs)).toBe(false);
         const ops = get<PerconaXtraDBOpsRequest>(sim, KINDS.PerconaXtraDBOpsRequest, name)!;
         expect(ops.status?.phase).toBe('Successful');

@@ -74,11 +74,12 @@ describe('A request touches only what it owns', () => {
         }),
       );
 
-      // The PodDisruptionBudget (maxUnavailable 1, one pod already down) refuses evicting pod 0.
+      // The PodDisruptionBudget (maxUnavailable 1, one pod already down) refuses evicting pod 0
+      // until the request's timeout.
       const result = await world.run({ namespace: NS, opsRequest: 'own-always' });
 
       expect(result.status).toBe('FAILED');
-      expect(result.error).toBe('KubeThrottledError');
+      expect(result.error).toBe('EvictionBlockedError');
       expect(world.ops('own-always').status?.phase).toBe('Failed');
       expect(podUids(world, DB)[sick]).toBe(before[sick]);
       expect(podUids(world, DB)).toEqual(before);

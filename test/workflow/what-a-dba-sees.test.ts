@@ -84,7 +84,10 @@ describe('What a DBA sees', () => {
   it('a PodDisruptionBudget refusing an eviction: waits naming the budget and the unhealthy pod, then goes on once it allows', async () => {
     world.sim.faults.holdNotReady(NS, `${DB}-2`);
     world.sim.store.delete('v1', 'Pod', NS, `${DB}-2`); // comes back NotReady: the budget has no room
-    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'sees-pdb', database: DB }));
+    // apply: Always, since IfReady refuses to start while a pod is not Ready (issue 10).
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', { name: 'sees-pdb', database: DB, spec: { apply: 'Always' } }),
+    );
     let released = false;
     const release = (p: Progress) => {
       // Let the budget allow disruptions again once the refusal has been reported twice.
@@ -130,7 +133,11 @@ describe('What a DBA sees', () => {
     world.sim.faults.holdNotReady(NS, `${DB}-2`);
     world.sim.store.delete('v1', 'Pod', NS, `${DB}-2`);
     world.createOps(
-      opsRequestFrom('pxcops-rotate', { name: 'sees-pdb-stuck', database: DB, spec: { timeout: '2s' } }),
+      opsRequestFrom('pxcops-rotate', {
+        name: 'sees-pdb-stuck',
+        database: DB,
+        spec: { timeout: '2s', apply: 'Always' },
+      }),
     );
     const evicted = evictions(world).length;
 
