@@ -50,15 +50,23 @@ export function describe(p: Progress): News | undefined {
       const why = `${p.state}: ${retryReason(p.error.name, cause)}; retry ${p.error.retry.attempt} of ${p.error.retry.of}`;
       return { text: why, wait: why };
     }
-    if (p.state === 'Roll back' || p.state === 'Finish rollback' || p.state === 'Check restored pod')
+    if (['Roll back', 'Finish rollback', 'Replace restored pod', 'Check restored pod'].includes(p.state))
       return { text: `${p.state} failed: ${plainReason(p.error?.name ?? 'Error', cause)}` };
     return { text: `${p.state} stopped: ${plainReason(p.error?.name ?? 'Error', cause)}` };
   }
   if (p.event === 'entered') {
     if (p.state === 'Validate') {
-      const what = i.opsRequest
-        ? `PerconaXtraDBOpsRequest ${i.namespace}/${i.opsRequest}`
-        : `a new request for PerconaXtraDB ${i.namespace}/${i.database}`;
+      // Validate's input is {request: <the execution input>, execution} (state "Receive input").
+      const r: Json = i.request ?? i;
+      if (r?.recover) {
+        const of = r.recover.opsRequest
+          ? `PerconaXtraDBOpsRequest ${r.recover.namespace}/${r.recover.opsRequest}`
+          : `the request execution ${r.recover.execution} claimed`;
+        return { text: `recovering ${of}` };
+      }
+      const what = r?.opsRequest
+        ? `PerconaXtraDBOpsRequest ${r.namespace}/${r.opsRequest}`
+        : `a new request for PerconaXtraDB ${r?.namespace}/${r?.database}`;
       return { text: `checking ${what}, its database and issuer` };
     }
     return undefined;
@@ -73,6 +81,14 @@ export function describe(p: Progress): News | undefined {
               : o.reason
             : `nothing to do: ${o.reason}`,
         };
+      if (o.recovery) {
+        const from = o.recovery.from ? `execution ${o.recovery.from}` : 'a request that no longer exists';
+        return {
+          text: o.recovery.resume
+            ? `${o.namespace}/${o.opsRequest}: taking over from ${from}, whose lease ran out: restoring what it changed, then starting over`
+            : `${o.namespace}/${o.opsRequest}: taking over from ${from} (${o.recovery.via}): restoring what it changed, then resuming the database`,
+        };
+      }
       const plan = o.plan ?? {};
       return {
         text: `${o.namespace}/${o.opsRequest}: ${plan.action}, ${plan.passes?.length ?? 1} pass(es) (${(plan.passes ?? []).join(', ')}) over ${plan.replicas} pods, timeout ${plan.timeoutSeconds}s per step`,
@@ -98,11 +114,18 @@ export function describe(p: Progress): News | undefined {
     }
     case 'Restart pod':
     case 'Check pod':
+    case 'Replace restored pod':
     case 'Check restored pod': {
       const c = o.check ?? {};
-      const who = `${p.state === 'Check restored pod' ? 'restored ' : ''}${podLabel(p)}`;
+      const restored = p.state === 'Check restored pod' || p.state === 'Replace restored pod';
+      const who = `${restored ? 'restored ' : ''}${podLabel(p)}`;
       const before = c.evicted
-        ? [{ ms: at(p, c.evictedAt), text: `${who} evicted (old UID ${i.pod?.uid ?? '?'})` }]
+        ? [
+            {
+              ms: at(p, c.evictedAt),
+              text: `${who} ${p.state === 'Replace restored pod' ? 'deleted to restart on the restored certificates' : 'evicted'} (old UID ${i.pod?.uid ?? '?'})`,
+            },
+          ]
         : [];
       if (c.blocked) {
         const why = `${who} cannot be evicted yet: ${c.message}; trying again every 5s until ${String(c.deadline).slice(11, 19)} UTC`;

@@ -97,3 +97,55 @@ describe('Progress lines', () => {
     );
   });
 });
+
+describe('What a DBA sees of a recovery', () => {
+  const at = (p: Partial<Progress>): Progress =>
+    ({ state: 'Validate', type: 'Task', event: 'done', elapsedMs: 0, startedAt: 0, ...p }) as Progress;
+
+  it('names the request it recovers and the execution it takes over from, not an empty plan', () => {
+    expect(
+      news(
+        at({
+          event: 'entered',
+          input: { request: { recover: { execution: 'rotate-1', status: 'ABORTED' } } },
+        }),
+      )?.text,
+    ).toBe('recovering the request execution rotate-1 claimed');
+    expect(
+      news(
+        at({
+          output: {
+            namespace: 'demo',
+            opsRequest: 'pxops-rotate',
+            skip: false,
+            recovery: { from: 'rotate-1', via: 'event rule' },
+          },
+        }),
+      )?.text,
+    ).toBe(
+      'demo/pxops-rotate: taking over from execution rotate-1 (event rule): restoring what it changed, then resuming the database',
+    );
+    expect(
+      news(
+        at({
+          output: {
+            namespace: 'demo',
+            opsRequest: 'pxops-rotate',
+            skip: false,
+            recovery: { from: 'local-1', resume: true, via: 'lease take-over' },
+          },
+        }),
+      )?.text,
+    ).toMatch(
+      /taking over from execution local-1, whose lease ran out: restoring what it changed, then starting over$/,
+    );
+  });
+
+  it('reads the request from the wrapped input Validate gets', () => {
+    expect(
+      news(
+        at({ event: 'entered', input: { request: { namespace: 'demo', opsRequest: 'r' }, execution: 'e' } }),
+      )?.text,
+    ).toBe('checking PerconaXtraDBOpsRequest demo/r, its database and issuer');
+  });
+});
