@@ -279,7 +279,8 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
         return [alias, ca];
       }),
     ) as Record<CertificateAlias, CertificateAuthority>;
-    for (const alias of CERTIFICATE_ALIASES) neverTheCa(caByAlias[alias].secretRef, ns, Object.values(targetNames));
+    for (const alias of CERTIFICATE_ALIASES)
+      neverTheCa(caByAlias[alias].secretRef, ns, Object.values(targetNames));
     const ca = caByAlias.server;
     const oldCa = keepOld ? decoded(pki, secrets.get(currentNames.server))?.['ca.crt'] : undefined;
     const issued = await issueCertificates({

@@ -12,6 +12,7 @@
 import type { Deps } from '../deps.js';
 import { InvalidRequestError, KubeRequestError, LeaseLostError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
+import { specHash } from '../model/frozen-spec.js';
 import {
   claimMetadata,
   claimOf,
@@ -21,7 +22,6 @@ import {
   renewalDue,
   renewalPatch,
 } from '../model/lease.js';
-import { specHash } from '../model/frozen-spec.js';
 import { CLAIMED_AT_ANNOTATION, SPEC_HASH_ANNOTATION } from '../model/names.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 
