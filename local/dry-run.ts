@@ -35,6 +35,7 @@ export function readOnly(kube: Kube): Kube {
     patch: refuse('patch an object'),
     delete: refuse('delete an object'),
     evict: refuse('evict a pod'),
+    exec: refuse('run a command in a pod'),
   } as Kube;
 }
 
