@@ -13,6 +13,8 @@ export const CLAIM_ANNOTATION = `${GROUP}/claimed-by`;
 export const SPEC_HASH_ANNOTATION = `${GROUP}/spec-hash`;
 /** On the OpsRequest: when the claim was made (for the "one request per database" wait). */
 export const CLAIMED_AT_ANNOTATION = `${GROUP}/claimed-at`;
+/** On the OpsRequest: `Reload` or `Restart`, how pods pick up new certificates (default: the stack's DefaultRestartMode). */
+export const RESTART_MODE_ANNOTATION = `${GROUP}/restart-mode`;
 /** On console-created OpsRequests: where the request came from. */
 export const SOURCE_LABEL = `${GROUP}/source`;
 /** On console-created OpsRequests: the execution that created it (label-safe form). */

@@ -25,7 +25,14 @@ import {
   backupSecretName,
   MANAGED_BY,
 } from '../model/names.js';
-import { type PassKind, type Plan, type TargetTls, targetTls } from '../model/plan.js';
+import {
+  type PassKind,
+  type Plan,
+  RELOADABLE_ACTIONS,
+  type RestartMode,
+  type TargetTls,
+  targetTls,
+} from '../model/plan.js';
 import type { CertificateAlias, PerconaXtraDB } from '../model/types.js';
 import { CERTIFICATE_ALIASES } from '../model/types.js';
 import { applyWiring, snapshotWiring, type TlsWiring, type WiringSnapshot } from '../model/wiring.js';
@@ -82,6 +89,17 @@ export interface Round {
   kind: PassKind;
   /** The workload's controller rolls the pods itself (RollingUpdate and the template changed). */
   rollout: boolean;
+  /**
+   * How the pods pick up this pass: `Reload` when the request asks for it and the pass keeps the
+   * Secret names, mount paths and pod template (rotate, update, change of issuer); else `Restart`.
+   */
+  mode: RestartMode;
+  /**
+   * Peers provably trust the old and the new server material at once: the new ca.crt still
+   * trusts the old certificate and the old ca.crt already trusts the new one. Only then may pods
+   * reload in parallel (a pod that has reloaded and one that has not yet still trust each other).
+   */
+  trustOverlap: boolean;
   selector: string;
   pods: PodToRestart[];
   /** Public facts about what was issued (serials, notAfter): never key material. */
@@ -316,6 +334,36 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       reason: 'TrustBundleSynced',
       message: `ca.crt trusts both the current CA and ${describeIssuer(server.ref, ns)}'s CA`,
     });
+  } else if (kind === 'retire-ca') {
+    // Every leaf is from the new issuers now: drop from each ca.crt the CAs trusted before the
+    // request that anchor none of them, so the old CA is no longer trusted when the request ends.
+    const pki = await loadPki();
+    const backup = await deps.kube.get<SecretObject>(KINDS.Secret, {
+      namespace: ns,
+      name: backupSecretName(plan.database, opsRequest),
+    });
+    const names = [...new Set(Object.values(currentNames))];
+    const leaves = names.map((n) => decoded(pki, secrets.get(n))?.['tls.crt'] ?? '');
+    let serverCa: string | undefined;
+    for (const name of names) {
+      const secret = secrets.get(name);
+      const data = decoded(pki, secret);
+      const before = backup?.data?.[backupKey(name, 'ca.crt')];
+      if (!secret || !data?.['ca.crt'] || !before) continue;
+      const retired = pki.retireTrust(data['ca.crt'], Buffer.from(before, 'base64').toString('utf8'), leaves);
+      if (name === currentNames.server) serverCa = retired;
+      if (!retired || retired === data['ca.crt']) continue;
+      changedTrust = true;
+      await kube.replace(KINDS.Secret, { ...secret, data: { ...secret.data, 'ca.crt': base64(retired) } });
+    }
+    if (serverCa) await syncAppBinding(serverCa, currentNames.client);
+    conditions.push({
+      type: 'CertificateSynced',
+      status: 'True',
+      reason: 'RetiredOldCA',
+      message:
+        'ca.crt trusts only the CAs of the certificates now served: the previous CA is no longer trusted',
+    });
   }
 
   let templateChanged = false;
@@ -347,10 +395,24 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
 
   // A trust pass that changed no ca.crt (the pods trust the new CA already) restarts nothing.
   const restart =
-    kind === 'certificates' || (kind === 'trust-bundle' && changedTrust) || templateChanged || specChanged;
+    kind === 'certificates' ||
+    ((kind === 'trust-bundle' || kind === 'retire-ca') && changedTrust) ||
+    templateChanged ||
+    specChanged;
   const rollout = templateChanged && rollsItself(workload.object);
   const selector = selectorOf(workload.object, plan.database);
   const pods = restart ? await podsToRestart(deps, ns, selector, plan, rollout) : [];
+  const mode: RestartMode =
+    plan.restartMode === 'Reload' &&
+    RELOADABLE_ACTIONS.has(plan.action) &&
+    kind !== 'wiring' &&
+    !templateChanged &&
+    pods.length > 0
+      ? 'Reload'
+      : 'Restart';
+  const trustOverlap =
+    mode === 'Reload' &&
+    (await overlaps(currentNames.server, secrets, await readServerSecret(deps, ns, currentNames.server)));
 
   await updateOpsStatus(deps, ops, { conditions });
   await recordEvent(
@@ -361,11 +423,56 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       ? 'IssueCertificates'
       : kind === 'trust-bundle'
         ? 'UpdateTrustBundle'
-        : 'UpdatePetSets',
-    `Pass ${pass + 1}/${plan.passes.length} (${kind}) done for PerconaXtraDB ${ns}/${plan.database}; ${pods.length} pod(s) to restart`,
+        : kind === 'retire-ca'
+          ? 'RetireOldCA'
+          : 'UpdatePetSets',
+    `Pass ${pass + 1}/${plan.passes.length} (${kind}) done for PerconaXtraDB ${ns}/${plan.database}; ${pods.length} pod(s) to ${mode === 'Reload' ? `reload${trustOverlap ? ' in parallel' : ''}` : 'restart'}`,
   );
-  logger.info('pass done', { pass, kind, templateChanged, specChanged, rollout, pods: pods.length });
-  return { pass, next: pass + 1, more: !final, kind, rollout, selector, pods, certificates };
+  logger.info('pass done', {
+    pass,
+    kind,
+    templateChanged,
+    specChanged,
+    rollout,
+    mode,
+    trustOverlap,
+    pods: pods.length,
+  });
+  return {
+    pass,
+    next: pass + 1,
+    more: !final,
+    kind,
+    rollout,
+    mode,
+    trustOverlap,
+    selector,
+    pods,
+    certificates,
+  };
+}
+
+async function readServerSecret(deps: Deps, ns: string, name: string): Promise<SecretObject | undefined> {
+  return deps.kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
+}
+
+/**
+ * Whether the server Secret before this pass (`secrets`, read at the start) and after it trust
+ * each other's certificate: then a pod that loaded either can verify a peer that loaded the other.
+ */
+async function overlaps(
+  name: string,
+  before: Map<string, SecretObject>,
+  after: SecretObject | undefined,
+): Promise<boolean> {
+  const pki = await loadPki();
+  const old = decoded(pki, before.get(name));
+  const now = decoded(pki, after);
+  if (!old?.['tls.crt'] || !old['ca.crt'] || !now?.['tls.crt'] || !now['ca.crt']) return false;
+  return pki.trustOverlap(
+    { certPem: old['tls.crt'], caPem: old['ca.crt'] },
+    { certPem: now['tls.crt'], caPem: now['ca.crt'] },
+  );
 }
 
 /** The specs of the Certificates that own any of `secretNames`, to restore on rollback. */

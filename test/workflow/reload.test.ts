@@ -1,0 +1,220 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { KINDS } from '../../functions/kube/types.js';
+import { RESTART_MODE_ANNOTATION } from '../../functions/model/names.js';
+import { chainsTo, inspectTlsSecret } from '../../functions/pki/index.js';
+import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
+import { waitForPodsReady } from '../../local/sim/fixtures.js';
+import type { J } from '../../local/sim/store.js';
+import { evictions, NS, podUids, secretPem, startWorld, type World } from './helpers.js';
+
+const DB = 'reload-pxc';
+const PODS = [`${DB}-0`, `${DB}-1`, `${DB}-2`];
+const RELOAD = { [RESTART_MODE_ANNOTATION]: 'Reload' };
+
+/** The serial of the server certificate each pod's mysqld has loaded, by pod. */
+function loadedSerials(world: World): Record<string, string | undefined> {
+  return Object.fromEntries(PODS.map((p) => [p, world.sim.mysqld.view(NS, p)?.server?.serial]));
+}
+
+function serverSerial(world: World): string {
+  return inspectTlsSecret({
+    'tls.crt': secretPem(world, `${DB}-server-cert`, 'tls.crt'),
+  }).serial.toUpperCase();
+}
+
+function execCount(world: World): number {
+  return world.sim.requests.all().filter((r) => /\/pods\/[^/]+\/exec/.test(r.path)).length;
+}
+
+function conditions(world: World, ops: string) {
+  return world.ops(ops).status?.conditions ?? [];
+}
+
+describe('Reload mode: TLS reloaded inside running pods, restarts only where a reload cannot be proven', () => {
+  let world: World;
+  beforeAll(async () => {
+    // Running pods see a Secret change 300 ms after the write, as a kubelet sync would (scaled down).
+    world = await startWorld({ simulator: { secretPropagationMs: 300 } });
+    await world.createDatabase({ name: DB });
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'reload-add', database: DB }));
+    const added = await world.run({ namespace: NS, opsRequest: 'reload-add' });
+    expect(added.status, added.cause).toBe('SUCCEEDED');
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+  beforeEach(() => {
+    world.sim.requests.reset();
+    world.sim.faults.reset();
+  });
+
+  it('rotates without a restart: every pod serves the new certificate, no eviction, same pod UIDs', async () => {
+    const before = podUids(world, DB);
+    const oldSerial = serverSerial(world);
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', { name: 'reload-rotate', database: DB, annotations: RELOAD }),
+    );
+
+    const result = await world.run({ namespace: NS, opsRequest: 'reload-rotate' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const serial = serverSerial(world);
+    expect(serial).not.toBe(oldSerial);
+    expect(loadedSerials(world)).toEqual(Object.fromEntries(PODS.map((p) => [p, serial])));
+    expect(podUids(world, DB)).toEqual(before);
+    expect(evictions(world)).toEqual({});
+    const ops = world.ops('reload-rotate');
+    expect(ops.status?.phase).toBe('Successful');
+    for (const pod of PODS)
+      expect(
+        conditions(world, 'reload-rotate').find((c) => c.type === `ReloadTLS--${pod}`)?.status,
+        pod,
+      ).toBe('True');
+    const successful = conditions(world, 'reload-rotate').find((c) => c.type === 'Successful');
+    expect(successful?.message).toMatch(
+      /Reload mode: TLS reloaded without a restart in 3 pod\(s\), none restarted/,
+    );
+    expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
+  });
+
+  it('updates certificate fields without a restart: the server presents the certificate with the new field', async () => {
+    const before = podUids(world, DB);
+    world.createOps(
+      opsRequestFrom('pxcops-update', { name: 'reload-update', database: DB, annotations: RELOAD }),
+    );
+
+    const result = await world.run({ namespace: NS, opsRequest: 'reload-update' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const serial = serverSerial(world);
+    expect(loadedSerials(world)).toEqual(Object.fromEntries(PODS.map((p) => [p, serial])));
+    const loaded = world.sim.mysqld.view(NS, PODS[0]!)!.server!.certPem;
+    expect(loaded).toBe(secretPem(world, `${DB}-server-cert`, 'tls.crt'));
+    expect(podUids(world, DB)).toEqual(before);
+    expect(evictions(world)).toEqual({});
+  });
+
+  it('changes the issuer in three reloaded passes and retires the old CA by the end, Galera reloaded too', async () => {
+    await encryptClusterTraffic(world);
+    const before = podUids(world, DB);
+    const oldCa = world.issuer.certPem;
+    const next = await createCaIssuer(world.sim, { kind: 'ClusterIssuer', name: 'reload-new-ca' });
+    world.createOps(
+      opsRequestFrom('pxcops-change-issuer', {
+        name: 'reload-change-issuer',
+        database: DB,
+        annotations: RELOAD,
+        tls: { issuerRef: { apiGroup: 'cert-manager.io', kind: 'ClusterIssuer', name: 'reload-new-ca' } },
+      }),
+    );
+    world.sim.requests.reset();
+
+    const result = await world.run({ namespace: NS, opsRequest: 'reload-change-issuer' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const passes = result.events.filter(
+      (e) => e.type === 'StateEntered' && e.state?.name === 'Change certificates',
+    );
+    expect(passes).toHaveLength(3);
+    expect(podUids(world, DB)).toEqual(before);
+    expect(evictions(world)).toEqual({});
+    for (const alias of ['server', 'client', 'metrics-exporter']) {
+      const ca = secretPem(world, `${DB}-${alias}-cert`, 'ca.crt')!;
+      expect(ca.match(/BEGIN CERTIFICATE/g), alias).toHaveLength(1);
+      expect(chainsTo(secretPem(world, `${DB}-${alias}-cert`, 'tls.crt')!, next.certPem), alias).toBe(true);
+    }
+    for (const pod of PODS) {
+      const view = world.sim.mysqld.view(NS, pod)!;
+      // What the servers have loaded no longer trusts the retired CA, in both TLS contexts.
+      expect(view.server!.caPem, pod).not.toContain(oldCa.trim().split('\n')[1]);
+      expect(view.galera?.caPem, pod).toBe(view.server!.caPem);
+      expect(chainsTo(view.server!.certPem, next.certPem), pod).toBe(true);
+    }
+    const galera = world.sim.mysqld.reloads().filter((r) => r.what === 'galera' && r.ok);
+    expect(galera.length).toBeGreaterThanOrEqual(PODS.length * 3);
+    expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
+  });
+
+  it('restarts only the pod whose reload fails, and the request still succeeds', async () => {
+    const before = podUids(world, DB);
+    world.sim.faults.failReload(NS, PODS[1]!, { what: 'tls', message: 'injected: cannot load the key' });
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', { name: 'reload-fault', database: DB, annotations: RELOAD }),
+    );
+
+    const result = await world.run({ namespace: NS, opsRequest: 'reload-fault' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const after = podUids(world, DB);
+    expect(after[PODS[0]!]).toBe(before[PODS[0]!]);
+    expect(after[PODS[2]!]).toBe(before[PODS[2]!]);
+    expect(after[PODS[1]!]).not.toBe(before[PODS[1]!]);
+    expect(evictions(world)).toEqual({ [PODS[1]!]: 1 });
+    const serial = serverSerial(world);
+    expect(loadedSerials(world)).toEqual(Object.fromEntries(PODS.map((p) => [p, serial])));
+    const fallback = conditions(world, 'reload-fault').find((c) => c.type === `ReloadFallback--${PODS[1]}`);
+    expect(fallback?.message).toMatch(
+      /ALTER INSTANCE RELOAD TLS failed: ERROR 3888.*injected: cannot load the key/,
+    );
+    expect(conditions(world, 'reload-fault').find((c) => c.type === 'Successful')?.message).toMatch(
+      new RegExp(`1 restarted because a reload could not be proven \\(${PODS[1]}`),
+    );
+    const events = world.sim.store
+      .list<J>('v1', 'Event', NS)
+      .filter((e) => e.involvedObject?.name === 'reload-fault' && e.reason === 'ReloadFallback');
+    expect(events.map((e) => e.type)).toEqual(['Warning']);
+    expect(events[0].message).toContain(PODS[1]);
+  });
+
+  it('without the annotation behaves as before: no exec, every pod restarted', async () => {
+    const before = podUids(world, DB);
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'reload-absent', database: DB }));
+
+    const result = await world.run({ namespace: NS, opsRequest: 'reload-absent' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(execCount(world)).toBe(0);
+    expect(evictions(world)).toEqual(Object.fromEntries(PODS.map((p) => [p, 1])));
+    const after = podUids(world, DB);
+    for (const pod of PODS) expect(after[pod], pod).not.toBe(before[pod]);
+    expect(result.events.some((e) => e.state?.name === 'Reload pods')).toBe(false);
+  });
+
+  it('refuses an unknown restart mode with a clear reason, changing nothing', async () => {
+    const serial = serverSerial(world);
+    const before = podUids(world, DB);
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', {
+        name: 'reload-typo',
+        database: DB,
+        annotations: { [RESTART_MODE_ANNOTATION]: 'reload' },
+      }),
+    );
+
+    const result = await world.run({ namespace: NS, opsRequest: 'reload-typo' });
+
+    expect(result.status).toBe('FAILED');
+    const ops = world.ops('reload-typo');
+    expect(ops.status?.phase).toBe('Failed');
+    expect(conditions(world, 'reload-typo').find((c) => c.type === 'Failed')?.message).toMatch(
+      /pxc-tls-ops\.io\/restart-mode.*"reload" is not Reload or Restart/,
+    );
+    expect(serverSerial(world)).toBe(serial);
+    expect(podUids(world, DB)).toEqual(before);
+    expect(execCount(world)).toBe(0);
+    expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+  });
+});
+
+/** Turns on Galera's own TLS (--pxc-encrypt-cluster-traffic=ON) and restarts the pods on it. */
+async function encryptClusterTraffic(world: World): Promise<void> {
+  const set = world.get(KINDS.PetSet, DB) as J;
+  const c = set.spec.template.spec.containers.find((x: J) => x.name === 'perconaxtradb');
+  // Before the TLS args, where the wiring keeps other args (else the final pass rewrites the template).
+  c.args = ['--pxc-encrypt-cluster-traffic=ON', ...c.args];
+  world.sim.store.put(set);
+  for (const p of PODS) world.sim.store.delete('v1', 'Pod', NS, p);
+  await new Promise((r) => setTimeout(r, 200));
+  await waitForPodsReady(world.sim, NS, PODS);
+  for (const p of PODS) expect(world.sim.mysqld.view(NS, p)?.encryptClusterTraffic, p).toBe(true);
+}
