@@ -146,6 +146,14 @@ function holdSeconds(): number {
   return Number.isFinite(v) && v > 0 ? v : DEFAULT_RELOAD_HOLD_SECONDS;
 }
 
+interface ReloadEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  /** A wait: one Event refreshed at each check rather than repeated. */
+  series?: string;
+}
+
 type PodOutcome =
   | { state: 'waiting' }
   | { state: 'reloaded'; detail: string }
@@ -195,7 +203,7 @@ export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<Re
   const expected = state.pending.length ? await expectedMaterial(input, deps) : undefined;
   const hold = Math.min(holdSeconds(), Math.max(0, (Date.parse(state.deadline) - now) / 1000));
   const until = now + hold * 1000;
-  const events: Array<{ type: 'Normal' | 'Warning'; reason: string; message: string }> = [];
+  const events: ReloadEvent[] = [];
   for (;;) {
     const pods = await podsByName(input, deps, round.selector);
     const outcomes = await Promise.all(
@@ -236,7 +244,15 @@ export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<Re
   }
 
   state.done = state.pending.length === 0;
-  if (events.length > 0 || state.done) await record(input, deps, state, events);
+  if (!state.done) {
+    events.push({
+      type: 'Normal',
+      reason: 'WaitingForReload',
+      message: `Waiting for the new certificate files to reach ${state.pending.map((p) => `${ns}/${p.name}`).join(', ')} (the kubelet syncs Secret volumes about once a minute); a pod without them at ${state.deadline} is restarted instead`,
+      series: `reload/${round.pass}`,
+    });
+  }
+  await record(input, deps, state, events);
   if (!state.done) {
     deps.logger.info('waiting for the new files to reach the pods', {
       pending: state.pending.map((p) => p.name),
@@ -373,10 +389,11 @@ async function record(
   input: ReloadPodsInput,
   deps: Deps,
   state: ReloadState,
-  events: Array<{ type: 'Normal' | 'Warning'; reason: string; message: string }>,
+  events: ReloadEvent[],
 ): Promise<void> {
   const ops = await getOpsRequest(deps.kube, input.namespace, input.opsRequest);
-  for (const e of events) await recordEvent(deps, ops, e.type, e.reason, e.message);
+  for (const e of events)
+    await recordEvent(deps, ops, e.type, e.reason, e.message, e.series ? { series: e.series } : {});
   if (!state.done) return;
   const pass = `pass ${input.round.pass + 1}/${input.plan.passes.length} (${input.round.kind})`;
   const conditions: ConditionInput[] = [

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KINDS } from '../../functions/kube/types.js';
 import { RESTART_MODE_ANNOTATION } from '../../functions/model/names.js';
 import { chainsTo, inspectTlsSecret } from '../../functions/pki/index.js';
+import { progressPrinter } from '../../local/runner/progress.js';
 import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
 import { waitForPodsReady } from '../../local/sim/fixtures.js';
 import type { J } from '../../local/sim/store.js';
@@ -164,6 +165,67 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
       .filter((e) => e.involvedObject?.name === 'reload-fault' && e.reason === 'ReloadFallback');
     expect(events.map((e) => e.type)).toEqual(['Warning']);
     expect(events[0].message).toContain(PODS[1]);
+  });
+
+  it('waits for the kubelet to sync the files, saying so in the terminal and in a refreshed Event', async () => {
+    const before = podUids(world, DB);
+    world.sim.secretPropagationMs = 1500;
+    process.env.RELOAD_HOLD_SECONDS = '0.3';
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', { name: 'reload-slow', database: DB, annotations: RELOAD }),
+    );
+    const lines: string[] = [];
+    const printer = progressPrinter('', (l) => lines.push(l));
+    try {
+      const result = await world.run({ namespace: NS, opsRequest: 'reload-slow' }, { onProgress: printer });
+      expect(result.status, result.cause).toBe('SUCCEEDED');
+    } finally {
+      printer.stop();
+      world.sim.secretPropagationMs = 300;
+      delete process.env.RELOAD_HOLD_SECONDS;
+    }
+    const text = lines.join('\n');
+    expect(text).toMatch(/TLS to reload in 3 running pod\(s\) in parallel/);
+    expect(text).toMatch(
+      /waiting for the new certificate files to reach reload-pxc-0, reload-pxc-1, reload-pxc-2 \(kubelet sync\)/,
+    );
+    expect(text).toMatch(/TLS reloaded without a restart in reload-pxc-0, reload-pxc-1, reload-pxc-2/);
+    const waits = world.sim.store
+      .list<J>('v1', 'Event', NS)
+      .filter((e) => e.involvedObject?.name === 'reload-slow' && e.reason === 'WaitingForReload');
+    expect(waits).toHaveLength(1);
+    expect(waits[0].count).toBeGreaterThan(1);
+    expect(podUids(world, DB)).toEqual(before);
+    expect(evictions(world)).toEqual({});
+  });
+
+  it('restarts the pods whose files never arrive before spec.timeout, and the request succeeds', async () => {
+    const before = podUids(world, DB);
+    world.sim.secretPropagationMs = 60_000;
+    process.env.RELOAD_HOLD_SECONDS = '0.5';
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', {
+        name: 'reload-never',
+        database: DB,
+        annotations: RELOAD,
+        spec: { timeout: '2s' },
+      }),
+    );
+    try {
+      const result = await world.run({ namespace: NS, opsRequest: 'reload-never' });
+      expect(result.status, result.cause).toBe('SUCCEEDED');
+    } finally {
+      world.sim.secretPropagationMs = 300;
+      delete process.env.RELOAD_HOLD_SECONDS;
+    }
+    expect(evictions(world)).toEqual(Object.fromEntries(PODS.map((p) => [p, 1])));
+    const after = podUids(world, DB);
+    for (const pod of PODS) expect(after[pod], pod).not.toBe(before[pod]);
+    const serial = serverSerial(world);
+    expect(loadedSerials(world)).toEqual(Object.fromEntries(PODS.map((p) => [p, serial])));
+    expect(
+      conditions(world, 'reload-never').find((c) => c.type === `ReloadFallback--${PODS[0]}`)?.message,
+    ).toMatch(/did not show the new files by the timeout/);
   });
 
   it('without the annotation behaves as before: no exec, every pod restarted', async () => {
