@@ -10,8 +10,8 @@
  *   npm run bench -- --json bench.json     # also write the figures as JSON
  *   npm run bench -- --runs 5              # repetitions of each rotation case (default 3)
  *
- * Groups: rotation, transitions, requests (these three share the executions), coldstart,
- * certificates, scale. Exits 0 when targets are missed (they print MISS); non-zero only when a
+ * Groups: rotation, transitions, requests (these three share the executions), reload (Reload
+ * mode against Restart mode, Secret propagation 2 s), coldstart, certificates, scale. Exits 0 when targets are missed (they print MISS); non-zero only when a
  * benchmark breaks.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -20,10 +20,19 @@ import { parseArgs } from 'node:util';
 import { benchColdStart } from './coldstart.js';
 import { benchExecutions } from './executions.js';
 import { benchCertificates } from './pki.js';
+import { benchReload } from './reload.js';
 import { benchScale } from './scale.js';
 import { type Figure, renderTable } from './stats.js';
 
-export const GROUPS = ['rotation', 'transitions', 'requests', 'coldstart', 'certificates', 'scale'] as const;
+export const GROUPS = [
+  'rotation',
+  'transitions',
+  'requests',
+  'reload',
+  'coldstart',
+  'certificates',
+  'scale',
+] as const;
 type Group = (typeof GROUPS)[number];
 
 const { values } = parseArgs({
@@ -147,8 +156,23 @@ if (selected('rotation') || selected('transitions') || selected('requests')) {
   });
 }
 
+if (selected('reload')) {
+  await section('reload', async () => {
+    const r = await benchReload({
+      runs,
+      podReadyDelayMs: quick ? 1000 : 5000,
+      secretPropagationMs: 2000,
+      sizes: [3, 7],
+      onProgress: log,
+    });
+    details.reload = r.runs;
+    figures.push(...r.figures);
+  });
+}
+
 const ORDER = [
   'Rotation overhead',
+  'Reload mode',
   'State transitions',
   'Kubernetes API requests',
   'Cold start',
