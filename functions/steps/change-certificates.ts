@@ -38,7 +38,7 @@ import { CERTIFICATE_ALIASES } from '../model/types.js';
 import { applyWiring, snapshotWiring, type TlsWiring, type WiringSnapshot } from '../model/wiring.js';
 import type { CertificateAuthority } from '../pki/index.js';
 import { loadPki, type Pki } from '../pki/load.js';
-import { defaultSecretName } from '../pki/profile.js';
+import { BACKDATE_MS, defaultSecretName } from '../pki/profile.js';
 import {
   type AppBindingTls,
   appBindingTlsOf,
@@ -86,7 +86,8 @@ export interface Round {
   pass: number;
   next: number;
   more: boolean;
-  kind: PassKind;
+  /** The pass; `rollback` for the round the failure path reloads back onto the restored files. */
+  kind: PassKind | 'rollback';
   /** The workload's controller rolls the pods itself (RollingUpdate and the template changed). */
   rollout: boolean;
   /**
@@ -268,7 +269,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
             ),
           }
         : {}),
-      now: deps.clock.now(),
+      now: issueTime(deps.clock.now(), replacedNotBefore(pki, secrets.get(currentNames.server))),
     });
     for (const s of issued) {
       await upsertSecret(kube, secretManifest(s, ns, ownerRefs(db)), secrets.get(s.secretName));
@@ -496,6 +497,30 @@ async function originalCa(
   });
   const b64 = backup?.data?.[backupKey(serverSecret, 'ca.crt')];
   return b64 ? Buffer.from(b64, 'base64').toString('utf8') : undefined;
+}
+
+/** notBefore of the server certificate a pass replaces, when there is one to read. */
+function replacedNotBefore(pki: Pki, secret: SecretObject | undefined): Date | undefined {
+  const crt = decoded(pki, secret)?.['tls.crt'];
+  if (!crt) return undefined;
+  try {
+    return new Date(pki.inspectTlsSecret({ 'tls.crt': crt }).notBefore);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The issuing time of new certificates: now, unless that would give them the same notBefore (to
+ * the second) as the certificate they replace — then one second after it. Validity is all MySQL
+ * reports of the certificate it loaded (`Ssl_server_not_before`), so two certificates with the
+ * same validity could not be told apart and a reload could never be proven (two requests within
+ * one second: tests, scripts). The certificate is still valid at once: notBefore is backdated.
+ */
+export function issueTime(now: Date, replaced: Date | undefined): Date {
+  if (!replaced) return now;
+  const backdated = Math.floor(now.getTime() / 1000) * 1000 - BACKDATE_MS;
+  return backdated > replaced.getTime() ? now : new Date(replaced.getTime() + BACKDATE_MS + 1000);
 }
 
 function decoded(pki: Pki, secret: SecretObject | undefined): Record<string, string | undefined> | undefined {

@@ -170,6 +170,8 @@ interface Expected {
 export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<ReloadRound> {
   const { namespace: ns, plan, round } = input;
   const now = deps.clock.now().getTime();
+  // The failure path reloading pods back onto the restored files: fallbacks are reported, not restarted.
+  const rollback = round.kind === 'rollback';
   const state: ReloadState = round.reload
     ? structuredClone(round.reload)
     : {
@@ -219,7 +221,7 @@ export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<Re
         events.push({
           type: 'Normal',
           reason: 'ReloadTLS',
-          message: `Reloaded TLS in Pod ${ns}/${pod.name} without a restart (${pod.index + 1}/${pod.total}): ${o.detail}`,
+          message: `Reloaded TLS in Pod ${ns}/${pod.name} ${rollback ? 'back onto the restored certificate files' : 'without a restart'} (${pod.index + 1}/${pod.total}): ${o.detail}`,
         });
       } else if (o.state === 'fallback') {
         fallBack(pod, o.reason);
@@ -239,7 +241,7 @@ export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<Re
     events.push({
       type: 'Warning',
       reason: 'ReloadFallback',
-      message: `Could not prove a TLS reload in Pod ${ns}/${f.name}: ${f.reason}; restarting it instead`,
+      message: `Could not prove a TLS reload in Pod ${ns}/${f.name}: ${f.reason}; ${rollback ? 'it serves the failed request’s certificate until its next restart' : 'restarting it instead'}`,
     });
   }
 
@@ -260,7 +262,7 @@ export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<Re
     });
     return { ...round, reload: state };
   }
-  const restart = round.pods.filter((p) => state.fallback.some((f) => f.name === p.name));
+  const restart = rollback ? [] : round.pods.filter((p) => state.fallback.some((f) => f.name === p.name));
   deps.logger.info('reload pass done', { reloaded: state.reloaded, restart: restart.map((p) => p.name) });
   return {
     ...round,
@@ -394,7 +396,8 @@ async function record(
   const ops = await getOpsRequest(deps.kube, input.namespace, input.opsRequest);
   for (const e of events)
     await recordEvent(deps, ops, e.type, e.reason, e.message, e.series ? { series: e.series } : {});
-  if (!state.done) return;
+  // The rollback's reloads go to the final reason instead: these conditions describe the passes.
+  if (!state.done || input.round.kind === 'rollback') return;
   const pass = `pass ${input.round.pass + 1}/${input.plan.passes.length} (${input.round.kind})`;
   const conditions: ConditionInput[] = [
     ...state.reloaded.map((pod) => ({

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KINDS } from '../../functions/kube/types.js';
 import { RESTART_MODE_ANNOTATION } from '../../functions/model/names.js';
 import { chainsTo, inspectTlsSecret } from '../../functions/pki/index.js';
+import type { TaskFn } from '../../local/runner/index.js';
 import { progressPrinter } from '../../local/runner/progress.js';
 import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
 import { waitForPodsReady } from '../../local/sim/fixtures.js';
@@ -226,6 +227,55 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
     expect(
       conditions(world, 'reload-never').find((c) => c.type === `ReloadFallback--${PODS[0]}`)?.message,
     ).toMatch(/did not show the new files by the timeout/);
+  });
+
+  it('on failure, reloads the pods that loaded the new certificate back onto the restored files', async () => {
+    const before = podUids(world, DB);
+    const original = serverSerial(world);
+    // pod 1 cannot reload, so it is restarted; its new pod is held NotReady until the rollback.
+    world.sim.faults.failReload(NS, PODS[1]!, { what: 'tls', times: 1 });
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', {
+        name: 'reload-rollback',
+        database: DB,
+        annotations: RELOAD,
+        spec: { timeout: '3s' },
+      }),
+    );
+    let evicted = false;
+    const kube = new Proxy(world.kube, {
+      get: (target, key) =>
+        key === 'evict'
+          ? async (ref: { namespace: string; name: string }) => {
+              await target.evict(ref);
+              evicted = true;
+              world.sim.faults.holdNotReady(NS, ref.name);
+            }
+          : Reflect.get(target, key, target).bind(target),
+    });
+    const wrapTask = (state: string, fn: TaskFn): TaskFn =>
+      state !== 'Check restored pod'
+        ? fn
+        : async (input) => {
+            world.sim.faults.release(NS, PODS[1]!);
+            return fn(input);
+          };
+
+    const result = await world.run({ namespace: NS, opsRequest: 'reload-rollback' }, { kube, wrapTask });
+
+    expect(result.status).toBe('FAILED');
+    expect(evicted).toBe(true);
+    expect(serverSerial(world)).toBe(original);
+    // Every pod serves the restored certificate again: 0 and 2 reloaded back, 1 restarted on it.
+    expect(loadedSerials(world)).toEqual(Object.fromEntries(PODS.map((p) => [p, original])));
+    const after = podUids(world, DB);
+    expect(after[PODS[0]!]).toBe(before[PODS[0]!]);
+    expect(after[PODS[2]!]).toBe(before[PODS[2]!]);
+    const failed = conditions(world, 'reload-rollback').find((c) => c.type === 'Failed');
+    expect(failed?.message).toMatch(
+      new RegExp(`restarted ${PODS[1]}; reloaded ${PODS[0]}, ${PODS[2]} back onto them`),
+    );
+    expect(result.events.some((e) => e.state?.name === 'Reload restored pods')).toBe(true);
   });
 
   it('without the annotation behaves as before: no exec, every pod restarted', async () => {

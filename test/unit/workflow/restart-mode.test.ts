@@ -4,6 +4,7 @@ import { RESTART_MODE_ANNOTATION } from '../../../functions/model/names.js';
 import { passesFor, restartModeOf } from '../../../functions/model/plan.js';
 import type { PerconaXtraDBOpsRequest } from '../../../functions/model/types.js';
 import { mergeTrustBundle, trustOverlap } from '../../../functions/pki/index.js';
+import { issueTime } from '../../../functions/steps/change-certificates.js';
 import { mountProblem, parseRows, sqlError, unproven } from '../../../functions/steps/reload-pods.js';
 import { reloadSummary } from '../../../functions/steps/resume.js';
 import { renewalOpsRequest, stackRestartMode } from '../../../functions/steps/scan-expiry.js';
@@ -112,6 +113,18 @@ describe('Reload proof', () => {
 
   it('is not proven when old and new share their validity (nothing tells them apart)', () => {
     expect(unproven(expected, expected, expected)).toMatch(/same validity/);
+  });
+
+  it('issues a replacement so that its notBefore differs from the replaced certificate, to the second', () => {
+    const now = new Date('2026-05-01T10:00:00.400Z');
+    const backdated = new Date('2026-05-01T09:55:00.000Z'); // what `now` would give (5 min backdate)
+    expect(issueTime(now, undefined)).toBe(now);
+    expect(issueTime(now, new Date('2026-05-01T09:54:59.000Z'))).toBe(now);
+    expect(issueTime(now, backdated).toISOString()).toBe('2026-05-01T10:00:01.000Z');
+    // A replaced certificate from the future (clock skew): still one second after it.
+    expect(issueTime(now, new Date('2026-05-01T09:58:00.000Z')).toISOString()).toBe(
+      '2026-05-01T10:03:01.000Z',
+    );
   });
 
   it('reads mysql -N -B rows and keeps only the ERROR line of stderr', () => {
