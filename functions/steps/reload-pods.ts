@@ -44,6 +44,7 @@ export const SERVER_MOUNT = '/etc/mysql/certs/server';
 export const SERVER_VOLUME = 'tls-server-config';
 export const DEFAULT_RELOAD_HOLD_SECONDS = 10;
 const POLL_MS = 250;
+const EXEC_TIMEOUT_SECONDS = 8;
 
 /** The SQL the step sends, in order (docs/reload.md, "The command the workflow sends"). */
 export const SQL = {
@@ -339,10 +340,12 @@ async function reloadOne(
   if (!isPodReady(pod)) return { state: 'fallback', reason: 'the pod is not Ready' };
   const mount = mountProblem(pod, expected.secretName);
   if (mount) return { state: 'fallback', reason: mount };
+  // Each exec is bounded well inside the function's timeout (hold + four execs < 50 s): a hung
+  // exec is network trouble, tried again at the next check.
   const run = (command: string[]) =>
     deps.kube.exec(
       { namespace: ns, name: target.name },
-      { container: CONTAINER, command, timeoutSeconds: 20 },
+      { container: CONTAINER, command, timeoutSeconds: EXEC_TIMEOUT_SECONDS },
     );
   try {
     const files = await run(['cat', `${SERVER_MOUNT}/tls.crt`, `${SERVER_MOUNT}/ca.crt`]);

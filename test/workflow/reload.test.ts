@@ -77,6 +77,14 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
       /Reload mode: TLS reloaded without a restart in 3 pod\(s\), none restarted/,
     );
     expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
+    // The command runs with the container's own credentials: the password is in no payload, log or Event.
+    const auth = world.get({ apiVersion: 'v1', kind: 'Secret' }, `${DB}-auth`);
+    const password = Buffer.from(auth.data.password, 'base64').toString();
+    expect(password.length).toBeGreaterThan(8);
+    expect(JSON.stringify(result.events)).not.toContain(password);
+    expect(world.logs.join('')).not.toContain(password);
+    expect(JSON.stringify(world.sim.store.list('v1', 'Event', NS))).not.toContain(password);
+    expect(JSON.stringify(world.ops('reload-rotate'))).not.toContain(password);
   });
 
   it('updates certificate fields without a restart: the server presents the certificate with the new field', async () => {
