@@ -176,6 +176,29 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
     expect(events[0].message).toContain(PODS[1]);
   });
 
+  it('restarts a pod it may not exec into (no k8s/rbac-reload.yaml for it), saying why', async () => {
+    const before = podUids(world, DB);
+    // As RBAC answers when the Role's resourceNames leave pod 2 out.
+    world.sim.faults.inject({
+      path: new RegExp(`/pods/${PODS[2]}/exec`),
+      times: 1000,
+      action: { status: 403 },
+    });
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', { name: 'reload-forbidden', database: DB, annotations: RELOAD }),
+    );
+
+    const result = await world.run({ namespace: NS, opsRequest: 'reload-forbidden' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(evictions(world)).toEqual({ [PODS[2]!]: 1 });
+    const after = podUids(world, DB);
+    expect([after[PODS[0]!], after[PODS[1]!]]).toEqual([before[PODS[0]!], before[PODS[1]!]]);
+    expect(
+      conditions(world, 'reload-forbidden').find((c) => c.type === `ReloadFallback--${PODS[2]}`)?.message,
+    ).toMatch(/pods\/exec is not allowed \(apply k8s\/rbac-reload\.yaml/);
+  });
+
   it('waits for the kubelet to sync the files, saying so in the terminal and in a refreshed Event', async () => {
     const before = podUids(world, DB);
     world.sim.secretPropagationMs = 1500;
