@@ -75,7 +75,7 @@ export function describe(p: Progress): News | undefined {
         };
       const plan = o.plan ?? {};
       return {
-        text: `${o.namespace}/${o.opsRequest}: ${plan.action}, ${plan.passes?.length ?? 1} pass(es) (${(plan.passes ?? []).join(', ')}) over ${plan.replicas} pods, timeout ${plan.timeoutSeconds}s per step`,
+        text: `${o.namespace}/${o.opsRequest}: ${plan.action}, ${plan.passes?.length ?? 1} pass(es) (${(plan.passes ?? []).join(', ')}) over ${plan.replicas} pods, timeout ${plan.timeoutSeconds}s per step${plan.restartMode === 'Reload' ? ', Reload mode' : ''}`,
       };
     }
     case 'Pause':
