@@ -252,7 +252,7 @@ export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<Re
       type: 'Normal',
       reason: 'WaitingForReload',
       message: `Waiting for the new certificate files to reach ${state.pending.map((p) => `${ns}/${p.name}`).join(', ')} (the kubelet syncs Secret volumes about once a minute); a pod without them at ${state.deadline} is restarted instead`,
-      series: `reload/${round.pass}`,
+      series: `reload/${round.kind}/${round.pass}`,
     });
   }
   await record(input, deps, state, events);
