@@ -3,7 +3,7 @@ import { InvalidRequestError } from '../../../functions/errors.js';
 import { RESTART_MODE_ANNOTATION } from '../../../functions/model/names.js';
 import { passesFor, restartModeOf } from '../../../functions/model/plan.js';
 import type { PerconaXtraDBOpsRequest } from '../../../functions/model/types.js';
-import { mergeTrustBundle, trustOverlap } from '../../../functions/pki/index.js';
+import { mergeTrustBundle, retireTrust, trustOverlap } from '../../../functions/pki/index.js';
 import { issueTime } from '../../../functions/steps/change-certificates.js';
 import { mountProblem, parseRows, sqlError, unproven } from '../../../functions/steps/reload-pods.js';
 import { reloadSummary } from '../../../functions/steps/resume.js';
@@ -87,6 +87,21 @@ describe('Trust overlap (when pods may reload in parallel)', () => {
     expect(trustOverlap({ certPem: oldCert, caPem: oldCaPem }, { certPem: newCert, caPem: newCaPem })).toBe(
       overlap,
     );
+  });
+
+  it('retires the CAs trusted before the request that anchor no certificate now served', () => {
+    const otherCa = makeCa('client CA');
+    const clientLeaf = issueCert(otherCa, 'root').certPem;
+    const original = mergeTrustBundle(oldCa.certPem, otherCa.certPem);
+    const current = mergeTrustBundle(original, newCa.certPem);
+    // The server moved to the new CA; the client alias kept its own issuer: its CA stays.
+    expect(retireTrust(current, original, [newLeaf, clientLeaf])).toBe(
+      mergeTrustBundle(otherCa.certPem, newCa.certPem),
+    );
+    // Nothing served from the old CA any more, nothing added by anyone else: the new CA alone.
+    expect(retireTrust(bundle, oldCa.certPem, [newLeaf, newLeaf])).toBe(mergeTrustBundle(newCa.certPem));
+    // An old leaf still served keeps its CA.
+    expect(retireTrust(bundle, oldCa.certPem, [oldLeaf])).toBe(bundle);
   });
 
   it('trusts nothing unparsable', () => {
