@@ -11,9 +11,10 @@
  *   npm run bench -- --runs 5              # repetitions of each rotation case (default 3)
  *   npm run bench -- --only recovery       # time a database stays paused after an interruption (about 6 minutes)
  *
- * Groups: rotation, transitions, requests (these three share the executions), coldstart,
- * certificates, scale; `recovery` runs only when asked for with --only. Exits 0 when targets are
- * missed (they print MISS); non-zero only when a benchmark breaks.
+ * Groups: rotation, transitions, requests (these three share the executions), reload (Reload
+ * mode against Restart mode, Secret propagation 2 s), coldstart, certificates, scale; `recovery`
+ * runs only when asked for with --only. Exits 0 when targets are missed (they print MISS);
+ * non-zero only when a benchmark breaks.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -22,6 +23,7 @@ import { benchColdStart } from './coldstart.js';
 import { benchExecutions } from './executions.js';
 import { benchCertificates } from './pki.js';
 import { benchRecovery } from './recovery.js';
+import { benchReload } from './reload.js';
 import { benchScale } from './scale.js';
 import { type Figure, renderTable } from './stats.js';
 
@@ -29,6 +31,7 @@ export const GROUPS = [
   'rotation',
   'transitions',
   'requests',
+  'reload',
   'coldstart',
   'certificates',
   'scale',
@@ -159,6 +162,20 @@ if (selected('rotation') || selected('transitions') || selected('requests')) {
   });
 }
 
+if (selected('reload')) {
+  await section('reload', async () => {
+    const r = await benchReload({
+      runs,
+      podReadyDelayMs: quick ? 1000 : 5000,
+      secretPropagationMs: 2000,
+      sizes: [3, 7],
+      onProgress: log,
+    });
+    details.reload = r.runs;
+    figures.push(...r.figures);
+  });
+}
+
 if (selected('recovery')) {
   await section('recovery', async () => {
     const r = await benchRecovery({ onProgress: log });
@@ -169,6 +186,7 @@ if (selected('recovery')) {
 
 const ORDER = [
   'Rotation overhead',
+  'Reload mode',
   'State transitions',
   'Kubernetes API requests',
   'Cold start',

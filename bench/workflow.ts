@@ -4,6 +4,8 @@
  * transitions (from the execution's event log) and Kubernetes API requests (counted at the
  * simulator). The ASL runs with its real Wait durations and retry intervals.
  */
+
+import { RESTART_MODE_ANNOTATION } from '../functions/model/names.js';
 import type { EventLog } from '../local/runner/index.js';
 import { runExecution } from '../local/runner/index.js';
 import { createCaIssuer, opsRequestFrom } from '../local/runner/world.js';
@@ -31,6 +33,10 @@ export interface ExecutionFigures {
   passes: number;
   /** Pods restarted (Restart pod states entered). */
   restarts: number;
+  /** Successful evictions the simulator answered (Restart pod evicts; a rollout would not). */
+  evictions: number;
+  /** Pods whose TLS was reloaded without a restart (Reload mode). */
+  reloads: number;
   transitions: number;
   /** Transitions by state name, to see where they go. */
   byState: Record<string, number>;
@@ -72,11 +78,13 @@ export async function startCase(o: {
   action: Action;
   replicas: number;
   podReadyDelayMs: number;
+  secretPropagationMs?: number;
 }): Promise<BenchWorld> {
   return startBenchWorld({
     replicas: o.replicas,
     podReadyDelayMs: o.podReadyDelayMs,
     tls: o.action !== 'add',
+    ...(o.secretPropagationMs ? { secretPropagationMs: o.secretPropagationMs } : {}),
   });
 }
 
@@ -88,10 +96,10 @@ export async function startCase(o: {
  */
 export async function runOnce(
   world: BenchWorld,
-  o: { action: Action; replicas: number; run?: number },
+  o: { action: Action; replicas: number; run?: number; restartMode?: 'Reload' | 'Restart' },
 ): Promise<ExecutionFigures> {
   const run = o.run ?? 0;
-  const name = `bench-${o.action}-${run}`;
+  const name = `bench-${o.action}-${run}${o.restartMode ? `-${o.restartMode.toLowerCase()}` : ''}`;
   const fresh = o.action === 'change-issuer' && run > 0 ? `px-new-ca-${run}` : undefined;
   if (fresh) await createCaIssuer(world.sim, { kind: 'ClusterIssuer', name: fresh });
   world.sim.store.create(
@@ -102,6 +110,7 @@ export async function runOnce(
       ...(fresh
         ? { tls: { issuerRef: { apiGroup: 'cert-manager.io', kind: 'ClusterIssuer', name: fresh } } }
         : {}),
+      ...(o.restartMode ? { annotations: { [RESTART_MODE_ANNOTATION]: o.restartMode } } : {}),
     }),
   );
   const initialUids = new Set(
@@ -134,6 +143,10 @@ export async function runOnce(
     wallMs: result.durationMs,
     passes: byState['Change certificates'] ?? 0,
     restarts: byState['Restart pod'] ?? 0,
+    evictions: requests.filter((r) => r.verb === 'evict' && r.status < 300).length,
+    reloads: world.sim.mysqld
+      .reloads()
+      .filter((r) => r.what === 'tls' && r.ok && r.at >= since && r.namespace === NS).length,
     transitions: result.transitions,
     byState,
     requests: requests.length,
@@ -151,6 +164,8 @@ export async function measureExecutions(o: {
   action: Action;
   replicas: number;
   podReadyDelayMs: number;
+  secretPropagationMs?: number;
+  restartMode?: 'Reload' | 'Restart';
   runs?: number;
   onRun?: (r: ExecutionFigures, i: number) => void;
 }): Promise<ExecutionFigures[]> {
@@ -158,7 +173,12 @@ export async function measureExecutions(o: {
   try {
     const out: ExecutionFigures[] = [];
     for (let i = 0; i < (o.runs ?? 1); i++) {
-      const r = await runOnce(world, { action: o.action, replicas: o.replicas, run: i });
+      const r = await runOnce(world, {
+        action: o.action,
+        replicas: o.replicas,
+        run: i,
+        ...(o.restartMode ? { restartMode: o.restartMode } : {}),
+      });
       out.push(r);
       o.onRun?.(r, i);
     }

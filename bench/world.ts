@@ -35,8 +35,13 @@ export async function startBenchWorld(o: {
   podReadyDelayMs: number;
   /** Start with TLS on (certificates from px-issuer, requireSSL true), as rotate/update/... need. */
   tls: boolean;
+  /** Kubelet sync delay of Secret volumes in running pods (Reload mode waits for it). */
+  secretPropagationMs?: number;
 }): Promise<BenchWorld> {
-  const sim = await startSimulator({ podReadyDelayMs: o.podReadyDelayMs });
+  const sim = await startSimulator({
+    podReadyDelayMs: o.podReadyDelayMs,
+    ...(o.secretPropagationMs ? { secretPropagationMs: o.secretPropagationMs } : {}),
+  });
   try {
     const root = await createTestCA({ commonName: 'px-issuer CA' });
     const issuer = await createCaIssuer(sim, { name: 'px-issuer', namespace: NS, ca: root });

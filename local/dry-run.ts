@@ -12,6 +12,7 @@ import {
   asksForCurrentState,
   buildPlan,
   checkRequestType,
+  RELOADABLE_ACTIONS,
   targetTls,
 } from '../functions/model/plan.js';
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../functions/model/types.js';
@@ -35,6 +36,7 @@ export function readOnly(kube: Kube): Kube {
     patch: refuse('patch an object'),
     delete: refuse('delete an object'),
     evict: refuse('evict a pod'),
+    exec: refuse('run a command in a pod'),
   } as Kube;
 }
 
@@ -122,12 +124,15 @@ async function decide(kube: Kube, rawInput: unknown, now: Date): Promise<DryRun>
     const ca = await resolveIssuer(kube, target.issuerRef!, { namespace: ns, now });
     issuer = `${ca.issuerRef.kind} ${ca.issuerRef.name}`;
   }
-  const plan = buildPlan(ops, db!, action);
+  const plan = buildPlan(ops, db!, action, {
+    ...(process.env.DEFAULT_RESTART_MODE ? { stackRestartMode: process.env.DEFAULT_RESTART_MODE } : {}),
+  });
+  const reload = plan.restartMode === 'Reload' && RELOADABLE_ACTIONS.has(action) && !wiring?.changed;
   const rollout = !!wiring?.changed && !!workload && rollsItself(workload.object);
   const order = rollout ? [...plan.pods].reverse() : plan.pods;
   const currentNames = secretNamesOf(db!.spec.tls?.certificates, db!.metadata.name!);
   const lines = [
-    `request: ${ns}/${ops.metadata.name} → ${action} on PerconaXtraDB ${ns}/${plan.database} (${plan.replicas} pods, timeout ${plan.timeoutSeconds}s per step, apply ${plan.apply})`,
+    `request: ${ns}/${ops.metadata.name} → ${action} on PerconaXtraDB ${ns}/${plan.database} (${plan.replicas} pods, timeout ${plan.timeoutSeconds}s per step, apply ${plan.apply}, ${plan.restartMode} mode)`,
     ...(issuer ? [`issuer: ${issuer} (CA checked)`] : []),
     `passes: ${plan.passes.length}${action === 'change-issuer' ? ' (one only if every pod already trusts the new CA)' : ''}`,
   ];
@@ -137,7 +142,9 @@ async function decide(kube: Kube, rawInput: unknown, now: Date): Promise<DryRun>
         ? `write Secrets ${Object.values(secretNames).join(', ')} (new keys and certificates from ${issuer})`
         : kind === 'trust-bundle'
           ? `write ca.crt of Secrets ${[...new Set(Object.values(currentNames))].join(', ')} (current CA + new CA)`
-          : 'no Secret written';
+          : kind === 'retire-ca'
+            ? `write ca.crt of Secrets ${[...new Set(Object.values(currentNames))].join(', ')} (new CA only: the old CA is no longer trusted)`
+            : 'no Secret written';
     lines.push(`  ${i + 1}. ${kind}: ${writes}`);
     if (i === plan.passes.length - 1) {
       lines.push(
@@ -145,9 +152,11 @@ async function decide(kube: Kube, rawInput: unknown, now: Date): Promise<DryRun>
       );
     }
     lines.push(
-      rollout && i === plan.passes.length - 1
-        ? `     pods rolled by the ${workload!.kind.kind} controller (RollingUpdate): ${order.join(', ')}`
-        : `     restart one at a time (eviction, PodDisruptionBudgets apply): ${plan.pods.join(', ')}`,
+      reload && kind !== 'wiring'
+        ? `     reload TLS in the running pods through pods/exec, in parallel; restart one at a time only a pod whose reload cannot be proven: ${plan.pods.join(', ')}`
+        : rollout && i === plan.passes.length - 1
+          ? `     pods rolled by the ${workload!.kind.kind} controller (RollingUpdate): ${order.join(', ')}`
+          : `     restart one at a time (eviction, PodDisruptionBudgets apply): ${plan.pods.join(', ')}`,
     );
   });
   if (action === 'remove')

@@ -21,7 +21,10 @@ import {
   KubeUnavailableError,
   type PxcTlsOpsError,
 } from '../errors.js';
+import { execOverWebSocket, execQuery } from './exec.js';
 import type {
+  ExecOptions,
+  ExecResult,
   Kube,
   KubeObject,
   ListOptions,
@@ -242,6 +245,18 @@ export class HttpKube implements Kube {
     };
     const path = `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/pods/${encodeURIComponent(ref.name)}/eviction`;
     await this.request('POST', path, body, undefined, [404]);
+  }
+
+  async exec(ref: Required<ObjectRef>, opts: ExecOptions): Promise<ExecResult> {
+    const path =
+      `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/pods/${encodeURIComponent(ref.name)}/exec` +
+      execQuery(opts.container, opts.command);
+    const what = `exec in pod ${ref.namespace}/${ref.name}`;
+    return execOverWebSocket(this.transport(), await this.options('GET', path), {
+      timeoutMs: (opts.timeoutSeconds ?? 20) * 1000,
+      what,
+      onHttpError: (status, body) => errorFromStatus(status, body, what),
+    });
   }
 
   async watch<T extends KubeObject>(

@@ -129,6 +129,23 @@ export interface WatchOptions {
   timeoutSeconds: number;
 }
 
+/** What a command run through `pods/exec` printed and how it ended. */
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  /** The command's exit code; -1 when it did not run (e.g. "executable file not found"). */
+  exitCode: number;
+  /** The Status message when the exec did not end in Success. */
+  message?: string;
+}
+
+export interface ExecOptions {
+  container: string;
+  command: string[];
+  /** Bound on the whole exec (connect, run, stream); default 20 s. */
+  timeoutSeconds?: number;
+}
+
 export interface Kube {
   /** The object, or undefined when it does not exist (404). */
   get<T extends KubeObject>(kind: ResourceKind, ref: ObjectRef): Promise<T | undefined>;
@@ -153,6 +170,12 @@ export interface Kube {
   delete(kind: ResourceKind, ref: ObjectRef, opts?: { uid?: string }): Promise<boolean>;
   /** Eviction API (policy/v1). A PodDisruptionBudget refusal is KubeThrottledError (429). */
   evict(ref: Required<ObjectRef>): Promise<void>;
+  /**
+   * Runs a command in a pod's container through the `pods/exec` subresource (WebSocket, v5/v4
+   * channel protocol), without stdin or TTY. A refused upgrade maps to the error families like any
+   * request (403 → KubeForbiddenError; 400 for a container that is not running → KubeRequestError).
+   */
+  exec(ref: Required<ObjectRef>, opts: ExecOptions): Promise<ExecResult>;
   /**
    * Watches until `onEvent` returns true (resolves true) or the timeout ends (resolves false).
    * Used for short holds while waiting for readiness, never for minutes.

@@ -24,6 +24,8 @@ export const LEASE_SECONDS_ANNOTATION = `${GROUP}/lease-seconds`;
  * is found with one list call across namespaces, knowing only the execution's name.
  */
 export const CLAIM_LABEL = `${GROUP}/claimed-by`;
+/** On the OpsRequest: `Reload` or `Restart`, how pods pick up new certificates (default: the stack's DefaultRestartMode). */
+export const RESTART_MODE_ANNOTATION = `${GROUP}/restart-mode`;
 /** On console-created OpsRequests: where the request came from. */
 export const SOURCE_LABEL = `${GROUP}/source`;
 /** On console-created OpsRequests: the execution that created it (label-safe form). */

@@ -7,7 +7,7 @@ import { DatabaseStateError, InvalidRequestError } from '../errors.js';
 import { parseDuration } from '../pki/duration.js';
 import { mergeCertificateSpecs } from '../pki/profile.js';
 import { certificateSpecProblems, issuerRefProblems } from '../pki/validate.js';
-import { podName } from './names.js';
+import { podName, RESTART_MODE_ANNOTATION } from './names.js';
 import { shortValue } from './schema/engine.js';
 import type { CertificateSpec, IssuerRef, PerconaXtraDB, PerconaXtraDBOpsRequest } from './types.js';
 
@@ -17,9 +17,27 @@ export type Action = 'add' | 'rotate' | 'update' | 'change-issuer' | 'require-ss
  * One round of changes followed by one restart of every pod:
  * - `trust-bundle`: ca.crt becomes old CA + new CA, leaf certificates unchanged (first half of a CA change);
  * - `certificates`: new keys and certificates (and the database spec and pod wiring for add/update);
- * - `wiring`: only the database spec and pod template (requireSSL, remove).
+ * - `wiring`: only the database spec and pod template (requireSSL, remove);
+ * - `retire-ca`: ca.crt becomes the new CA alone, leaves unchanged (last pass of a CA change in
+ *   Reload mode, once every pod presents a certificate from the new CA).
  */
-export type PassKind = 'trust-bundle' | 'certificates' | 'wiring';
+export type PassKind = 'trust-bundle' | 'certificates' | 'wiring' | 'retire-ca';
+
+/**
+ * How the pods pick up a pass's new files: `Restart` (evict each pod, as KubeDB does) or `Reload`
+ * (wait for the mounted Secret volumes to change, then reload TLS inside the running server; a pod
+ * whose reload cannot be proven is restarted). Chosen per request by RESTART_MODE_ANNOTATION,
+ * defaulting to the stack's DefaultRestartMode parameter.
+ */
+export type RestartMode = 'Restart' | 'Reload';
+export const RESTART_MODES: readonly RestartMode[] = ['Restart', 'Reload'];
+
+/**
+ * Actions whose passes keep the Secret names and mount paths, so the kubelet updates the files in
+ * running pods and a reload can load them; add, remove and requireSSL change the pod template or
+ * the server's flags, which only a restart applies.
+ */
+export const RELOADABLE_ACTIONS: ReadonlySet<Action> = new Set(['rotate', 'update', 'change-issuer']);
 
 export const DEFAULT_TIMEOUT = '10m';
 
@@ -40,6 +58,8 @@ export interface Plan {
    * cert-manager can sign with): then the workflow drives the Certificates.
    */
   issuance: 'local' | 'cert-manager';
+  /** Restart unless the request (or the stack default) asks for Reload. */
+  restartMode?: RestartMode;
 }
 
 /** The TLS part of the database spec a request leads to. */
@@ -69,6 +89,22 @@ export function timeoutSeconds(ops: PerconaXtraDBOpsRequest): number {
 }
 
 /**
+ * The request's restart mode: its RESTART_MODE_ANNOTATION, else the stack default (anything but
+ * `Reload` there means Restart). An annotation with another value is an InvalidRequestError: a
+ * typo must not silently restart every pod.
+ */
+export function restartModeOf(ops: PerconaXtraDBOpsRequest, stackDefault?: string): RestartMode {
+  const asked = ops.metadata.annotations?.[RESTART_MODE_ANNOTATION];
+  if (asked === undefined) return stackDefault === 'Reload' ? 'Reload' : 'Restart';
+  if (!RESTART_MODES.includes(asked as RestartMode)) {
+    throw new InvalidRequestError(
+      `metadata.annotations["${RESTART_MODE_ANNOTATION}"]: ${JSON.stringify(asked)} is not Reload or Restart`,
+    );
+  }
+  return asked as RestartMode;
+}
+
+/**
  * The rules that need only the request itself (fields, durations, exactly one kind of change):
  * checked before waiting for the database, so a request that can never run is refused at once.
  */
@@ -79,6 +115,7 @@ export function admitSpec(ops: PerconaXtraDBOpsRequest): void {
   const unknown = Object.keys(tls).filter((k) => !TLS_FIELDS.has(k));
   if (unknown.length > 0) throw new InvalidRequestError(`spec.tls: unknown field(s) ${unknown.join(', ')}`);
   if (!ops.spec.databaseRef?.name) throw new InvalidRequestError('spec.databaseRef.name is required');
+  restartModeOf(ops);
   const apply = ops.spec.apply ?? 'IfReady';
   if (apply !== 'IfReady' && apply !== 'Always') {
     throw new InvalidRequestError(`spec.apply: ${shortValue(apply)} is not IfReady or Always`);
@@ -174,6 +211,8 @@ export interface PassOptions {
   newCaAlreadyTrusted?: boolean;
   /** The server certificate's issuer changes (the database's issuerRef, or the server alias's own). */
   serverIssuerChanges?: boolean;
+  /** Reload mode adds the pass that retires the old CA. */
+  restartMode?: RestartMode;
 }
 
 /**
@@ -195,11 +234,17 @@ export function asksForCurrentState(action: Action, target: TargetTls, db: Perco
 /**
  * The passes an action needs. A change of the server certificate's CA — a change of issuer, or an
  * update that gives the server alias an issuer of its own — is two passes (trust first, then
- * certificates) unless every pod already trusts the new CA.
+ * certificates) unless every pod already trusts the new CA. In Reload mode a third pass drops the
+ * old CA from ca.crt, so it stops being trusted when the request ends: a reload costs seconds. In
+ * Restart mode the old CA stays in the bundle until the next rotation, as before: a third rolling
+ * restart (a state transfer and dropped connections per pod) to retire a CA that signs nothing any
+ * more is not worth it.
  */
 export function passesFor(action: Action, opts: PassOptions = {}): PassKind[] {
-  if (action === 'change-issuer' || (action === 'update' && opts.serverIssuerChanges))
-    return opts.newCaAlreadyTrusted ? ['certificates'] : ['trust-bundle', 'certificates'];
+  if (action === 'change-issuer' || (action === 'update' && opts.serverIssuerChanges)) {
+    const passes: PassKind[] = opts.newCaAlreadyTrusted ? ['certificates'] : ['trust-bundle', 'certificates'];
+    return opts.restartMode === 'Reload' ? [...passes, 'retire-ca'] : passes;
+  }
   switch (action) {
     case 'add':
     case 'rotate':
@@ -215,19 +260,21 @@ export function buildPlan(
   ops: PerconaXtraDBOpsRequest,
   db: PerconaXtraDB,
   action: Action,
-  opts: PassOptions & { issuance?: Plan['issuance'] } = {},
+  opts: PassOptions & { issuance?: Plan['issuance']; stackRestartMode?: string } = {},
 ): Plan {
   const replicas = db.spec.replicas ?? 3;
+  const restartMode = restartModeOf(ops, opts.stackRestartMode);
   return {
     action,
     database: db.metadata.name!,
     opsRequestUid: ops.metadata.uid ?? '',
     replicas,
     pods: Array.from({ length: replicas }, (_, i) => podName(db.metadata.name!, i)),
-    passes: passesFor(action, opts),
+    passes: passesFor(action, { ...opts, restartMode }),
     timeoutSeconds: timeoutSeconds(ops),
     apply: ops.spec.apply === 'Always' ? 'Always' : 'IfReady',
     issuance: opts.issuance ?? 'local',
+    restartMode,
   };
 }
 

@@ -51,4 +51,12 @@ export {
   isValidUri,
   validateCertificateSpecs,
 } from './validate.js';
-export { bundleTrusts, chainsTo, fingerprintOf, mergeTrustBundle, parseBundle } from './x509.js';
+export {
+  bundleTrusts,
+  chainsTo,
+  fingerprintOf,
+  mergeTrustBundle,
+  parseBundle,
+  retireTrust,
+  trustOverlap,
+} from './x509.js';

@@ -265,6 +265,39 @@ export function bundleTrusts(bundlePem: string, certPem: string): boolean {
   return chainsTo(certPem, bundlePem);
 }
 
+/**
+ * Old and new TLS material trust each other both ways: the new ca.crt still trusts the old
+ * certificate, and the old ca.crt already trusts the new one. A server that loaded either can then
+ * verify a peer that loaded the other, so pods may switch from one to the other in any order
+ * (Reload mode reloads them in parallel only then). Unparsable material trusts nothing.
+ */
+export function trustOverlap(
+  old: { certPem: string; caPem: string },
+  now: { certPem: string; caPem: string },
+): boolean {
+  try {
+    return chainsTo(old.certPem, now.caPem) && chainsTo(now.certPem, old.caPem);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The ca.crt of a retired CA change: `current` without the CAs that were trusted before the
+ * request (`original`) and anchor none of the certificates now served (`leaves`, the database's
+ * three tls.crt). CAs the request added, and old ones that still anchor a leaf (an alias that kept
+ * its issuer), stay; order kept. Works alike whoever issued the leaves (local CA issuer or
+ * cert-manager), since it looks only at what the Secrets hold.
+ */
+export function retireTrust(current: string, original: string, leaves: string[]): string {
+  const before = new Set(original.trim() ? parseBundle(original, 'CA bundle').map((c) => c.fingerprint) : []);
+  const anchors = (ca: ParsedCertificate) => leaves.some((leaf) => leaf.trim() && chainsTo(leaf, ca.pem));
+  return parseBundle(current, 'CA bundle')
+    .filter((ca) => !before.has(ca.fingerprint) || anchors(ca))
+    .map((ca) => ca.pem)
+    .join('');
+}
+
 /** A ca.crt holding every CA given, deduplicated by fingerprint (not by text), first occurrence's order kept. */
 export function mergeTrustBundle(...pems: string[]): string {
   const seen = new Set<string>();

@@ -30,13 +30,20 @@ import {
   CA_SINCE_ANNOTATION,
   MANAGED_BY,
 } from '../model/names.js';
-import { type PassKind, type Plan, type TargetTls, targetTls } from '../model/plan.js';
+import {
+  type PassKind,
+  type Plan,
+  RELOADABLE_ACTIONS,
+  type RestartMode,
+  type TargetTls,
+  targetTls,
+} from '../model/plan.js';
 import type { CertificateAlias, PerconaXtraDB, PerconaXtraDBOpsRequest } from '../model/types.js';
 import { CERTIFICATE_ALIASES } from '../model/types.js';
 import { applyWiring, snapshotWiring, type TlsWiring, type WiringSnapshot } from '../model/wiring.js';
 import type { CertificateAuthority } from '../pki/index.js';
 import { loadPki, type Pki } from '../pki/load.js';
-import { defaultSecretName } from '../pki/profile.js';
+import { BACKDATE_MS, defaultSecretName } from '../pki/profile.js';
 import {
   type AppBindingTls,
   appBindingTlsOf,
@@ -85,9 +92,21 @@ export interface Round {
   pass: number;
   next: number;
   more: boolean;
-  kind: PassKind;
+  /** The pass; `rollback` for the round the failure path reloads back onto the restored files. */
+  kind: PassKind | 'rollback';
   /** The workload's controller rolls the pods itself (RollingUpdate and the template changed). */
   rollout: boolean;
+  /**
+   * How the pods pick up this pass: `Reload` when the request asks for it and the pass keeps the
+   * Secret names, mount paths and pod template (rotate, update, change of issuer); else `Restart`.
+   */
+  mode: RestartMode;
+  /**
+   * Peers provably trust the old and the new server material at once: the new ca.crt still
+   * trusts the old certificate and the old ca.crt already trusts the new one. Only then may pods
+   * reload in parallel (a pod that has reloaded and one that has not yet still trust each other).
+   */
+  trustOverlap: boolean;
   selector: string;
   pods: PodToRestart[];
   /** Public facts about what was issued (serials, notAfter): never key material. */
@@ -297,7 +316,7 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
             ),
           }
         : {}),
-      now: deps.clock.now(),
+      now: issueTime(deps.clock.now(), replacedNotBefore(pki, secrets.get(currentNames.server))),
     });
     for (const s of issued) {
       const previous = secrets.get(s.secretName);
@@ -375,6 +394,40 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       reason: 'TrustBundleSynced',
       message: `ca.crt trusts both the current CA and ${describeIssuer(server.ref, ns)}'s CA`,
     });
+    // ca.crt may hold both CAs already because an interrupted execution wrote it and restarted
+    // only some pods (its rollback keeps trusting the new CA): the pods started before that write
+    // still trust only the old CA, and would refuse the first pod on a new-CA certificate.
+    if (!changedTrust && !everyPodLoaded(secrets.get(currentNames.server), pods.items)) changedTrust = true;
+  } else if (kind === 'retire-ca') {
+    // Every leaf is from the new issuers now: drop from each ca.crt the CAs trusted before the
+    // request that anchor none of them, so the old CA is no longer trusted when the request ends.
+    const pki = await loadPki();
+    const backup = await deps.kube.get<SecretObject>(KINDS.Secret, {
+      namespace: ns,
+      name: backupSecretName(plan.database, opsRequest),
+    });
+    const names = [...new Set(Object.values(currentNames))];
+    const leaves = names.map((n) => decoded(pki, secrets.get(n))?.['tls.crt'] ?? '');
+    let serverCa: string | undefined;
+    for (const name of names) {
+      const secret = secrets.get(name);
+      const data = decoded(pki, secret);
+      const before = backup?.data?.[backupKey(name, 'ca.crt')];
+      if (!secret || !data?.['ca.crt'] || !before) continue;
+      const retired = pki.retireTrust(data['ca.crt'], Buffer.from(before, 'base64').toString('utf8'), leaves);
+      if (name === currentNames.server) serverCa = retired;
+      if (!retired || retired === data['ca.crt']) continue;
+      changedTrust = true;
+      await kube.replace(KINDS.Secret, { ...secret, data: { ...secret.data, 'ca.crt': base64(retired) } });
+    }
+    if (serverCa) await syncAppBinding(serverCa, currentNames.client);
+    conditions.push({
+      type: 'CertificateSynced',
+      status: 'True',
+      reason: 'RetiredOldCA',
+      message:
+        'ca.crt trusts only the CAs of the certificates now served: the previous CA is no longer trusted',
+    });
   }
 
   let templateChanged = false;
@@ -406,9 +459,23 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
 
   // A trust pass that changed no ca.crt (the pods trust the new CA already) restarts nothing.
   const restart =
-    kind === 'certificates' || (kind === 'trust-bundle' && changedTrust) || templateChanged || specChanged;
+    kind === 'certificates' ||
+    ((kind === 'trust-bundle' || kind === 'retire-ca') && changedTrust) ||
+    templateChanged ||
+    specChanged;
   const rollout = templateChanged && rollsItself(workload.object);
   const toRestart = restart ? podsToRestart(pods.items, plan, rollout) : [];
+  const mode: RestartMode =
+    plan.restartMode === 'Reload' &&
+    RELOADABLE_ACTIONS.has(plan.action) &&
+    kind !== 'wiring' &&
+    !templateChanged &&
+    toRestart.length > 0
+      ? 'Reload'
+      : 'Restart';
+  const trustOverlap =
+    mode === 'Reload' &&
+    (await overlaps(currentNames.server, secrets, await readServerSecret(deps, ns, currentNames.server)));
 
   await updateOpsStatus(deps, ops, { conditions });
   await recordEvent(
@@ -419,21 +486,70 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
       ? 'IssueCertificates'
       : kind === 'trust-bundle'
         ? 'UpdateTrustBundle'
-        : 'UpdatePetSets',
-    `Pass ${pass + 1}/${plan.passes.length} (${kind}) done for PerconaXtraDB ${ns}/${plan.database}; ${toRestart.length} pod(s) to restart`,
+        : kind === 'retire-ca'
+          ? 'RetireOldCA'
+          : 'UpdatePetSets',
+    `Pass ${pass + 1}/${plan.passes.length} (${kind}) done for PerconaXtraDB ${ns}/${plan.database}; ${toRestart.length} pod(s) to ${mode === 'Reload' ? `reload${trustOverlap ? ' in parallel' : ''}` : 'restart'}`,
   );
-  logger.info('pass done', { pass, kind, templateChanged, specChanged, rollout, pods: toRestart.length });
+  logger.info('pass done', {
+    pass,
+    kind,
+    templateChanged,
+    specChanged,
+    rollout,
+    mode,
+    trustOverlap,
+    pods: toRestart.length,
+  });
   return {
     pass,
     next: pass + 1,
     more: !final,
     kind,
     rollout,
+    mode,
+    trustOverlap,
     selector,
     pods: toRestart,
     certificates,
     lease: lease ?? null,
   };
+}
+
+async function readServerSecret(deps: Deps, ns: string, name: string): Promise<SecretObject | undefined> {
+  return deps.kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
+}
+
+/**
+ * Whether the server Secret before this pass (`secrets`, read at the start) and after it trust
+ * each other's certificate: then a pod that loaded either can verify a peer that loaded the other.
+ */
+async function overlaps(
+  name: string,
+  before: Map<string, SecretObject>,
+  after: SecretObject | undefined,
+): Promise<boolean> {
+  const pki = await loadPki();
+  const old = decoded(pki, before.get(name));
+  const now = decoded(pki, after);
+  if (!old?.['tls.crt'] || !old['ca.crt'] || !now?.['tls.crt'] || !now['ca.crt']) return false;
+  return pki.trustOverlap(
+    { certPem: old['tls.crt'], caPem: old['ca.crt'] },
+    { certPem: now['tls.crt'], caPem: now['ca.crt'] },
+  );
+}
+
+/**
+ * Whether every pod started after the Secret's ca.crt was last written (its ca-since), so each
+ * loaded it. Unknown (no record) counts as no.
+ */
+function everyPodLoaded(secret: SecretObject | undefined, pods: PodObject[]): boolean {
+  const since = Date.parse(secret?.metadata.annotations?.[CA_SINCE_ANNOTATION] ?? '');
+  if (Number.isNaN(since)) return false;
+  return pods.every((p) => {
+    const started = Date.parse(p.metadata.creationTimestamp ?? '');
+    return !Number.isNaN(started) && started >= since;
+  });
 }
 
 /** Belt and braces behind Validate's check: the issuer's CA Secret is never a certificate Secret. */
@@ -478,6 +594,30 @@ function caSince(
   const before = decoded(pki, previous)?.['ca.crt'];
   if (caPem === undefined || before !== caPem) return now.toISOString();
   return previous?.metadata.annotations?.[CA_SINCE_ANNOTATION];
+}
+
+/** notBefore of the server certificate a pass replaces, when there is one to read. */
+function replacedNotBefore(pki: Pki, secret: SecretObject | undefined): Date | undefined {
+  const crt = decoded(pki, secret)?.['tls.crt'];
+  if (!crt) return undefined;
+  try {
+    return new Date(pki.inspectTlsSecret({ 'tls.crt': crt }).notBefore);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The issuing time of new certificates: now, unless that would give them the same notBefore (to
+ * the second) as the certificate they replace — then one second after it. Validity is all MySQL
+ * reports of the certificate it loaded (`Ssl_server_not_before`), so two certificates with the
+ * same validity could not be told apart and a reload could never be proven (two requests within
+ * one second: tests, scripts). The certificate is still valid at once: notBefore is backdated.
+ */
+export function issueTime(now: Date, replaced: Date | undefined): Date {
+  if (!replaced) return now;
+  const backdated = Math.floor(now.getTime() / 1000) * 1000 - BACKDATE_MS;
+  return backdated > replaced.getTime() ? now : new Date(replaced.getTime() + BACKDATE_MS + 1000);
 }
 
 function decoded(pki: Pki, secret: SecretObject | undefined): Record<string, string | undefined> | undefined {

@@ -9,6 +9,7 @@ import type { Plan } from '../model/plan.js';
 import type { ChangeCertificatesInput, PodToRestart } from './change-certificates.js';
 import type { CheckPodInput } from './check-pod.js';
 import type { PauseInput } from './pause.js';
+import type { ReloadPodsInput, ReloadRound } from './reload-pods.js';
 import type { RestartPodInput } from './restart-pod.js';
 import type { ResumeInput } from './resume.js';
 import type { FailedState, RollBackInput } from './roll-back.js';
@@ -132,5 +133,30 @@ export function parseRollBack(event: unknown): RollBackInput {
     stage: o.stage,
     execution: typeof o.execution === 'string' ? o.execution : '',
     state: (o.state && typeof o.state === 'object' ? o.state : {}) as FailedState,
+  };
+}
+
+export function parseReloadPods(event: unknown): ReloadPodsInput {
+  const w = 'Reload pods input';
+  const o = objectOf(event, w);
+  const r = objectOf(o.round, `${w}.round`);
+  numberField(r, 'pass', `${w}.round`);
+  stringField(r, 'kind', `${w}.round`);
+  stringField(r, 'selector', `${w}.round`);
+  if (!Array.isArray(r.pods)) throw new InvalidRequestError(`${w}.round: "pods" must be a list`);
+  const pods = r.pods.map((p, i) => pod({ pod: p }, `${w}.round.pods[${i}]`));
+  if (pods.length === 0) throw new InvalidRequestError(`${w}.round: "pods" is empty`);
+  if (r.reload !== undefined) {
+    const st = objectOf(r.reload, `${w}.round.reload`);
+    const deadline = stringField(st, 'deadline', `${w}.round.reload`);
+    if (Number.isNaN(Date.parse(deadline)))
+      throw new InvalidRequestError(`${w}.round.reload: "deadline" is not a timestamp`);
+    if (!Array.isArray(st.pending) || !Array.isArray(st.reloaded) || !Array.isArray(st.fallback))
+      throw new InvalidRequestError(`${w}.round.reload: pending, reloaded and fallback must be lists`);
+  }
+  return {
+    ...ids(o, w),
+    plan: plan(o, w),
+    round: { ...(r as unknown as ReloadRound), pods, trustOverlap: r.trustOverlap === true },
   };
 }

@@ -54,6 +54,24 @@ export function podConditions(_ns: string, pods: readonly string[]): ConditionIn
   ]);
 }
 
+/**
+ * What Reload pods recorded (its per-pod conditions), in one phrase for the final reason, or
+ * undefined when no pod was reloaded or fell back (Restart mode, or actions that always restart).
+ */
+export function reloadSummary(conditions: ReadonlyArray<{ type: string; status: string; message?: string }>) {
+  const pods = (prefix: string) =>
+    conditions
+      .filter((c) => c.type.startsWith(prefix) && c.status === 'True')
+      .map((c) => c.type.slice(prefix.length));
+  const reloaded = pods('ReloadTLS--');
+  const fellBack = pods('ReloadFallback--');
+  if (reloaded.length === 0 && fellBack.length === 0) return undefined;
+  const restarted = fellBack.length
+    ? `${fellBack.length} restarted because a reload could not be proven (${fellBack.join(', ')}; see the ReloadFallback conditions)`
+    : 'none restarted';
+  return `Reload mode: TLS reloaded without a restart in ${reloaded.length} pod(s), ${restarted}`;
+}
+
 export interface Outcome {
   namespace: string;
   opsRequest: string;
@@ -87,7 +105,8 @@ export async function resume(input: ResumeInput, deps: Deps): Promise<Outcome> {
   }
   await kube.delete(KINDS.Secret, { namespace: ns, name: backupName });
 
-  const reason = `ReconfigureTLS (${plan.action}) of PerconaXtraDB ${ns}/${plan.database} succeeded`;
+  const reload = reloadSummary(ops.status?.conditions ?? []);
+  const reason = `ReconfigureTLS (${plan.action}) of PerconaXtraDB ${ns}/${plan.database} succeeded${reload ? ` (${reload})` : ''}`;
   if (ops.status?.phase !== 'Successful') {
     await updateOpsStatus(deps, ops, {
       phase: 'Successful',
@@ -106,7 +125,9 @@ export async function resume(input: ResumeInput, deps: Deps): Promise<Outcome> {
           type: 'RestartPods',
           status: 'True',
           reason: 'RestartPodsSucceeded',
-          message: `Successfully restarted all pods of PerconaXtraDB ${ns}/${plan.database}`,
+          message: reload
+            ? `${reload[0]!.toUpperCase()}${reload.slice(1)}`
+            : `Successfully restarted all pods of PerconaXtraDB ${ns}/${plan.database}`,
         },
         {
           type: 'DatabaseResumeSucceeded',

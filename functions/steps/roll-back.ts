@@ -51,6 +51,7 @@ import {
   upsertSecret,
 } from './common.js';
 import { holdLease } from './lease.js';
+import type { ReloadRound } from './reload-pods.js';
 import type { Outcome } from './resume.js';
 import type { Recovery } from './validate.js';
 
@@ -98,6 +99,11 @@ export interface RestoreOutput {
   lease: Lease | null;
   /** Pods this request restarted that are not Ready, with their current UID: replaced one at a time. */
   pods: PodToRestart[];
+  /**
+   * Reload mode: the Ready pods the rollback did not restart, for Reload pods to reload back onto
+   * the restored files (they may have loaded this request's certificates without a restart).
+   */
+  reloadRound?: ReloadRound;
 }
 
 export async function rollBack(input: RollBackInput, deps: Deps): Promise<RestoreOutput | Outcome> {
@@ -282,6 +288,33 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
       index,
       total: broken.length,
     }));
+    // Reload mode: a running pod may serve this request's certificate, loaded by a reload, with
+    // no restart to bring the restored files in. Reload every Ready pod back onto them (a pod that
+    // never reloaded loads what it already has). Restarting them instead would take the Ready
+    // pods down together.
+    const ready = pods.items.filter((p) => isPodReady(p) && !broken.includes(p));
+    if (input.state.plan?.restartMode === 'Reload' && ready.length > 0) {
+      out.reloadRound = {
+        pass: 0,
+        next: 0,
+        more: false,
+        kind: 'rollback',
+        rollout: false,
+        mode: 'Reload',
+        // The restored ca.crt keeps every CA of the current one (keepTrustingCurrentCAs), so a
+        // reloaded pod trusts the pods that have not reloaded yet.
+        trustOverlap: true,
+        selector: out.selector,
+        lease: out.lease,
+        pods: ready.map((p, index) => ({
+          name: p.metadata.name!,
+          uid: p.metadata.uid ?? '',
+          index,
+          total: ready.length,
+        })),
+        certificates: [],
+      };
+    }
   } catch (err) {
     if (err instanceof PxcTlsOpsError && err.retryable) throw err;
     throw new RollbackError(
@@ -353,6 +386,10 @@ async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
     reason +=
       '; rolled back to the previous certificates and TLS settings' +
       (s.rollback.pods.length ? ` and restarted ${s.rollback.pods.map((p) => p.name).join(', ')}` : '');
+    const back = s.rollback.reloadRound?.reload;
+    if (back?.reloaded.length) reason += `; reloaded ${back.reloaded.join(', ')} back onto them`;
+    if (back?.fallback.length)
+      reason += `; could not reload ${back.fallback.map((f) => `${f.name} (${f.reason})`).join(', ')} back: it serves the failed request's certificate until its next restart`;
   } else if (s.recovery && s.rollback?.claimed) {
     reason += '; no change had been made yet, nothing to roll back';
   }

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { KubeAlreadyExistsError } from '../errors.js';
 import type { Kube, KubeObject } from '../kube/types.js';
 import { KINDS } from '../kube/types.js';
-import { GROUP, SOURCE_LABEL } from '../model/names.js';
+import { GROUP, RESTART_MODE_ANNOTATION, SOURCE_LABEL } from '../model/names.js';
+import type { RestartMode } from '../model/plan.js';
 import {
   CERTIFICATE_ALIASES,
   type CertificateAlias,
@@ -178,8 +179,11 @@ export function planRenewals(
   return plan;
 }
 
-/** The rotate request the scanner creates, in the shape of KubeDB's guide. */
-export function renewalOpsRequest(r: Renewal): PerconaXtraDBOpsRequest {
+/**
+ * The rotate request the scanner creates, in the shape of KubeDB's guide, with the stack's restart
+ * mode written on it (so `kubectl get pxcops -o yaml` shows how the renewal reaches the pods).
+ */
+export function renewalOpsRequest(r: Renewal, restartMode: RestartMode = 'Restart'): PerconaXtraDBOpsRequest {
   return {
     apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,
     kind: KINDS.PerconaXtraDBOpsRequest.kind,
@@ -195,6 +199,7 @@ export function renewalOpsRequest(r: Renewal): PerconaXtraDBOpsRequest {
         [`${GROUP}/reason`]: r.expired
           ? `certificate expired at ${r.notAfter}`
           : `certificate renewal time ${r.renewalTime} passed (expires ${r.notAfter})`,
+        [RESTART_MODE_ANNOTATION]: restartMode,
       },
     },
     spec: {
@@ -204,6 +209,11 @@ export function renewalOpsRequest(r: Renewal): PerconaXtraDBOpsRequest {
       apply: r.apply,
     },
   };
+}
+
+/** The stack's DefaultRestartMode parameter (env DEFAULT_RESTART_MODE): Reload only when it says so. */
+export function stackRestartMode(env: NodeJS.ProcessEnv = process.env): RestartMode {
+  return env.DEFAULT_RESTART_MODE === 'Reload' ? 'Reload' : 'Restart';
 }
 
 export interface ScanExpiryDeps {
@@ -289,7 +299,7 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
     await forEachLimited([...plan.renew, ...plan.restart], 4, async (r) => {
       if (fresh.has(r)) {
         try {
-          await kube.create(KINDS.PerconaXtraDBOpsRequest, renewalOpsRequest(r));
+          await kube.create(KINDS.PerconaXtraDBOpsRequest, renewalOpsRequest(r, stackRestartMode()));
           created.push(`${r.namespace}/${r.opsRequest}`);
         } catch (err) {
           // Created by a run that died before StartExecution, or by a concurrent run: ours either way.

@@ -311,7 +311,12 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
       newCaAlreadyTrusted = await podsTrust(deps, db!, target, server.ca.rootFingerprint, pods);
     }
   }
-  const plan = buildPlan(ops, db!, action, { newCaAlreadyTrusted, serverIssuerChanges, issuance });
+  const plan = buildPlan(ops, db!, action, {
+    newCaAlreadyTrusted,
+    serverIssuerChanges,
+    issuance,
+    ...(process.env.DEFAULT_RESTART_MODE ? { stackRestartMode: process.env.DEFAULT_RESTART_MODE } : {}),
+  });
 
   if (ops.status?.phase !== 'Progressing') {
     await updateOpsStatus(deps, ops, {
@@ -321,7 +326,7 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
           type: 'Running',
           status: 'True',
           reason: 'Running',
-          message: `Controller has started to Progress the PerconaXtraDBOpsRequest: ${ns}/${name} (ReconfigureTLS ${action} of PerconaXtraDB ${ns}/${plan.database}: ${plan.passes.length} pass(es) over ${plan.replicas} pods)`,
+          message: `Controller has started to Progress the PerconaXtraDBOpsRequest: ${ns}/${name} (ReconfigureTLS ${action} of PerconaXtraDB ${ns}/${plan.database}: ${plan.passes.length} pass(es) over ${plan.replicas} pods${plan.restartMode === 'Reload' ? '; Reload mode: TLS reloaded in running pods, restarts only where a reload cannot be proven' : ''})`,
         },
         ...(rerun
           ? [
@@ -343,7 +348,7 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
       `Start processing for PerconaXtraDBOpsRequest: ${ns}/${name} (ReconfigureTLS ${action} of PerconaXtraDB ${ns}/${plan.database})`,
     );
   }
-  logger.info('request validated', { action, passes: plan.passes });
+  logger.info('request validated', { action, passes: plan.passes, restartMode: plan.restartMode });
   return { ...out(false), plan, round: { next: 0 } };
 }
 

@@ -16,6 +16,7 @@ import { type Clock, type Deps, runWithDeps } from '../../functions/deps.js';
 import { handler as changeCertificates } from '../../functions/handlers/change-certificates.js';
 import { handler as checkPod } from '../../functions/handlers/check-pod.js';
 import { handler as pause } from '../../functions/handlers/pause.js';
+import { handler as reloadPods } from '../../functions/handlers/reload-pods.js';
 import { handler as restartPod } from '../../functions/handlers/restart-pod.js';
 import { handler as resume } from '../../functions/handlers/resume.js';
 import { handler as rollBack } from '../../functions/handlers/roll-back.js';
@@ -48,6 +49,7 @@ export const HANDLERS: Record<string, LambdaHandler> = {
   PauseFunction: pause as unknown as LambdaHandler,
   ChangeCertificatesFunction: changeCertificates as unknown as LambdaHandler,
   RestartPodFunction: restartPod as unknown as LambdaHandler,
+  ReloadPodsFunction: reloadPods as unknown as LambdaHandler,
   CheckPodFunction: checkPod as unknown as LambdaHandler,
   ResumeFunction: resume as unknown as LambdaHandler,
   RollBackFunction: rollBack as unknown as LambdaHandler,

@@ -91,7 +91,7 @@ export function describe(p: Progress): News | undefined {
       }
       const plan = o.plan ?? {};
       return {
-        text: `${o.namespace}/${o.opsRequest}: ${plan.action}, ${plan.passes?.length ?? 1} pass(es) (${(plan.passes ?? []).join(', ')}) over ${plan.replicas} pods, timeout ${plan.timeoutSeconds}s per step`,
+        text: `${o.namespace}/${o.opsRequest}: ${plan.action}, ${plan.passes?.length ?? 1} pass(es) (${(plan.passes ?? []).join(', ')}) over ${plan.replicas} pods, timeout ${plan.timeoutSeconds}s per step${plan.restartMode === 'Reload' ? ', Reload mode' : ''}`,
       };
     }
     case 'Pause':
@@ -105,11 +105,16 @@ export function describe(p: Progress): News | undefined {
           ? `issued ${(r.certificates ?? []).length} certificates${server ? ` (server serial ${String(server.serial).slice(0, 16)}…, valid until ${String(server.notAfter).slice(0, 10)})` : ''}`
           : r.kind === 'trust-bundle'
             ? 'ca.crt now trusts the current and the new CA (certificates unchanged)'
-            : 'pod template TLS wiring updated';
+            : r.kind === 'retire-ca'
+              ? 'ca.crt now trusts the new CA only (the old CA is retired; certificates unchanged)'
+              : 'pod template TLS wiring updated';
       const pods = (r.pods ?? []).length;
-      const restart = r.rollout
-        ? `; the ${pods} pods are rolled by their controller (RollingUpdate)`
-        : `; ${pods} pod(s) to restart one at a time: ${(r.pods ?? []).map((x: Json) => x.name).join(', ')}`;
+      const restart =
+        r.mode === 'Reload'
+          ? `; TLS to reload in ${pods} running pod(s)${r.trustOverlap ? ' in parallel' : ''}: ${(r.pods ?? []).map((x: Json) => x.name).join(', ')}`
+          : r.rollout
+            ? `; the ${pods} pods are rolled by their controller (RollingUpdate)`
+            : `; ${pods} pod(s) to restart one at a time: ${(r.pods ?? []).map((x: Json) => x.name).join(', ')}`;
       return { text: `${pass}${what}${pods ? restart : '; no pod needs a restart'}` };
     }
     case 'Restart pod':
@@ -134,6 +139,21 @@ export function describe(p: Progress): News | undefined {
       if (c.ready) return { before, ms: at(p, c.readyAt), text: `${who} Ready again, new UID ${c.uid}` };
       const why = `${who} not Ready yet: ${c.message} (gives up at ${String(c.deadline).slice(11, 19)} UTC)`;
       return { before, text: why, wait: why };
+    }
+    case 'Reload pods': {
+      const st = o.round?.reload ?? {};
+      const prev = i.round?.reload ?? {};
+      const reloaded = (st.reloaded ?? []).filter((n: string) => !(prev.reloaded ?? []).includes(n));
+      const fellBack = (st.fallback ?? []).filter(
+        (f: Json) => !(prev.fallback ?? []).some((g: Json) => g.name === f.name),
+      );
+      const news = [
+        ...(reloaded.length ? [`TLS reloaded without a restart in ${reloaded.join(', ')}`] : []),
+        ...fellBack.map((f: Json) => `${f.name} will be restarted instead: ${f.reason}`),
+      ];
+      if (st.done) return news.length ? { text: news.join('; ') } : undefined;
+      const why = `waiting for the new certificate files to reach ${(st.pending ?? []).map((x: Json) => x.name).join(', ')} (kubelet sync); restarted instead if still missing at ${String(st.deadline).slice(11, 19)} UTC`;
+      return { text: [...news, why].join('; '), wait: why };
     }
     case 'Roll back': {
       const r = o.rollback ?? {};

@@ -16,6 +16,7 @@ export type SampleName =
   | 'perconaxtradb'
   | 'pxcops-add-tls'
   | 'pxcops-rotate'
+  | 'pxcops-rotate-reload'
   | 'pxcops-update'
   | 'pxcops-change-issuer'
   | 'pxcops-require-ssl-off'
@@ -38,12 +39,20 @@ export function opsRequestFrom(
     database?: string;
     tls?: ReconfigureTLSSpec;
     spec?: Partial<PerconaXtraDBOpsRequest['spec']>;
+    /** Merged over the sample's (e.g. pxc-tls-ops.io/restart-mode). */
+    annotations?: Record<string, string>;
   } = {},
 ): PerconaXtraDBOpsRequest {
   const base = loadSample(sample)[0] as PerconaXtraDBOpsRequest;
   return {
     ...base,
-    metadata: { name: o.name ?? base.metadata.name, namespace: o.namespace ?? base.metadata.namespace },
+    metadata: {
+      name: o.name ?? base.metadata.name,
+      namespace: o.namespace ?? base.metadata.namespace,
+      ...(base.metadata.annotations || o.annotations
+        ? { annotations: { ...(base.metadata.annotations ?? {}), ...(o.annotations ?? {}) } }
+        : {}),
+    },
     spec: {
       ...base.spec,
       databaseRef: { name: o.database ?? base.spec.databaseRef.name },

@@ -104,7 +104,7 @@ export interface Simulator {
       method?: string;
       path: RegExp | string;
       times?: number;
-      action: { status: 409 | 429 | 500 | 503 } | { drop: true } | { delayMs: number };
+      action: { status: 403 | 409 | 429 | 500 | 503 } | { drop: true } | { delayMs: number };
     }): void;
     holdNotReady(namespace: string, podName: string, message?: string): void; // pod (any UID) stays NotReady
     release(namespace: string, podName: string): void;

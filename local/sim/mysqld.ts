@@ -398,6 +398,7 @@ export class Mysqld {
       if (what === 'tls' && noRollback) {
         // MySQL: "a warning is generated and encryption is disabled for new connections".
         this.kubelet.replaceLoaded(rp.uid, 'tls', undefined);
+        rp.tls = undefined;
         record(false, problem);
         return undefined;
       }
@@ -411,6 +412,8 @@ export class Mysqld {
         : { code: 1210, state: 'HY000', message: 'Incorrect arguments to SET' };
     }
     this.kubelet.replaceLoaded(rp.uid, what, loaded);
+    // `rp` is this batch's copy: later statements of the same -e (a status query) see the reload.
+    rp[what] = loaded;
     record(true, undefined, loaded);
     return undefined;
   }

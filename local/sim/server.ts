@@ -26,7 +26,8 @@ export interface RequestRecord {
   status: number;
 }
 
-export type FaultAction = { status: 409 | 429 | 500 | 503 } | { drop: true } | { delayMs: number };
+/** 403: what RBAC answers a request it does not allow (e.g. pods/exec outside a Role's resourceNames). */
+export type FaultAction = { status: 403 | 409 | 429 | 500 | 503 } | { drop: true } | { delayMs: number };
 
 export interface FaultRule {
   method?: string;
@@ -142,7 +143,14 @@ export class Handler {
         return;
       }
       if ('delayMs' in a) await new Promise((r) => setTimeout(r, a.delayMs));
-      else return fail(new ApiError(a.status, 'InternalError', `injected fault: ${a.status}`));
+      else
+        return fail(
+          new ApiError(
+            a.status,
+            a.status === 403 ? 'Forbidden' : 'InternalError',
+            `injected fault: ${a.status}`,
+          ),
+        );
     }
     if (!route || route.res !== POD || route.sub !== 'exec' || !route.name || !route.namespace) {
       return fail(new ApiError(404, 'NotFound', 'the server could not find the requested resource'));
@@ -203,6 +211,7 @@ export class Handler {
       else {
         await readBody(req);
         const reasons: Record<number, string> = {
+          403: 'Forbidden',
           409: 'Conflict',
           429: 'TooManyRequests',
           500: 'InternalError',

@@ -51,6 +51,8 @@ export interface RbacRule {
   apiGroups: string[];
   resources: string[];
   verbs: string[];
+  /** When set, the rule applies only to objects with these names. */
+  resourceNames?: string[];
 }
 
 /** An API request as RBAC sees it: group, resource (with subresource), verb. */
@@ -58,25 +60,33 @@ export function rbacRequest(
   method: string,
   path: string,
   simVerb: string,
-): { group: string; resource: string; verb: string } {
+): { group: string; resource: string; verb: string; name?: string } {
   const parts = path.split('?')[0]!.split('/').filter(Boolean);
   const [root, ...rest] = parts;
   const group = root === 'api' ? '' : rest.shift()!;
   rest.shift(); // version
   if (rest[0] === 'namespaces' && rest.length >= 3) rest.splice(0, 2);
-  const [plural, , sub] = rest;
+  const [plural, name, sub] = rest;
   const resource = sub ? `${plural}/${sub}` : plural!;
   const verb = simVerb === 'evict' ? 'create' : simVerb;
-  return { group, resource: method === 'POST' && sub === 'eviction' ? `${plural}/eviction` : resource, verb };
+  return {
+    group,
+    resource: method === 'POST' && sub === 'eviction' ? `${plural}/eviction` : resource,
+    verb,
+    ...(name ? { name: decodeURIComponent(name) } : {}),
+  };
 }
 
 export function rbacAllows(
   rules: RbacRule[],
-  req: { group: string; resource: string; verb: string },
+  req: { group: string; resource: string; verb: string; name?: string },
 ): boolean {
   return rules.some(
     (r) =>
-      r.apiGroups.includes(req.group) && r.resources.includes(req.resource) && r.verbs.includes(req.verb),
+      r.apiGroups.includes(req.group) &&
+      r.resources.includes(req.resource) &&
+      r.verbs.includes(req.verb) &&
+      (!r.resourceNames || (req.name !== undefined && r.resourceNames.includes(req.name))),
   );
 }
 

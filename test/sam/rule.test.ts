@@ -266,17 +266,56 @@ describe('Rule: from a Pending event to a finished execution', () => {
     }
   }, 120_000);
 
-  it('used only API requests that k8s/rbac.yaml allows', () => {
+  it('rotates in Reload mode (annotation) without a pod restart, started by the sweep', async () => {
+    sim.store.create(opsRequestFrom('pxcops-rotate-reload', { name: 'rotate-reload', database: DB }));
+
+    await sweep(triggerDeps());
+    await deliver(aws.events.splice(0));
+    const [outcome] = await Promise.all(runs.splice(0));
+
+    expect(outcome?.status, outcome?.cause).toBe('SUCCEEDED');
+    expect(ops('rotate-reload')?.status?.phase).toBe('Successful');
+    const execs = sim.requests.all().filter((r) => r.path.split('?')[0]!.endsWith('/exec'));
+    expect(execs.length).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('used only API requests that k8s/rbac.yaml allows, and pods/exec only through k8s/rbac-reload.yaml', () => {
     const [role] = parseAllDocuments(readFileSync('k8s/rbac.yaml', 'utf8')).map((d) => d.toJSON());
+    const [reloadRole, reloadBinding] = parseAllDocuments(readFileSync('k8s/rbac-reload.yaml', 'utf8')).map(
+      (d) => d.toJSON(),
+    );
     const rules = role.rules as RbacRule[];
+    const reloadRules = reloadRole.rules as RbacRule[];
     const seen = new Map<string, boolean>();
+    const execs: string[] = [];
     for (const r of sim.requests.all()) {
-      const req = rbacRequest(r.method, r.path, r.verb);
+      const req = rbacRequest(r.method, r.path.split('?')[0]!, r.verb);
+      if (req.resource === 'pods/exec') {
+        // Namespaced Role: only the database's namespace, only its pod names.
+        execs.push(req.name!);
+        expect(rbacAllows(rules, req), 'k8s/rbac.yaml must not grant pods/exec').toBe(false);
+        expect(r.path).toMatch(new RegExp(`^/api/v1/namespaces/${reloadRole.metadata.namespace}/`));
+        expect(rbacAllows(reloadRules, req), `exec in ${req.name}`).toBe(true);
+        expect(rbacAllows(reloadRules, { ...req, verb: 'get' }), 'WebSocket exec before 1.35').toBe(true);
+        continue;
+      }
       seen.set(`${r.verb} ${req.group || 'core'}/${req.resource}`, rbacAllows(rules, req));
     }
     expect(seen.size).toBeGreaterThan(10);
     expect([...seen].filter(([, allowed]) => !allowed).map(([k]) => k)).toEqual([]);
-    for (const rule of rules) {
+    expect(new Set(execs)).toEqual(new Set([`${DB}-0`, `${DB}-1`, `${DB}-2`]));
+    expect(reloadRole.kind).toBe('Role');
+    expect(reloadBinding.roleRef).toMatchObject({ kind: 'Role', name: reloadRole.metadata.name });
+    expect(reloadBinding.subjects).toEqual([expect.objectContaining({ kind: 'Group', name: 'pxc-tls-ops' })]);
+    expect(reloadRules).toEqual([
+      {
+        apiGroups: [''],
+        resources: ['pods/exec'],
+        verbs: ['get', 'create'],
+        resourceNames: [`${DB}-0`, `${DB}-1`, `${DB}-2`],
+      },
+    ]);
+    for (const rule of [...rules, ...reloadRules]) {
       expect([...rule.verbs, ...rule.resources, ...rule.apiGroups].some((x) => x.includes('*'))).toBe(false);
     }
   });

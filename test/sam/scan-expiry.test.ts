@@ -208,6 +208,8 @@ describe('Scan expiry: 1,000 databases in 50 namespaces, 10 due', () => {
       expect(o.spec).toMatchObject({ type: 'ReconfigureTLS', tls: { rotateCertificates: true } });
       const expired = EXPIRED.has(`${o.metadata.namespace}/${o.spec.databaseRef.name}`);
       expect(o.spec.apply).toBe(expired ? 'Always' : 'IfReady');
+      // The stack's DefaultRestartMode (unset here: Restart) is written on every renewal.
+      expect(o.metadata.annotations?.['pxc-tls-ops.io/restart-mode']).toBe('Restart');
     }
   });
 

@@ -42,13 +42,14 @@ function triggered(logicalId: string): boolean {
 }
 
 describe('template.yaml', () => {
-  it('declares the ten functions of the design, named after their handler files', () => {
+  it('declares the eleven functions of the design, named after their handler files', () => {
     expect(functions.map((f) => f.logicalId).sort()).toEqual(
       [
         'ChangeCertificatesFunction',
         'CheckPodFunction',
         'ForwardAuditFunction',
         'PauseFunction',
+        'ReloadPodsFunction',
         'ResumeFunction',
         'RestartPodFunction',
         'RollBackFunction',

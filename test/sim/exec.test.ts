@@ -183,6 +183,7 @@ describe('Simulator pods/exec', () => {
         group: '',
         resource: 'pods/exec',
         verb: 'create',
+        name: expect.any(String),
       });
     const [role] = parseAllDocuments(readFileSync('k8s/rbac.yaml', 'utf8')).map((d) => d.toJSON());
     expect(rbacAllows(role.rules as RbacRule[], { group: '', resource: 'pods/exec', verb: 'create' })).toBe(

@@ -60,6 +60,7 @@ export function fakeKube(objects: KubeObject[]): Kube & { gets: string[] } {
     delete: unsupported,
     evict: unsupported,
     watch: unsupported,
+    exec: unsupported,
   };
 }
 

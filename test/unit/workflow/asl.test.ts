@@ -53,6 +53,7 @@ describe('statemachine/reconfigure-tls.asl.json', () => {
       Pause: 'PauseFunction',
       'Change certificates': 'ChangeCertificatesFunction',
       'Restart pod': 'RestartPodFunction',
+      'Reload pods': 'ReloadPodsFunction',
       'Check pod': 'CheckPodFunction',
       Resume: 'ResumeFunction',
       'Roll back': 'RollBackFunction',

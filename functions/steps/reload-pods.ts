@@ -1,0 +1,434 @@
+/**
+ * Reload pods (Reload mode): after a pass has written its Secrets, ensures every pod of the pass
+ * serves the new files without a restart, or is handed to Restart pods.
+ *
+ * For each pod, through `pods/exec` in the `perconaxtradb` container (credentials expanded by the
+ * container's own shell, never sent): waits until the mounted Secret volume shows the pass's
+ * `tls.crt` and `ca.crt` (the kubelet's sync), reloads (`ALTER INSTANCE RELOAD TLS`, and Galera's
+ * `socket.ssl_reload=1` when `pxc_encrypt_cluster_traffic` is ON), and proves it: the server
+ * itself reports the new certificate's validity (`Ssl_server_not_before/after`), distinct from
+ * the certificate the request replaced. Peers keep trusting a reloaded pod because the pass is
+ * reloaded only when old and new material trust each other (`round.trustOverlap`), which is also
+ * why the pods are reloaded in parallel. A pod whose reload cannot be proven — a failed
+ * statement, a subPath mount, no exec permission, files that do not arrive by the deadline
+ * (spec.timeout) — falls back to the usual restart: it is returned in `pods` for Restart pods,
+ * with its reason in a condition, an Event and the log.
+ *
+ * Each call holds briefly (RELOAD_HOLD_SECONDS, default 10) polling the pods, then returns
+ * `reload.done: false` for the ASL's Wait/Choice loop, carrying the per-pod state. Safe to repeat:
+ * reloading a server that already loaded the files changes nothing, and the proof reads back what
+ * the server reports. Throws StepTimeoutError never (a timeout falls back), Kube* errors from the
+ * adapter for the reads it cannot do without (the Secret, the pods).
+ */
+import { X509Certificate } from 'node:crypto';
+import type { Deps } from '../deps.js';
+import { KubeForbiddenError, KubeRequestError } from '../errors.js';
+import type { ExecResult } from '../kube/types.js';
+import { KINDS } from '../kube/types.js';
+import type { ConditionInput } from '../model/conditions.js';
+import { backupKey, backupSecretName } from '../model/names.js';
+import type { Plan } from '../model/plan.js';
+import type { PerconaXtraDBOpsRequest } from '../model/types.js';
+import type { PodToRestart, Round } from './change-certificates.js';
+import {
+  getOpsRequest,
+  isPodReady,
+  type PodObject,
+  type RequestIds,
+  recordEvent,
+  type SecretObject,
+  updateOpsStatus,
+} from './common.js';
+import { holdLease } from './lease.js';
+
+export const CONTAINER = 'perconaxtradb';
+export const SERVER_MOUNT = '/etc/mysql/certs/server';
+export const SERVER_VOLUME = 'tls-server-config';
+export const DEFAULT_RELOAD_HOLD_SECONDS = 10;
+const POLL_MS = 250;
+const EXEC_TIMEOUT_SECONDS = 8;
+
+/** The SQL the step sends, in order (docs/reload.md, "The command the workflow sends"). */
+export const SQL = {
+  galeraTls: "SHOW GLOBAL VARIABLES LIKE 'pxc_encrypt_cluster_traffic'",
+  reloadTls: 'ALTER INSTANCE RELOAD TLS',
+  reloadGalera: "SET GLOBAL wsrep_provider_options='socket.ssl_reload=1'",
+  loaded: "SHOW GLOBAL STATUS LIKE 'Ssl_server_not%'",
+} as const;
+
+/**
+ * The one command shape: the SQL travels as `$1`, the credentials are the container's own
+ * environment (KubeDB's MYSQL_ROOT_USERNAME/PASSWORD), expanded by its shell, so they are in no
+ * request, payload, log or Event. `mysql` without `-h` uses the Unix socket, which
+ * require_secure_transport allows even while the server's certificate is broken.
+ */
+export function mysqlCommand(sql: string): string[] {
+  return [
+    'sh',
+    '-c',
+    'exec mysql -u"$MYSQL_ROOT_USERNAME" -p"$MYSQL_ROOT_PASSWORD" -N -B -e "$1"',
+    'pxc-tls-ops',
+    sql,
+  ];
+}
+
+export interface ReloadFallback {
+  name: string;
+  reason: string;
+}
+
+export interface ReloadState {
+  /** When pods still waiting for their files fall back to a restart (now + spec.timeout at the first call). */
+  deadline: string;
+  /** Pods not yet reloaded nor handed to a restart. */
+  pending: PodToRestart[];
+  reloaded: string[];
+  fallback: ReloadFallback[];
+  done: boolean;
+}
+
+export interface ReloadRound extends Round {
+  reload?: ReloadState;
+}
+
+export interface ReloadPodsInput extends RequestIds {
+  plan: Plan;
+  round: ReloadRound;
+}
+
+/** What the server reports about the certificate it presents (`Ssl_server_not_*`, OpenSSL's format). */
+export interface Validity {
+  notBefore: string;
+  notAfter: string;
+}
+
+/** Tab-separated `-N -B` rows of `SHOW ... LIKE` into a map. */
+export function parseRows(stdout: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab > 0) out[line.slice(0, tab)] = line.slice(tab + 1).trim();
+  }
+  return out;
+}
+
+/** The validity of the first certificate of a PEM, as MySQL/OpenSSL print it ("Apr 28 14:16:39 2027 GMT"). */
+export function validityOf(pem: string): Validity {
+  const x = new X509Certificate(pem);
+  return { notBefore: x.validFrom, notAfter: x.validTo };
+}
+
+/**
+ * Pure: is the reload proven? The server reports the expected certificate's validity; and when
+ * the pass replaced the certificate, that validity differs from the one it replaced (validity is
+ * all MySQL shows of the loaded certificate: with the same validity the new and the old cannot be
+ * told apart, so the reload is not proven). Returns undefined when proven, else why not.
+ */
+export function unproven(
+  loaded: Partial<Validity>,
+  expected: Validity,
+  replaced: Validity | undefined,
+): string | undefined {
+  if (loaded.notBefore !== expected.notBefore || loaded.notAfter !== expected.notAfter) {
+    return `the server presents a certificate valid ${loaded.notBefore ?? '?'} – ${loaded.notAfter ?? '?'}, not the new one (${expected.notBefore} – ${expected.notAfter})`;
+  }
+  if (replaced && replaced.notBefore === expected.notBefore && replaced.notAfter === expected.notAfter) {
+    return 'the new certificate has the same validity as the one it replaces, so the server cannot show which one it loaded';
+  }
+  return undefined;
+}
+
+/** The first `ERROR ...` line of mysql's stderr (never the password warning, never the command). */
+export function sqlError(r: ExecResult): string {
+  const line = r.stderr.split('\n').find((l) => /^ERROR\b/.test(l.trim()));
+  return line?.trim() || r.message || `exit code ${r.exitCode}`;
+}
+
+function holdSeconds(): number {
+  const v = Number(process.env.RELOAD_HOLD_SECONDS);
+  return Number.isFinite(v) && v > 0 ? v : DEFAULT_RELOAD_HOLD_SECONDS;
+}
+
+interface ReloadEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  /** A wait: one Event refreshed at each check rather than repeated. */
+  series?: string;
+}
+
+type PodOutcome =
+  | { state: 'waiting' }
+  | { state: 'reloaded'; detail: string }
+  | { state: 'fallback'; reason: string };
+
+interface Expected {
+  secretName: string;
+  files: string;
+  validity: Validity;
+  /** Set when this pass replaced the server certificate: the one it replaced. */
+  replaced?: Validity;
+}
+
+export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<ReloadRound> {
+  const { namespace: ns, plan, round } = input;
+  const now = deps.clock.now().getTime();
+  // The failure path reloading pods back onto the restored files: fallbacks are reported, not restarted.
+  const rollback = round.kind === 'rollback';
+  // Like every step that reads the request: it must still be this execution's (LeaseLostError
+  // otherwise, before any exec), and its lease is renewed when due, since a reload round may loop
+  // for up to spec.timeout. A rollback may run for a request that is gone: nothing to hold then.
+  const ops = rollback
+    ? await deps.kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {
+        namespace: ns,
+        name: input.opsRequest,
+      })
+    : await getOpsRequest(deps.kube, ns, input.opsRequest);
+  const lease = ops && input.execution ? await holdLease(deps, ops, input.execution) : (round.lease ?? null);
+  const state: ReloadState = round.reload
+    ? structuredClone(round.reload)
+    : {
+        deadline: new Date(now + plan.timeoutSeconds * 1000).toISOString(),
+        pending: [...round.pods],
+        reloaded: [],
+        fallback: [],
+        done: false,
+      };
+  const fallBack = (pod: PodToRestart, reason: string) => {
+    state.pending = state.pending.filter((p) => p.name !== pod.name);
+    state.fallback.push({ name: pod.name, reason });
+    deps.logger.warn('reload not proven, the pod will be restarted', { pod: pod.name, reason });
+  };
+
+  if (!round.reload) {
+    if (!round.trustOverlap) {
+      for (const pod of [...state.pending])
+        fallBack(
+          pod,
+          'the old and the new certificates do not trust each other, so pods cannot switch one by one without a restart',
+        );
+    }
+    deps.logger.info('reloading TLS in running pods', {
+      pass: round.pass,
+      kind: round.kind,
+      pods: state.pending.map((p) => p.name),
+    });
+  }
+
+  const expected = state.pending.length ? await expectedMaterial(input, deps) : undefined;
+  const hold = Math.min(holdSeconds(), Math.max(0, (Date.parse(state.deadline) - now) / 1000));
+  const until = now + hold * 1000;
+  const events: ReloadEvent[] = [];
+  for (;;) {
+    const pods = await podsByName(input, deps, round.selector);
+    const outcomes = await Promise.all(
+      state.pending.map(
+        async (pod) => [pod, await reloadOne(input, deps, pods.get(pod.name), pod, expected!)] as const,
+      ),
+    );
+    for (const [pod, o] of outcomes) {
+      if (o.state === 'reloaded') {
+        state.pending = state.pending.filter((p) => p.name !== pod.name);
+        state.reloaded.push(pod.name);
+        deps.logger.info('TLS reloaded', { pod: pod.name, detail: o.detail });
+        events.push({
+          type: 'Normal',
+          reason: 'ReloadTLS',
+          message: `Reloaded TLS in Pod ${ns}/${pod.name} ${rollback ? 'back onto the restored certificate files' : 'without a restart'} (${pod.index + 1}/${pod.total}): ${o.detail}`,
+        });
+      } else if (o.state === 'fallback') {
+        fallBack(pod, o.reason);
+      }
+    }
+    if (state.pending.length === 0 || deps.clock.now().getTime() >= until) break;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  if (state.pending.length > 0 && deps.clock.now().getTime() >= Date.parse(state.deadline)) {
+    for (const pod of [...state.pending])
+      fallBack(
+        pod,
+        `its mounted Secret volume did not show the new files by the timeout (${state.deadline})`,
+      );
+  }
+  for (const f of state.fallback.filter((f) => !round.reload?.fallback.some((g) => g.name === f.name))) {
+    events.push({
+      type: 'Warning',
+      reason: 'ReloadFallback',
+      message: `Could not prove a TLS reload in Pod ${ns}/${f.name}: ${f.reason}; ${rollback ? 'it serves the failed request’s certificate until its next restart' : 'restarting it instead'}`,
+    });
+  }
+
+  state.done = state.pending.length === 0;
+  if (!state.done) {
+    events.push({
+      type: 'Normal',
+      reason: 'WaitingForReload',
+      message: `Waiting for the new certificate files to reach ${state.pending.map((p) => `${ns}/${p.name}`).join(', ')} (the kubelet syncs Secret volumes about once a minute); a pod without them at ${state.deadline} is restarted instead`,
+      series: `reload/${round.kind}/${round.pass}`,
+    });
+  }
+  if (ops) await record(input, deps, state, events);
+  if (!state.done) {
+    deps.logger.info('waiting for the new files to reach the pods', {
+      pending: state.pending.map((p) => p.name),
+      deadline: state.deadline,
+    });
+    return { ...round, lease, reload: state };
+  }
+  const restart = rollback ? [] : round.pods.filter((p) => state.fallback.some((f) => f.name === p.name));
+  deps.logger.info('reload pass done', { reloaded: state.reloaded, restart: restart.map((p) => p.name) });
+  return {
+    ...round,
+    lease,
+    pods: restart.map((p, index) => ({ ...p, index, total: restart.length })),
+    reload: state,
+  };
+}
+
+/** The pass's server files and the validity the server must report once it has loaded them. */
+async function expectedMaterial(input: ReloadPodsInput, deps: Deps): Promise<Expected> {
+  const { namespace: ns, plan, round } = input;
+  const pod = await deps.kube.get<PodObject>(KINDS.Pod, { namespace: ns, name: round.pods[0]!.name });
+  const volumes = (pod?.spec?.volumes ?? []) as Array<{ name: string; secret?: { secretName?: string } }>;
+  const secretName =
+    volumes.find((v) => v.name === SERVER_VOLUME)?.secret?.secretName ?? `${plan.database}-server-cert`;
+  const secret = await deps.kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name: secretName });
+  const pem = (b64: string | undefined) => (b64 ? Buffer.from(b64, 'base64').toString('utf8') : '');
+  const crt = pem(secret?.data?.['tls.crt']);
+  const ca = pem(secret?.data?.['ca.crt']);
+  let replaced: Validity | undefined;
+  if (round.kind === 'certificates') {
+    const backup = await deps.kube.get<SecretObject>(KINDS.Secret, {
+      namespace: ns,
+      name: backupSecretName(plan.database, input.opsRequest),
+    });
+    const before = pem(backup?.data?.[backupKey(secretName, 'tls.crt')]);
+    if (before) replaced = validityOf(before);
+  }
+  return { secretName, files: crt + ca, validity: validityOf(crt), ...(replaced ? { replaced } : {}) };
+}
+
+async function podsByName(
+  input: ReloadPodsInput,
+  deps: Deps,
+  selector: string,
+): Promise<Map<string, PodObject>> {
+  const list = await deps.kube.list<PodObject>(KINDS.Pod, input.namespace, { labelSelector: selector });
+  return new Map(list.items.map((p) => [p.metadata.name!, p]));
+}
+
+/** Why this pod's files can never change in place, if they cannot. */
+export function mountProblem(pod: PodObject | undefined, secretName: string): string | undefined {
+  const spec = pod?.spec as
+    | {
+        containers?: Array<{
+          name: string;
+          volumeMounts?: Array<{ name: string; mountPath: string; subPath?: string }>;
+        }>;
+        volumes?: Array<{ name: string; secret?: { secretName?: string } }>;
+      }
+    | undefined;
+  const c = spec?.containers?.find((x) => x.name === CONTAINER);
+  if (!c) return `the pod has no ${CONTAINER} container`;
+  const vol = spec?.volumes?.find((v) => v.secret?.secretName === secretName);
+  const mounts = (c.volumeMounts ?? []).filter((m) => m.name === vol?.name);
+  if (mounts.some((m) => m.subPath))
+    return `Secret ${secretName} is mounted through subPath, which the kubelet never updates in a running pod`;
+  if (!mounts.some((m) => m.mountPath.replace(/\/$/, '') === SERVER_MOUNT))
+    return `Secret ${secretName} is not mounted at ${SERVER_MOUNT}`;
+  return undefined;
+}
+
+async function reloadOne(
+  input: ReloadPodsInput,
+  deps: Deps,
+  pod: PodObject | undefined,
+  target: PodToRestart,
+  expected: Expected,
+): Promise<PodOutcome> {
+  const ns = input.namespace;
+  if (!pod || pod.metadata.uid !== target.uid || pod.metadata.deletionTimestamp) {
+    return { state: 'fallback', reason: 'the pod was replaced or is going away' };
+  }
+  if (!isPodReady(pod)) return { state: 'fallback', reason: 'the pod is not Ready' };
+  const mount = mountProblem(pod, expected.secretName);
+  if (mount) return { state: 'fallback', reason: mount };
+  // Each exec is bounded well inside the function's timeout (hold + four execs < 50 s): a hung
+  // exec is network trouble, tried again at the next check.
+  const run = (command: string[]) =>
+    deps.kube.exec(
+      { namespace: ns, name: target.name },
+      { container: CONTAINER, command, timeoutSeconds: EXEC_TIMEOUT_SECONDS },
+    );
+  try {
+    const files = await run(['cat', `${SERVER_MOUNT}/tls.crt`, `${SERVER_MOUNT}/ca.crt`]);
+    if (files.exitCode !== 0)
+      return { state: 'fallback', reason: `cannot read its certificate files (${sqlError(files)})` };
+    if (files.stdout !== expected.files) return { state: 'waiting' };
+
+    const galera = await run(mysqlCommand(SQL.galeraTls));
+    if (galera.exitCode !== 0)
+      return { state: 'fallback', reason: `mysql did not answer: ${sqlError(galera)}` };
+    const encrypted = /^on$/i.test(parseRows(galera.stdout).pxc_encrypt_cluster_traffic ?? '');
+    const tls = await run(mysqlCommand(`${SQL.reloadTls}; ${SQL.loaded}`));
+    if (tls.exitCode !== 0) return { state: 'fallback', reason: `${SQL.reloadTls} failed: ${sqlError(tls)}` };
+    if (encrypted) {
+      const g = await run(mysqlCommand(SQL.reloadGalera));
+      if (g.exitCode !== 0)
+        return { state: 'fallback', reason: `Galera's ssl_reload failed: ${sqlError(g)}` };
+    }
+    const rows = parseRows(tls.stdout);
+    const why = unproven(
+      { notBefore: rows.Ssl_server_not_before, notAfter: rows.Ssl_server_not_after },
+      expected.validity,
+      expected.replaced,
+    );
+    if (why) return { state: 'fallback', reason: why };
+    return {
+      state: 'reloaded',
+      detail: `the server presents the certificate valid ${expected.validity.notBefore} – ${expected.validity.notAfter}${encrypted ? '; Galera reloaded too' : ''}`,
+    };
+  } catch (err) {
+    if (err instanceof KubeForbiddenError) {
+      return {
+        state: 'fallback',
+        reason: `pods/exec is not allowed (apply k8s/rbac-reload.yaml to enable Reload mode): ${err.message}`,
+      };
+    }
+    if (err instanceof KubeRequestError) return { state: 'fallback', reason: err.message };
+    // Network trouble or a slow exec: try again at the next check, until the deadline.
+    deps.logger.warn('exec failed, trying again', { pod: target.name, error: (err as Error).message });
+    return { state: 'waiting' };
+  }
+}
+
+/** Per-pod conditions (KubeDB style, one status write) and the Events of this call. */
+async function record(
+  input: ReloadPodsInput,
+  deps: Deps,
+  state: ReloadState,
+  events: ReloadEvent[],
+): Promise<void> {
+  const ops = await getOpsRequest(deps.kube, input.namespace, input.opsRequest);
+  for (const e of events)
+    await recordEvent(deps, ops, e.type, e.reason, e.message, e.series ? { series: e.series } : {});
+  // The rollback's reloads go to the final reason instead: these conditions describe the passes.
+  if (!state.done || input.round.kind === 'rollback') return;
+  const pass = `pass ${input.round.pass + 1}/${input.plan.passes.length} (${input.round.kind})`;
+  const conditions: ConditionInput[] = [
+    ...state.reloaded.map((pod) => ({
+      type: `ReloadTLS--${pod}`,
+      status: 'True' as const,
+      reason: 'ReloadTLS',
+      message: `Reloaded TLS in pod ${input.namespace}/${pod} without a restart (${pass})`,
+    })),
+    // A separate type, so a fallback in one pass stays on record when a later pass reloads the pod.
+    ...state.fallback.map((f) => ({
+      type: `ReloadFallback--${f.name}`,
+      status: 'True' as const,
+      reason: 'ReloadFallback',
+      message: `Restarted pod ${input.namespace}/${f.name} instead of reloading it (${pass}): ${f.reason}`,
+    })),
+  ];
+  await updateOpsStatus(deps, ops, { conditions });
+}
