@@ -192,3 +192,26 @@ export type ErrorName = keyof typeof ERROR_CLASSES;
 export function isRetryable(err: unknown): boolean {
   return err instanceof PxcTlsOpsError && err.retryable;
 }
+
+// ---- raised around the functions, by AWS ----------------------------------------------------
+
+/**
+ * Lambda's error when an invocation runs past the function's `Timeout`: Lambda cuts it off and
+ * resets the execution environment; requests the function had already sent may still land.
+ * Every Lambda Task retries it a few times (each step is an ensure, safe to run again), then
+ * fails with the step named (`test/unit/asl-spec.test.ts` checks every Task retries it).
+ */
+export const LAMBDA_TIMEOUT = 'Sandbox.Timedout';
+
+/**
+ * Transient errors of the Lambda service around an invoke, retried by every Lambda Task as Step
+ * Functions' best practice "Handle transient Lambda service exceptions" lists them (plus
+ * throttling of the invoke itself).
+ */
+export const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ClientExecutionTimeoutException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+] as const;

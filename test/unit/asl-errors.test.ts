@@ -1,6 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CLASSES, type ErrorName } from '../../functions/errors.js';
+import {
+  ERROR_CLASSES,
+  type ErrorName,
+  LAMBDA_SERVICE_ERRORS,
+  LAMBDA_TIMEOUT,
+} from '../../functions/errors.js';
 import { parseTemplate } from '../../scripts/template.js';
 
 const ASL_PATH = 'statemachine/reconfigure-tls.asl.json';
@@ -28,11 +33,13 @@ const all = states(JSON.parse(aslText));
 const retried = new Set(all.flatMap(([, s]) => (s.Retry ?? []).flatMap((r) => r.ErrorEquals)));
 const caught = new Set(all.flatMap(([, s]) => (s.Catch ?? []).flatMap((r) => r.ErrorEquals)));
 /**
- * Names Step Functions itself raises (States.*), the Lambda service raises around an invoke, or the
- * EventBridge integration raises (which of these a Task may name is checked in asl-spec.test.ts).
+ * Names Step Functions itself raises (States.*), the EventBridge integration raises (which of these
+ * a Task may name is checked in asl-spec.test.ts), or Lambda raises around an invoke: those only as
+ * spelt once in functions/errors.ts, so a misspelt one (never raised, never retried) is caught here.
  */
+const LAMBDA_NAMES: ReadonlySet<string> = new Set([LAMBDA_TIMEOUT, ...LAMBDA_SERVICE_ERRORS]);
 const isServiceName = (n: string) =>
-  n.startsWith('States.') || n.startsWith('Lambda.') || n.startsWith('EventBridge.');
+  n.startsWith('States.') || n.startsWith('EventBridge.') || LAMBDA_NAMES.has(n);
 
 describe('The state machine and the error module agree', () => {
   it('names only errors the code defines in ErrorEquals', () => {
@@ -45,6 +52,10 @@ describe('The state machine and the error module agree', () => {
       (n) => new ERROR_CLASSES[n]('x').retryable,
     );
     expect(retryable.filter((n) => !retried.has(n))).toEqual([]);
+  });
+
+  it('retries the Lambda timeout and every transient Lambda service error somewhere', () => {
+    expect([...LAMBDA_NAMES].filter((n) => !retried.has(n))).toEqual([]);
   });
 
   it('catches every fatal error class somewhere', () => {

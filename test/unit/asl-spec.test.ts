@@ -14,12 +14,18 @@
  *   errors are named <Service>.<Error> — never one of the functions' error names.
  * - A Lambda Task whose TimeoutSeconds is not above the function's Timeout ends as States.Timeout
  *   while the function may still be running, instead of as the function's own timeout.
+ * - That timeout fails the Task with Sandbox.Timedout (Lambda's error type for a function timeout);
+ *   Step Functions' best practice "Handle transient Lambda service exceptions" has every Lambda Task
+ *   retry Lambda.ClientExecutionTimeoutException, Lambda.ServiceException, Lambda.AWSLambdaException
+ *   and Lambda.SdkClientException. Retriers are tried before any Catcher, so a Task whose Retry
+ *   matches none of them hands a timeout or a Lambda hiccup straight to its Catch.
  *
  * Every rule walks every state, nested Map processors and Parallel branches included, so states
  * added later are held to the same rules.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { LAMBDA_SERVICE_ERRORS, LAMBDA_TIMEOUT } from '../../functions/errors.js';
 import { loadTemplate, type Template } from '../../scripts/template.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: definitions are walked as the JSON they are
@@ -151,11 +157,38 @@ function checkPutEvents({ path, def }: Scope): string[] {
   return problems;
 }
 
+/** Each attempt after a timeout runs the function for its whole Timeout again: a few, not many. */
+const MAX_TIMEOUT_RETRIES = 3;
+
+/** The retrier Step Functions would use for this error: the first whose ErrorEquals matches. */
+const retrierFor = (state: Json, error: string): Json | undefined =>
+  (state.Retry ?? []).find((r: Json) => matches(r.ErrorEquals, error));
+
+function checkLambdaRetries({ path, def }: Scope, template: Template): string[] {
+  const problems: string[] = [];
+  for (const [name, state] of Object.entries(def.States)) {
+    if (state.Type !== 'Task' || !functionTimeout(template, String(state.Resource))) continue;
+    for (const error of [LAMBDA_TIMEOUT, ...LAMBDA_SERVICE_ERRORS]) {
+      const retrier = retrierFor(state, error);
+      // MaxAttempts defaults to 3; 0 means "never retry".
+      const attempts = retrier ? (retrier.MaxAttempts ?? 3) : 0;
+      if (attempts < 1)
+        problems.push(`${path}${name}: no retrier for ${error}, so its Catch takes it at once`);
+      else if (error === LAMBDA_TIMEOUT && attempts > MAX_TIMEOUT_RETRIES)
+        problems.push(
+          `${path}${name}: retries ${error} ${attempts} times (at most ${MAX_TIMEOUT_RETRIES}: each try runs the whole Timeout)`,
+        );
+    }
+  }
+  return problems;
+}
+
 function specProblems(definition: Json, template: Template): string[] {
   return scopes(definition).flatMap((scope) => [
     ...checkTransitions(scope),
     ...checkStatesAll(scope),
     ...checkLambdaTimeouts(scope, template),
+    ...checkLambdaRetries(scope, template),
     ...checkPutEvents(scope),
   ]);
 }
@@ -255,6 +288,49 @@ describe('The state machine definition, against the rules AWS applies when it is
         delete d.States['Restart pods'].ItemProcessor.States['Restart pod'].TimeoutSeconds;
       },
       /Restart pods\/Restart pod: Lambda Task has no TimeoutSeconds/,
+    ],
+    [
+      'a Lambda Task whose Lambda timeout goes straight to its Catch',
+      (d) => {
+        const retry = d.States['Change certificates'].Retry;
+        d.States['Change certificates'].Retry = retry.filter(
+          (r: Json) => !r.ErrorEquals.includes('Sandbox.Timedout'),
+        );
+      },
+      /Change certificates: no retrier for Sandbox\.Timedout/,
+    ],
+    [
+      'a Lambda Task inside a Map processor that does not retry a Lambda timeout',
+      (d) => {
+        const retry = d.States['Restart pods'].ItemProcessor.States['Check pod'].Retry;
+        for (const r of retry) r.ErrorEquals = r.ErrorEquals.filter((e: string) => e !== 'Sandbox.Timedout');
+        d.States['Restart pods'].ItemProcessor.States['Check pod'].Retry = retry.filter(
+          (r: Json) => r.ErrorEquals.length,
+        );
+      },
+      /Restart pods\/Check pod: no retrier for Sandbox\.Timedout/,
+    ],
+    [
+      'a retrier that matches a Lambda timeout first but never retries it',
+      (d) => {
+        d.States.Resume.Retry.unshift({ ErrorEquals: ['Sandbox.Timedout'], MaxAttempts: 0 });
+      },
+      /Resume: no retrier for Sandbox\.Timedout/,
+    ],
+    [
+      'a Lambda timeout retried as often as a throttled API call',
+      (d) => {
+        d.States.Pause.Retry.find((r: Json) => r.ErrorEquals.includes('Sandbox.Timedout')).MaxAttempts = 6;
+      },
+      /Pause: retries Sandbox\.Timedout 6 times/,
+    ],
+    [
+      'a Lambda Task without the best practice’s Lambda.ClientExecutionTimeoutException',
+      (d) => {
+        for (const r of d.States['Roll back'].Retry)
+          r.ErrorEquals = r.ErrorEquals.filter((e: string) => e !== 'Lambda.ClientExecutionTimeoutException');
+      },
+      /Roll back: no retrier for Lambda\.ClientExecutionTimeoutException/,
     ],
     [
       'a putEvents Task retrying Kubernetes errors',
