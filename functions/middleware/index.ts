@@ -89,10 +89,19 @@ export const normaliseErrors = (): MiddlewareObj<unknown, unknown, Error, Contex
   },
 });
 
+/**
+ * middy's own early timeout is off: by default it answers `TimeoutError` just before Lambda's
+ * Timeout and leaves the step running, and that abandoned step resumes at the next invocation the
+ * environment serves (Lambda freezes, not kills, what a returned handler left). Without it a slow
+ * step is cut off by Lambda itself (Sandbox.Timedout, the environment reset), the error the ASL
+ * retries.
+ */
+export const MIDDY_OPTIONS = { timeoutEarlyInMillis: 0 } as const;
+
 /** A Lambda handler: middy(withDeps, validateInput, normaliseErrors) around a step. */
 export function makeHandler<I, O>(validator: Validator<I>, step: Step<I, O>) {
   // Typed with the plain Lambda Context, as the runtime calls it; withDeps adds `deps` to it.
-  return middy<unknown, O, Error, Context>()
+  return middy<unknown, O, Error, Context>(MIDDY_OPTIONS)
     .use(normaliseErrors())
     .use(withDeps())
     .use(validateInput(validator))

@@ -5,7 +5,7 @@ import { InvalidRequestError, StepTimeoutError } from '../../../functions/errors
 import { handler as checkPod } from '../../../functions/handlers/check-pod.js';
 import { handler as validate } from '../../../functions/handlers/validate.js';
 import type { Kube } from '../../../functions/kube/types.js';
-import { normaliseError } from '../../../functions/middleware/index.js';
+import { makeHandler, normaliseError } from '../../../functions/middleware/index.js';
 
 const context = { functionName: 'test', getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
 
@@ -80,5 +80,23 @@ describe('Handlers', () => {
       namespace: 'demo',
       errorName: 'InvalidRequestError',
     });
+  });
+
+  it('leave a step that outlasts the invocation to Lambda’s own timeout, never answering early and leaving it running', async () => {
+    setDeps({ kube: {} as Kube });
+    let finished = false;
+    const slow = makeHandler(
+      (event) => event as { ms: number },
+      async ({ ms }) => {
+        await new Promise((r) => setTimeout(r, ms));
+        finished = true;
+        return { done: true };
+      },
+    );
+    // 20 ms left in the invocation, a 60 ms step: middy's default would reject with its
+    // TimeoutError at 15 ms while the step kept running.
+    const nearlyOut = { ...context, getRemainingTimeInMillis: () => 20 } as Context;
+    await expect(slow({ ms: 60 }, nearlyOut)).resolves.toEqual({ done: true });
+    expect(finished).toBe(true);
   });
 });
