@@ -237,11 +237,12 @@ export class HttpKube implements Kube {
   }
 
   /** A pod that is already gone counts as evicted: the restart step checks the new UID anyway. */
-  async evict(ref: Required<ObjectRef>): Promise<void> {
+  async evict(ref: Required<ObjectRef>, opts: { uid?: string } = {}): Promise<void> {
     const body = {
       apiVersion: 'policy/v1',
       kind: 'Eviction',
       metadata: { name: ref.name, namespace: ref.namespace },
+      ...(opts.uid ? { deleteOptions: { preconditions: { uid: opts.uid } } } : {}),
     };
     const path = `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/pods/${encodeURIComponent(ref.name)}/eviction`;
     await this.request('POST', path, body, undefined, [404]);

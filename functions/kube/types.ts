@@ -168,8 +168,11 @@ export interface Kube {
   ): Promise<T>;
   /** True when this call deleted it, false when it was already gone (404). */
   delete(kind: ResourceKind, ref: ObjectRef, opts?: { uid?: string }): Promise<boolean>;
-  /** Eviction API (policy/v1). A PodDisruptionBudget refusal is KubeThrottledError (429). */
-  evict(ref: Required<ObjectRef>): Promise<void>;
+  /**
+   * Eviction API (policy/v1). A PodDisruptionBudget refusal is KubeThrottledError (429); with `uid`,
+   * a pod of that name with another UID is left alone (409, KubeConflictError).
+   */
+  evict(ref: Required<ObjectRef>, opts?: { uid?: string }): Promise<void>;
   /**
    * Runs a command in a pod's container through the `pods/exec` subresource (WebSocket, v5/v4
    * channel protocol), without stdin or TTY. A refused upgrade maps to the error families like any

@@ -1,7 +1,9 @@
 /**
  * Restart pod: ensures one pod is being replaced, through the Eviction API so PodDisruptionBudgets
  * hold.
- * Safe to repeat: a pod that already has a new UID (or is gone) is not evicted again, and when the
+ * Safe to repeat: a pod that already has a new UID (or is gone) is not evicted again (the eviction
+ * carries the UID as a precondition, so one still in flight from a try that timed out cannot evict
+ * the replacement either: KubeConflictError, retried), and when the
  * workload's controller rolls the pods itself (RollingUpdate after a template change) nothing is
  * evicted at all. Then holds the same short watch as Check pod, so a pod that is back quickly
  * needs no Check pod at all. Returns readiness and the deadline of this step (now + spec.timeout,
@@ -89,7 +91,9 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
     evictedAt = deps.clock.now().toISOString();
   } else if (evict) {
     try {
-      await deps.kube.evict({ namespace: ns, name: pod.name });
+      // The UID precondition: an eviction that lands late (sent by a try Lambda cut off at its
+      // Timeout, then retried) never takes down the pod that has already come back.
+      await deps.kube.evict({ namespace: ns, name: pod.name }, { uid: pod.uid });
     } catch (err) {
       if (!(err instanceof KubeThrottledError) || !refusedByBudget(err)) throw err;
       const why = await explainRefusal(deps, input, current!, err);

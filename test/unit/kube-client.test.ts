@@ -175,6 +175,19 @@ describe('Kubernetes adapter', () => {
     await expect(k.evict({ namespace: 'demo', name: 'db-0' })).rejects.toBeInstanceOf(KubeThrottledError);
   });
 
+  it('evicts only the pod with the given UID: the precondition travels in deleteOptions', async () => {
+    replies.push(
+      { status: 201, body: {} },
+      status(409, 'Conflict', 'Precondition failed: UID in precondition: u-1'),
+    );
+    const k = kube();
+    await k.evict({ namespace: 'demo', name: 'db-0' }, { uid: 'u-1' });
+    expect(JSON.parse(seen[0]!.body)).toMatchObject({ deleteOptions: { preconditions: { uid: 'u-1' } } });
+    await expect(k.evict({ namespace: 'demo', name: 'db-0' }, { uid: 'u-1' })).rejects.toBeInstanceOf(
+      KubeConflictError,
+    );
+  });
+
   it('treats an eviction answered 404 (the pod is already gone) as done, not as an error', async () => {
     replies.push(status(404, 'NotFound', 'pods "db-1" not found'));
 
