@@ -4,7 +4,9 @@
  * against any cluster (a kubeconfig, the simulator, or a `Kube` passed in).
  *
  * Tests, the demo and the benchmark all call `runExecution`. Wait states keep their real
- * durations unless `waitScale` shortens them (tests); the benchmark leaves it unset.
+ * durations unless `waitScale` shortens them (tests); the benchmark leaves it unset. Each Lambda
+ * Task is held to its function's Timeout from template.yaml, failing with Sandbox.Timedout as on
+ * AWS (./lambda.ts); `functionTimeouts` shortens them (tests).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -23,6 +25,13 @@ import { handler as rollBack } from '../../functions/handlers/roll-back.js';
 import { handler as validate } from '../../functions/handlers/validate.js';
 import { kubeFromKubeconfig } from '../../functions/kube/client.js';
 import type { Kube } from '../../functions/kube/types.js';
+import {
+  currentInvocation,
+  cutOffKube,
+  functionTimeouts,
+  type Invocation,
+  withLambdaTimeout,
+} from './lambda.js';
 
 export const DEFINITION_PATH = fileURLToPath(
   new URL('../../statemachine/reconfigure-tls.asl.json', import.meta.url),
@@ -150,6 +159,8 @@ export interface RunOptions {
   waitScale?: number;
   /** Replaces retry intervals with IntervalSeconds × this (no backoff); unset = the ASL's own. */
   retryScale?: number;
+  /** Lambda Timeouts (seconds) by function logical name, over template.yaml's (tests: shorter). */
+  functionTimeouts?: Record<string, number>;
   logger?: Logger;
   clock?: Clock;
   /** Lease of the claims this execution makes (seconds); unset: LEASE_SECONDS or the default. */
@@ -180,17 +191,17 @@ export interface RunResult {
   executionName: string;
 }
 
-function fakeContext(functionName: string, executionName: string): Context {
+function fakeContext(functionName: string, executionName: string, invocation?: Invocation): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${functionName}`,
     memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
+    awsRequestId: invocation?.requestId ?? randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: executionName,
-    getRemainingTimeInMillis: () => 120_000,
+    getRemainingTimeInMillis: () => (invocation ? Math.max(0, invocation.deadline - Date.now()) : 120_000),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
@@ -210,6 +221,7 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
   const executionName = opts.executionName ?? `local-${randomUUID()}`;
   const published: PublishedEvent[] = [];
 
+  const timeouts = { ...functionTimeouts(), ...opts.functionTimeouts };
   const taskResourceLocalHandlers: Record<string, TaskFn> = {};
   const waitTimeOverrides: Record<string, number> = {};
   const retryIntervalOverrides: Record<string, number[]> = {};
@@ -240,6 +252,8 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
   for (const [name, s, inMap] of allStates(def)) {
     if (s.Type === 'Task' && s.Resource) {
       let fn: TaskFn;
+      /** The function's Lambda Timeout (seconds); none for a service integration. */
+      let timeout: number | undefined;
       if (s.Resource.startsWith('arn:aws:states:::events:putEvents')) {
         fn = async (input) => {
           const entries = ((input as { Entries?: PublishedEvent[] }).Entries ?? []) as PublishedEvent[];
@@ -250,14 +264,24 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
         const functionName = s.Resource.split(':').pop() ?? '';
         const h = HANDLERS[functionName];
         if (!h) throw new Error(`runExecution: no local handler for ${s.Resource} (state "${name}")`);
-        fn = (input) =>
-          runWithDeps(deps, async () => {
+        timeout = timeouts[functionName];
+        if (timeout === undefined) throw new Error(`runExecution: ${functionName} is not in template.yaml`);
+        fn = (input) => {
+          const invocation = currentInvocation();
+          const scoped = invocation ? { ...deps, kube: cutOffKube(kube, invocation) } : deps;
+          return runWithDeps(scoped, async () => {
             // Through JSON both ways, as Lambda does: no shared references, no undefined.
-            const out = await h(JSON.parse(JSON.stringify(input)), fakeContext(functionName, executionName));
+            const out = await h(
+              JSON.parse(JSON.stringify(input)),
+              fakeContext(functionName, executionName, invocation),
+            );
             return (out === undefined ? null : JSON.parse(JSON.stringify(out))) as JsonValue;
           });
+        };
       }
-      const inner = opts.wrapTask ? opts.wrapTask(name, fn) : fn;
+      // A test's wrapper runs inside the invocation: a delay it adds counts against the Timeout.
+      const given = opts.wrapTask ? opts.wrapTask(name, fn) : fn;
+      const inner = timeout === undefined ? given : withLambdaTimeout(given, timeout);
       // The engine's event log carries an error's `cause` (often another error) as its Cause; the
       // progress wants what the step said, so the thrown error is kept for the StateFailed event.
       const wrapped: TaskFn = track(async (input) => {

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { KubeConflictError, StepTimeoutError } from '../../../functions/errors.js';
+import { KubeConflictError, LAMBDA_TIMEOUT, StepTimeoutError } from '../../../functions/errors.js';
+import type { Kube } from '../../../functions/kube/types.js';
 import { allStates, loadDefinition, substitute, willRetry } from '../../../local/runner/index.js';
+import {
+  currentInvocation,
+  cutOffKube,
+  functionTimeouts,
+  withLambdaTimeout,
+} from '../../../local/runner/lambda.js';
 
 const restartPod = allStates(loadDefinition()).find(([n]) => n === 'Restart pod')![1];
 
@@ -44,5 +51,61 @@ describe('Local runner', () => {
     { why: 'an error no retrier names', err: new TypeError('x'), failures: 1, retried: false },
   ])('knows whether the ASL retries $why', ({ err, failures, retried }) => {
     expect(willRetry(restartPod, err, failures)).toBe(retried);
+  });
+
+  it('knows whether the ASL retries a Lambda timeout: twice, then no more', () => {
+    const timedOut = Object.assign(new Error('Task timed out after 30.00 seconds'), { name: LAMBDA_TIMEOUT });
+    expect([1, 2, 3].map((n) => willRetry(restartPod, timedOut, n))).toEqual([true, true, false]);
+  });
+});
+
+describe('Local Lambda stand-in', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('gives each function the Timeout template.yaml gives it, Globals included', () => {
+    expect(functionTimeouts()).toMatchObject({
+      ChangeCertificatesFunction: 110,
+      RestartPodFunction: 30,
+      ValidateFunction: 50,
+      CheckPodFunction: 50,
+    });
+  });
+
+  it('fails an invocation that runs past its Timeout with Sandbox.Timedout and Lambda’s message', async () => {
+    const slow = withLambdaTimeout(async (ms: number) => {
+      await sleep(ms);
+      return 'done';
+    }, 0.05);
+    await expect(slow(5)).resolves.toBe('done');
+    const err = await slow(200).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: 'Sandbox.Timedout' });
+    expect((err as Error).message).toMatch(
+      /^RequestId: [0-9a-f-]{36} Error: Task timed out after 0\.05 seconds$/,
+    );
+  });
+
+  it('refuses the Kubernetes calls a cut-off invocation starts, and lets one already sent complete', async () => {
+    const calls: string[] = [];
+    const kube = {
+      get: async (_kind: unknown, ref: { name: string }) => {
+        calls.push(`get ${ref.name}`);
+        await sleep(80);
+        return { metadata: { name: ref.name } };
+      },
+    } as unknown as Kube;
+    let inFlight: Promise<unknown> | undefined;
+    let late: Promise<unknown> | undefined;
+    const step = withLambdaTimeout(async () => {
+      const k = cutOffKube(kube, currentInvocation()!);
+      inFlight = k.get({} as never, { name: 'sent-in-time' });
+      await inFlight;
+      late = k.get({} as never, { name: 'after-the-cut' });
+      return late;
+    }, 0.03);
+
+    await expect(step(undefined)).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
+    await expect(inFlight).resolves.toEqual({ metadata: { name: 'sent-in-time' } });
+    await expect(late).rejects.toThrow(/cut off at its Timeout/);
+    expect(calls).toEqual(['get sent-in-time']);
   });
 });
