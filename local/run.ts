@@ -513,10 +513,12 @@ async function verdict(
   // The error that sent the execution to the failure path, in words.
   const caught = (
     result.events.find((e) => e.type === 'StateEntered' && e.state?.name === 'Roll back')?.state?.input as
-      | { error?: { Error?: string; Cause?: unknown } }
+      | { error?: { Error?: string; Cause?: unknown; State?: string } }
       | undefined
   )?.error;
-  const firstReason = caught ? plainReason(caught.Error ?? 'Error', causeMessage(caught.Cause)) : undefined;
+  const firstReason = caught
+    ? plainReason(caught.Error ?? 'Error', causeMessage(caught.Cause), caught.State)
+    : undefined;
   const reason =
     ops?.status?.conditions?.find((c) => c.type === 'Failed')?.message ??
     failure?.reason ??

@@ -3,7 +3,10 @@
  * about what went wrong and what to check, with the API server's own answer kept as a detail in
  * brackets. Our own errors (invalid request, issuer, database state, timeouts, a budget refusing
  * an eviction) already speak in sentences and pass through; the adapter's errors carry REST text.
+ * Lambda's timeout ("RequestId: … Task timed out after 30.00 seconds") becomes the step and its limit.
  */
+import { LAMBDA_TIMEOUT } from '../errors.js';
+
 const SENTENCES: Record<string, string> = {
   KubeUnavailableError:
     'The Kubernetes API server could not be reached or kept failing (retries used up); check the cluster endpoint and network',
@@ -18,7 +21,23 @@ const SENTENCES: Record<string, string> = {
   'States.TaskFailed': 'A step failed unexpectedly',
 };
 
-export function plainReason(errorName: string, message: string): string {
+/** The limit in Lambda's timeout message ("Task timed out after 110.00 seconds" → "110 s"). */
+function lambdaLimit(message: string): string {
+  const seconds = /timed out after (\d+(?:\.\d+)?) seconds/.exec(message)?.[1];
+  return seconds ? `${Number(seconds)} s, ` : '';
+}
+
+/**
+ * `step`: the state that failed, when known (for a Lambda timeout, whose message names neither
+ * the function nor the step, the ASL records it).
+ */
+export function plainReason(errorName: string, message: string, step?: string): string {
+  if (errorName === LAMBDA_TIMEOUT)
+    return (
+      `${step ? `The "${step}" step` : 'A step'} did not finish within its time limit ` +
+      `(${lambdaLimit(message)}the Timeout of its Lambda function), even when retried; the Kubernetes ` +
+      'API server may be slow or unreachable from the functions (their logs show the last call)'
+    );
   const sentence = SENTENCES[errorName];
   if (!sentence) return message || errorName;
   return message ? `${sentence} [API: ${message}]` : sentence;
@@ -33,6 +52,8 @@ export function retryReason(errorName: string, message: string): string {
       return `the Kubernetes API server asked to slow down [API: ${message}]`;
     case 'KubeConflictError':
       return `another client changed the object at the same time [API: ${message}]`;
+    case LAMBDA_TIMEOUT:
+      return `did not finish within its time limit (${lambdaLimit(message)}the Timeout of its Lambda function)`;
     default:
       return message || errorName;
   }

@@ -15,7 +15,7 @@
  * Both stages are safe to repeat. `restore` throws RollbackError when a restore write is refused.
  */
 import type { Deps } from '../deps.js';
-import { PxcTlsOpsError, RollbackError } from '../errors.js';
+import { LAMBDA_TIMEOUT, PxcTlsOpsError, RollbackError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import type { Lease } from '../model/lease.js';
 import {
@@ -27,7 +27,7 @@ import {
   labelSafe,
 } from '../model/names.js';
 import { type Plan, timeoutSeconds as requestTimeout } from '../model/plan.js';
-import { plainReason } from '../model/reasons.js';
+import { plainReason, retryReason } from '../model/reasons.js';
 import { isDns1123Label } from '../model/schema/index.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { restoreWiring } from '../model/wiring.js';
@@ -58,6 +58,8 @@ import type { Recovery } from './validate.js';
 interface ErrorInfo {
   Error?: string;
   Cause?: unknown;
+  /** The step that failed, recorded by the ASL where the error does not say (a Lambda timeout). */
+  State?: string;
 }
 
 /** The execution's state when the failure was caught (any shape: Validate may not have run). */
@@ -332,7 +334,7 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
       ops,
       'Warning',
       'RollingBack',
-      `${plainReason(input.state.error?.Error ?? 'Error', causeMessage(input.state.error?.Cause))}. ` +
+      `${plainReason(input.state.error?.Error ?? 'Error', causeMessage(input.state.error?.Cause), input.state.error?.State)}. ` +
         `Restored the previous certificates and TLS settings of PerconaXtraDB ${ns}/${database}` +
         (out.pods.length ? `; restarting ${out.pods.map((p) => p.name).join(', ')}` : ''),
     );
@@ -377,11 +379,15 @@ async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
     !s.rollback?.restored &&
     !s.rollbackError &&
     !Array.isArray((s.round as { pods?: unknown })?.pods);
-  let reason = plainReason(errorName, causeMessage(s.error?.Cause));
+  let reason = plainReason(errorName, causeMessage(s.error?.Cause), s.error?.State);
   if (refused) reason = `Refused, nothing was changed: ${reason}`;
   const backupName = database && name ? backupSecretName(database, name) : '';
   if (s.rollbackError) {
-    reason += `; rollback did not complete (${causeMessage(s.rollbackError.Cause) || s.rollbackError.Error}); the previous state is kept in Secret ${ns}/${backupName}`;
+    const why =
+      s.rollbackError.Error === LAMBDA_TIMEOUT
+        ? `a rollback step ${retryReason(LAMBDA_TIMEOUT, causeMessage(s.rollbackError.Cause))}`
+        : causeMessage(s.rollbackError.Cause) || s.rollbackError.Error;
+    reason += `; rollback did not complete (${why}); the previous state is kept in Secret ${ns}/${backupName}`;
   } else if (s.rollback?.restored) {
     reason +=
       '; rolled back to the previous certificates and TLS settings' +

@@ -51,8 +51,8 @@ export function describe(p: Progress): News | undefined {
       return { text: why, wait: why };
     }
     if (['Roll back', 'Finish rollback', 'Replace restored pod', 'Check restored pod'].includes(p.state))
-      return { text: `${p.state} failed: ${plainReason(p.error?.name ?? 'Error', cause)}` };
-    return { text: `${p.state} stopped: ${plainReason(p.error?.name ?? 'Error', cause)}` };
+      return { text: `${p.state} failed: ${plainReason(p.error?.name ?? 'Error', cause, p.state)}` };
+    return { text: `${p.state} stopped: ${plainReason(p.error?.name ?? 'Error', cause, p.state)}` };
   }
   if (p.event === 'entered') {
     if (p.state === 'Validate') {

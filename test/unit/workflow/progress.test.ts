@@ -96,6 +96,28 @@ describe('Progress lines', () => {
       'Validate: the Kubernetes API server did not answer [API: GET /api/v1/x: connect ECONNREFUSED]; retry 2 of 6',
     );
   });
+
+  it('says a Lambda timeout in words: the step and its limit, never Lambda’s raw message', () => {
+    const timedOut = (retry?: { attempt: number; of: number }) =>
+      news(
+        p({
+          event: 'failed',
+          state: 'Restart pod',
+          error: {
+            name: 'Sandbox.Timedout',
+            cause: 'RequestId: 3f2a Error: Task timed out after 30.00 seconds',
+            ...(retry ? { retry } : {}),
+          },
+        }),
+      )?.text;
+    expect(timedOut({ attempt: 1, of: 2 })).toBe(
+      'Restart pod: did not finish within its time limit (30 s, the Timeout of its Lambda function); retry 1 of 2',
+    );
+    expect(timedOut()).toMatch(
+      /^Restart pod stopped: The "Restart pod" step did not finish within its time limit \(30 s, the Timeout of its Lambda function\), even when retried; /,
+    );
+    expect(timedOut()).not.toMatch(/RequestId|Sandbox/);
+  });
 });
 
 describe('What a DBA sees of a recovery', () => {
