@@ -2,11 +2,14 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import { MIDDY_OPTIONS } from '../middleware/options.js';
 import { type ScanExpiryInput, scanExpiry } from '../steps/scan-expiry.js';
 import { logger, metrics, triggerDeps } from '../triggers/deps.js';
 
-export const handler = middy(async (event: ScanExpiryInput | null | undefined) =>
-  scanExpiry({ dryRun: event?.dryRun === true }, await triggerDeps()),
+export const handler = middy(
+  async (event: ScanExpiryInput | null | undefined) =>
+    scanExpiry({ dryRun: event?.dryRun === true }, await triggerDeps()),
+  MIDDY_OPTIONS,
 )
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

@@ -1,6 +1,7 @@
 /** SweepFunction: on a short schedule, announces OpsRequests nobody has started yet and recovers those whose execution is gone. */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import { MIDDY_OPTIONS } from '../middleware/options.js';
 import { sweep } from '../steps/sweep.js';
 import { logger, triggerDeps } from '../triggers/deps.js';
 
@@ -10,4 +11,4 @@ export const handler = middy(async () => {
     recover: Boolean(process.env.STATE_MACHINE_ARN),
   });
   return { listed, pending: pending.length, recovered: recovered.length, listCalls };
-}).use(injectLambdaContext(logger));
+}, MIDDY_OPTIONS).use(injectLambdaContext(logger));

@@ -10,6 +10,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { type Deps, getDeps } from '../deps.js';
 import { AwsUnavailableError, InvalidRequestError, KubeUnavailableError, PxcTlsOpsError } from '../errors.js';
+import { MIDDY_OPTIONS } from './options.js';
 
 export interface StepContext extends Context {
   deps: Deps;
@@ -88,15 +89,6 @@ export const normaliseErrors = (): MiddlewareObj<unknown, unknown, Error, Contex
     logger?.warn('step failed', { errorName: err.name, errorMessage: err.message });
   },
 });
-
-/**
- * middy's own early timeout is off: by default it answers `TimeoutError` just before Lambda's
- * Timeout and leaves the step running, and that abandoned step resumes at the next invocation the
- * environment serves (Lambda freezes, not kills, what a returned handler left). Without it a slow
- * step is cut off by Lambda itself (Sandbox.Timedout, the environment reset), the error the ASL
- * retries.
- */
-export const MIDDY_OPTIONS = { timeoutEarlyInMillis: 0 } as const;
 
 /** A Lambda handler: middy(withDeps, validateInput, normaliseErrors) around a step. */
 export function makeHandler<I, O>(validator: Validator<I>, step: Step<I, O>) {

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { setDeps } from '../../../functions/deps.js';
@@ -98,5 +99,17 @@ describe('Handlers', () => {
     const nearlyOut = { ...context, getRemainingTimeInMillis: () => 20 } as Context;
     await expect(slow({ ms: 60 }, nearlyOut)).resolves.toEqual({ done: true });
     expect(finished).toBe(true);
+  });
+
+  it('every handler runs with middy’s early timeout off: the steps through makeHandler, the trigger functions with MIDDY_OPTIONS', () => {
+    const dir = new URL('../../../functions/handlers/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThanOrEqual(10);
+    const without = files.filter((f) => {
+      const source = readFileSync(new URL(f, dir), 'utf8');
+      if (source.includes('makeHandler(')) return false;
+      return !/middy\([\s\S]*MIDDY_OPTIONS[\s\S]*\)/.test(source);
+    });
+    expect(without).toEqual([]);
   });
 });
