@@ -11,13 +11,21 @@
  *   `serviceTemplates`, `allowedSchemas`, `systemUserSecrets` — are declared but kept whole here
  *   (`x-kubernetes-preserve-unknown-fields`): the simulator is stricter than nothing, never
  *   stricter than the API server.
+ *   Its `spec.tls` and `status.conditions` are the kmodules types KubeDB's ops request CRD embeds
+ *   too: one copy, in functions/model/schema/kmapi.ts.
  * - PerconaXtraDBOpsRequest: the schema of issue 10 (functions/model/schema/ops-request.ts).
  * - Certificate, Issuer, ClusterIssuer: cert-manager `deploy/crds/cert-manager.io_*.yaml`; the
  *   issuer types other than `ca` (acme, vault, venafi) are kept whole.
  * - AppBinding: kmodules/custom-resources `crds/appcatalog.appscode.com_appbindings.yaml` and
  *   `apis/appcatalog/v1alpha1/appbinding_types.go` (appRef, tlsSecret, clientConfig.serverName).
  */
-import { OPS_REQUEST_CRD_SCHEMA, type Schema } from '../../functions/model/schema/index.js';
+import {
+  KMAPI_CERTIFICATE_SCHEMA,
+  KMAPI_CONDITION_SCHEMA,
+  KMAPI_ISSUER_REF_SCHEMA,
+  OPS_REQUEST_CRD_SCHEMA,
+  type Schema,
+} from '../../functions/model/schema/index.js';
 
 const str: Schema = { type: 'string' };
 const bool: Schema = { type: 'boolean' };
@@ -29,29 +37,7 @@ const kept: Schema = { type: 'object', 'x-kubernetes-preserve-unknown-fields': t
 const keptList: Schema = { type: 'array', items: kept };
 const dateTime: Schema = { type: 'string', format: 'date-time' };
 
-/** KubeDB's (kmodules) condition: type, status and lastTransitionTime required. */
-const kmapiCondition: Schema = {
-  type: 'object',
-  required: ['lastTransitionTime', 'status', 'type'],
-  properties: {
-    lastTransitionTime: dateTime,
-    message: str,
-    observedGeneration: int64,
-    reason: str,
-    severity: str,
-    status: str,
-    type: str,
-  },
-};
-
 const terminationPolicy: Schema = { type: 'string', enum: ['Halt', 'Delete', 'WipeOut', 'DoNotTerminate'] };
-
-const tlsIssuerRef: Schema = {
-  type: 'object',
-  required: ['kind', 'name'],
-  properties: { apiGroup: str, kind: str, name: str },
-  'x-kubernetes-map-type': 'atomic',
-};
 
 const secretRef: Schema = {
   type: 'object',
@@ -114,42 +100,8 @@ export const PERCONAXTRADB_SCHEMA: Schema = {
         tls: {
           type: 'object',
           properties: {
-            certificates: {
-              type: 'array',
-              items: {
-                type: 'object',
-                required: ['alias'],
-                properties: {
-                  alias: str,
-                  dnsNames: strings,
-                  duration: str,
-                  emailAddresses: strings,
-                  ipAddresses: strings,
-                  issuerRef: tlsIssuerRef,
-                  privateKey: {
-                    type: 'object',
-                    properties: { encoding: { type: 'string', enum: ['PKCS1', 'PKCS8'] } },
-                  },
-                  renewBefore: str,
-                  secretName: str,
-                  subject: {
-                    type: 'object',
-                    properties: {
-                      countries: strings,
-                      localities: strings,
-                      organizationalUnits: strings,
-                      organizations: strings,
-                      postalCodes: strings,
-                      provinces: strings,
-                      serialNumber: str,
-                      streetAddresses: strings,
-                    },
-                  },
-                  uris: strings,
-                },
-              },
-            },
-            issuerRef: tlsIssuerRef,
+            certificates: { type: 'array', items: KMAPI_CERTIFICATE_SCHEMA },
+            issuerRef: KMAPI_ISSUER_REF_SCHEMA,
           },
         },
         version: str,
@@ -159,7 +111,7 @@ export const PERCONAXTRADB_SCHEMA: Schema = {
       type: 'object',
       properties: {
         authSecret: { type: 'object', properties: { lastUpdateTimestamp: dateTime } },
-        conditions: { type: 'array', items: kmapiCondition },
+        conditions: { type: 'array', items: KMAPI_CONDITION_SCHEMA },
         observedGeneration: int64,
         phase: {
           type: 'string',

@@ -1,7 +1,7 @@
 /**
  * Structural schemas: the engine (check, prune, default — generic, shared with the API
  * simulator) and the schemas of what this project reads (the PerconaXtraDBOpsRequest CRD, the
- * state machine's input).
+ * kmodules types it shares with the PerconaXtraDB CRD, the state machine's input).
  */
 export {
   applyDefaults,
@@ -31,6 +31,7 @@ export {
   RECOVERY_SOURCES,
   type RecoverySource,
 } from './execution-input.js';
+export { KMAPI_CERTIFICATE_SCHEMA, KMAPI_CONDITION_SCHEMA, KMAPI_ISSUER_REF_SCHEMA } from './kmapi.js';
 export {
   OPS_REQUEST_CRD_SCHEMA,
   OPS_REQUEST_SPEC_SCHEMA,

@@ -16,6 +16,7 @@
  * carries, and length bounds, where the CRD says only "string".
  */
 import { refineSchema, type Schema } from './engine.js';
+import { KMAPI_CERTIFICATE_SCHEMA, KMAPI_CONDITION_SCHEMA, KMAPI_ISSUER_REF_SCHEMA } from './kmapi.js';
 
 const QUANTITY_PATTERN =
   '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
@@ -24,19 +25,6 @@ const quantity: Schema = {
   anyOf: [{ type: 'integer' }, { type: 'string' }],
   pattern: QUANTITY_PATTERN,
   'x-kubernetes-int-or-string': true,
-};
-
-const strings: Schema = { type: 'array', items: { type: 'string' } };
-
-const issuerRef: Schema = {
-  type: 'object',
-  required: ['kind', 'name'],
-  properties: {
-    apiGroup: { type: 'string' },
-    kind: { type: 'string' },
-    name: { type: 'string' },
-  },
-  'x-kubernetes-map-type': 'atomic',
 };
 
 const resources: Schema = {
@@ -53,45 +41,12 @@ const resources: Schema = {
   },
 };
 
-const certificate: Schema = {
-  type: 'object',
-  required: ['alias'],
-  properties: {
-    alias: { type: 'string' },
-    dnsNames: strings,
-    duration: { type: 'string' },
-    emailAddresses: strings,
-    ipAddresses: strings,
-    issuerRef,
-    privateKey: {
-      type: 'object',
-      properties: { encoding: { type: 'string', enum: ['PKCS1', 'PKCS8'] } },
-    },
-    renewBefore: { type: 'string' },
-    secretName: { type: 'string' },
-    subject: {
-      type: 'object',
-      properties: {
-        countries: strings,
-        localities: strings,
-        organizationalUnits: strings,
-        organizations: strings,
-        postalCodes: strings,
-        provinces: strings,
-        serialNumber: { type: 'string' },
-        streetAddresses: strings,
-      },
-    },
-    uris: strings,
-  },
-};
-
 /** `spec.tls` of the request (KubeDB's TLSSpec plus rotateCertificates, remove, requireSSL). */
 export const OPS_REQUEST_TLS_SCHEMA: Schema = {
   type: 'object',
   properties: {
-    certificates: { type: 'array', items: certificate },
-    issuerRef,
+    certificates: { type: 'array', items: KMAPI_CERTIFICATE_SCHEMA },
+    issuerRef: KMAPI_ISSUER_REF_SCHEMA,
     remove: { type: 'boolean' },
     requireSSL: { type: 'boolean' },
     rotateCertificates: { type: 'boolean' },
@@ -175,24 +130,10 @@ export const OPS_REQUEST_SPEC_SCHEMA: Schema = {
   },
 };
 
-const condition: Schema = {
-  type: 'object',
-  required: ['lastTransitionTime', 'status', 'type'],
-  properties: {
-    lastTransitionTime: { type: 'string', format: 'date-time' },
-    message: { type: 'string' },
-    observedGeneration: { type: 'integer', format: 'int64' },
-    reason: { type: 'string' },
-    severity: { type: 'string' },
-    status: { type: 'string' },
-    type: { type: 'string' },
-  },
-};
-
 export const OPS_REQUEST_STATUS_SCHEMA: Schema = {
   type: 'object',
   properties: {
-    conditions: { type: 'array', items: condition },
+    conditions: { type: 'array', items: KMAPI_CONDITION_SCHEMA },
     observedGeneration: { type: 'integer', format: 'int64' },
     pausedBackups: {
       type: 'array',
