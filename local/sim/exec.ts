@@ -25,7 +25,7 @@ import { POD } from './api.js';
 import type { Mysqld } from './mysqld.js';
 import type { ExecResult } from './shell.js';
 import { SpdyServerConnection } from './spdy.js';
-import { ApiError, type J, type Store } from './store.js';
+import { ApiError, failureStatus, type J, type Store } from './store.js';
 
 export const WS_PROTOCOLS = [
   'v5.channel.k8s.io',
@@ -293,16 +293,7 @@ const REASONS: Record<number, string> = {
 
 /** A Status answer on a socket that was never upgraded. */
 export function writeHttpError(socket: Duplex, err: ApiError): void {
-  const body = JSON.stringify({
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message: err.message,
-    reason: err.reason,
-    ...(err.details ? { details: err.details } : {}),
-    code: err.code,
-  });
+  const body = JSON.stringify(failureStatus(err));
   if (socket.destroyed) return;
   socket.end(
     `HTTP/1.1 ${err.code} ${REASONS[err.code] ?? 'Error'}\r\nContent-Type: application/json\r\n` +

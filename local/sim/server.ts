@@ -12,7 +12,7 @@ import { openapiGroupVersion, openapiRoot, toTable, wantsTable } from './kubectl
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { findByPlural, groupVersion, RESOURCES, type SimResource } from './resources.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
-import { ApiError, type J, type Obj, type Store, type StoreEvent } from './store.js';
+import { ApiError, failureStatus, type J, type Obj, type Store, type StoreEvent } from './store.js';
 
 export interface RequestRecord {
   at: number;
@@ -112,45 +112,18 @@ export class Handler {
     const url = new URL(req.url ?? '/', 'http://sim');
     const method = (req.method ?? 'GET').toUpperCase();
     const route = this.route(url);
-    const record: RequestRecord = {
-      at: Date.now(),
-      method,
-      path: url.pathname + url.search,
-      ...classify(method, route, url),
-      status: 0,
-    };
-    this.records.push(record);
+    const record = this.record(method, url, route);
     const fail = (err: ApiError) => {
       record.status = err.code;
       writeHttpError(socket, err);
     };
-    const auth = req.headers.authorization;
-    const token = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : undefined;
-    if (!(await this.hooks.authenticate(token, req)))
-      return fail(new ApiError(401, 'Unauthorized', 'Unauthorized'));
-    const fault = this.faults.find(
-      (f) =>
-        f.remaining > 0 &&
-        (!f.method || f.method === method) &&
-        (f.path.test(url.pathname) || f.path.test(url.pathname + url.search)),
-    );
-    if (fault) {
-      fault.remaining--;
-      this.faults = this.faults.filter((f) => f.remaining > 0);
-      const a = fault.action;
-      if ('drop' in a) {
-        socket.destroy();
-        return;
-      }
-      if ('delayMs' in a) await new Promise((r) => setTimeout(r, a.delayMs));
-      else
-        return fail(
-          new ApiError(
-            a.status,
-            a.status === 403 ? 'Forbidden' : 'InternalError',
-            `injected fault: ${a.status}`,
-          ),
-        );
+    if (!(await this.authenticated(req))) return fail(new ApiError(401, 'Unauthorized', 'Unauthorized'));
+    const fault = await this.playFault(method, url, socket);
+    if (fault === 'dropped') return;
+    if (fault !== undefined) {
+      return fail(
+        new ApiError(fault, fault === 403 ? 'Forbidden' : 'InternalError', `injected fault: ${fault}`),
+      );
     }
     if (!route || route.res !== POD || route.sub !== 'exec' || !route.name || !route.namespace) {
       return fail(new ApiError(404, 'NotFound', 'the server could not find the requested resource'));
@@ -172,14 +145,7 @@ export class Handler {
     if (url.pathname.startsWith('/_sim/')) return this.control(req, res, url, method);
 
     const route = this.route(url);
-    const record: RequestRecord = {
-      at: Date.now(),
-      method,
-      path: url.pathname + url.search,
-      ...classify(method, route, url),
-      status: 0,
-    };
-    this.records.push(record);
+    const record = this.record(method, url, route);
     res.on('finish', () => {
       record.status = res.statusCode;
     });
@@ -187,42 +153,26 @@ export class Handler {
       if (!record.status) record.status = res.headersSent ? res.statusCode : 0;
     });
 
-    const auth = req.headers.authorization;
-    const token = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : undefined;
-    if (!(await this.hooks.authenticate(token, req))) {
+    if (!(await this.authenticated(req))) {
       return this.sendError(res, new ApiError(401, 'Unauthorized', 'Unauthorized'));
     }
 
-    const fault = this.faults.find(
-      (f) =>
-        f.remaining > 0 &&
-        (!f.method || f.method === method) &&
-        (f.path.test(url.pathname) || f.path.test(url.pathname + url.search)),
-    );
-    if (fault) {
-      fault.remaining--;
-      this.faults = this.faults.filter((f) => f.remaining > 0);
-      const a = fault.action;
-      if ('drop' in a) {
-        req.socket.destroy();
-        return;
-      }
-      if ('delayMs' in a) await new Promise((r) => setTimeout(r, a.delayMs));
-      else {
-        await readBody(req);
-        const reasons: Record<number, string> = {
-          403: 'Forbidden',
-          409: 'Conflict',
-          429: 'TooManyRequests',
-          500: 'InternalError',
-          503: 'ServiceUnavailable',
-        };
-        if (a.status === 429) res.setHeader('Retry-After', '1');
-        return this.sendError(
-          res,
-          new ApiError(a.status, reasons[a.status] ?? 'InternalError', `injected fault: ${a.status}`),
-        );
-      }
+    const fault = await this.playFault(method, url, req.socket);
+    if (fault === 'dropped') return;
+    if (fault !== undefined) {
+      await readBody(req);
+      const reasons: Record<number, string> = {
+        403: 'Forbidden',
+        409: 'Conflict',
+        429: 'TooManyRequests',
+        500: 'InternalError',
+        503: 'ServiceUnavailable',
+      };
+      if (fault === 429) res.setHeader('Retry-After', '1');
+      return this.sendError(
+        res,
+        new ApiError(fault, reasons[fault] ?? 'InternalError', `injected fault: ${fault}`),
+      );
     }
 
     const p = url.pathname.replace(/\/+$/, '') || '/';
@@ -237,6 +187,56 @@ export class Handler {
       );
     }
     return this.resource(req, res, url, method, route, record);
+  }
+
+  /** Every request is recorded (verb and resource, as RBAC sees them) before anything can refuse it. */
+  private record(method: string, url: URL, route: Route | undefined): RequestRecord {
+    const record: RequestRecord = {
+      at: Date.now(),
+      method,
+      path: url.pathname + url.search,
+      ...classify(method, route, url),
+      status: 0,
+    };
+    this.records.push(record);
+    return record;
+  }
+
+  private authenticated(req: IncomingMessage): Promise<boolean> {
+    const auth = req.headers.authorization;
+    const token = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : undefined;
+    return this.hooks.authenticate(token, req);
+  }
+
+  /**
+   * Plays the first injected fault that matches the request, and uses it up: drops the connection
+   * (`'dropped'`), delays the request (then `undefined`: go on), or returns the status it must fail
+   * with (each caller answers it in its own way).
+   */
+  private async playFault(
+    method: string,
+    url: URL,
+    socket: Duplex,
+  ): Promise<'dropped' | Extract<FaultAction, { status: number }>['status'] | undefined> {
+    const fault = this.faults.find(
+      (f) =>
+        f.remaining > 0 &&
+        (!f.method || f.method === method) &&
+        (f.path.test(url.pathname) || f.path.test(url.pathname + url.search)),
+    );
+    if (!fault) return undefined;
+    fault.remaining--;
+    this.faults = this.faults.filter((f) => f.remaining > 0);
+    const a = fault.action;
+    if ('drop' in a) {
+      socket.destroy();
+      return 'dropped';
+    }
+    if ('delayMs' in a) {
+      await new Promise((r) => setTimeout(r, a.delayMs));
+      return undefined;
+    }
+    return a.status;
   }
 
   private route(url: URL): Route | undefined {
@@ -536,7 +536,7 @@ export class Handler {
         res.end(
           `${JSON.stringify({
             type: 'ERROR',
-            object: statusBody(
+            object: failureStatus(
               new ApiError(410, 'Expired', `too old resource version: ${rvParam} (${this.store.oldestRv})`),
             ),
           })}\n`,
@@ -653,21 +653,8 @@ export class Handler {
   }
 
   private sendError(res: ServerResponse, err: ApiError): void {
-    this.send(res, err.code, statusBody(err));
+    this.send(res, err.code, failureStatus(err));
   }
-}
-
-function statusBody(err: ApiError): unknown {
-  return {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message: err.message,
-    reason: err.reason,
-    ...(err.details ? { details: err.details } : {}),
-    code: err.code,
-  };
 }
 
 function toApiError(err: unknown): ApiError {

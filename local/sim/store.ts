@@ -40,6 +40,20 @@ export class ApiError extends Error {
   }
 }
 
+/** The metav1.Status a failed request is answered with, over HTTP or on a socket not yet upgraded. */
+export function failureStatus(err: ApiError): J {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: err.message,
+    reason: err.reason,
+    ...(err.details ? { details: err.details } : {}),
+    code: err.code,
+  };
+}
+
 export function notFound(res: SimResource, name: string): ApiError {
   return new ApiError(404, 'NotFound', `${qualified(res)} "${name}" not found`, {
     name,
