@@ -354,6 +354,34 @@ function check(s: Schema, v: unknown, path: string, out: SchemaError[], unknown:
   else if (isPlainObject(v)) checkObject(s, v, path, out, unknown);
 }
 
+/** minItems/maxItems and minProperties/maxProperties: one rule, bounds on how many items or fields. */
+function checkCount(
+  noun: 'item' | 'field',
+  count: number,
+  min: number | undefined,
+  max: number | undefined,
+  v: unknown,
+  path: string,
+  out: SchemaError[],
+): void {
+  if (max !== undefined && count > max) {
+    out.push({
+      field: path,
+      type: 'Too many',
+      detail: `must have at most ${max} ${noun}s`,
+      value: `${count} ${noun}s`,
+    });
+  }
+  if (min !== undefined && count < min) {
+    out.push({
+      field: path,
+      type: 'Invalid value',
+      detail: `must have at least ${min} ${noun}${min === 1 ? '' : 's'}`,
+      value: shortValue(v),
+    });
+  }
+}
+
 function checkArray(
   s: Schema,
   v: unknown[],
@@ -361,22 +389,7 @@ function checkArray(
   out: SchemaError[],
   unknown: 'ignore' | 'reject',
 ): void {
-  if (s.maxItems !== undefined && v.length > s.maxItems) {
-    out.push({
-      field: path,
-      type: 'Too many',
-      detail: `must have at most ${s.maxItems} items`,
-      value: `${v.length} items`,
-    });
-  }
-  if (s.minItems !== undefined && v.length < s.minItems) {
-    out.push({
-      field: path,
-      type: 'Invalid value',
-      detail: `must have at least ${s.minItems} item${s.minItems === 1 ? '' : 's'}`,
-      value: shortValue(v),
-    });
-  }
+  checkCount('item', v.length, s.minItems, s.maxItems, v, path, out);
   if (s.items) {
     for (const [i, item] of v.entries()) check(s.items, item, indexPath(path, i), out, unknown);
   }
@@ -417,22 +430,7 @@ function checkObject(
   unknown: 'ignore' | 'reject',
 ): void {
   const keys = Object.keys(v);
-  if (s.maxProperties !== undefined && keys.length > s.maxProperties) {
-    out.push({
-      field: path,
-      type: 'Too many',
-      detail: `must have at most ${s.maxProperties} fields`,
-      value: `${keys.length} fields`,
-    });
-  }
-  if (s.minProperties !== undefined && keys.length < s.minProperties) {
-    out.push({
-      field: path,
-      type: 'Invalid value',
-      detail: `must have at least ${s.minProperties} field${s.minProperties === 1 ? '' : 's'}`,
-      value: shortValue(v),
-    });
-  }
+  checkCount('field', keys.length, s.minProperties, s.maxProperties, v, path, out);
   for (const name of s.required ?? []) {
     if (v[name] === undefined) out.push({ field: childPath(path, name), type: 'Required value', detail: '' });
   }

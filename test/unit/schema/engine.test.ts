@@ -115,6 +115,34 @@ describe('Schema engine: validate', () => {
     expect(errorsOf(person, value)).toEqual(errors);
   });
 
+  it.each([
+    {
+      schema: { type: 'array', minItems: 1 },
+      value: [],
+      error: '<root>: Invalid value: []: must have at least 1 item',
+    },
+    {
+      schema: { type: 'array', minItems: 2 },
+      value: ['a'],
+      error: '<root>: Invalid value: ["a"]: must have at least 2 items',
+    },
+    {
+      schema: { type: 'object', maxProperties: 1 },
+      value: { a: 1, b: 2 },
+      error: '<root>: Too many: 2 fields: must have at most 1 fields',
+    },
+    {
+      schema: { type: 'object', minProperties: 1 },
+      value: {},
+      error: '<root>: Invalid value: {}: must have at least 1 field',
+    },
+  ] as Array<{ schema: Schema; value: unknown; error: string }>)(
+    'bounds how many items or fields: $error',
+    ({ schema, value, error }) => {
+      expect(errorsOf(schema, value)).toEqual([error]);
+    },
+  );
+
   it('reports every error of a value, not just the first', () => {
     expect(errorsOf(person, { name: 5, age: 'old', role: 'x' })).toHaveLength(3);
   });
