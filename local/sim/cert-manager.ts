@@ -33,6 +33,7 @@ import {
 } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
+import { Timers } from './api.js';
 import { RESOURCES, type SimResource } from './resources.js';
 import { clone, type J, type Obj, type Store, type StoreEvent, sameJson } from './store.js';
 
@@ -133,9 +134,9 @@ export class CertManager {
   private readonly failedDigest = new Map<string, string>();
   private readonly inflight = new Set<string>();
   private readonly dirty = new Set<string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Stopped with the controller: nothing it scheduled runs after `stop()`. */
+  private readonly timers = new Timers();
   private scheduled = false;
-  private stopped = false;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -148,9 +149,7 @@ export class CertManager {
   }
 
   stop(): void {
-    this.stopped = true;
     this.unsubscribe();
-    for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }
 
@@ -189,33 +188,24 @@ export class CertManager {
         try {
           this.reconcile(k);
         } catch (err) {
-          if (!this.stopped) console.error(`sim cert-manager: ${k}:`, err);
+          if (!this.timers.stopped) console.error(`sim cert-manager: ${k}:`, err);
         }
       }
     });
   }
 
-  private later(ms: number, fn: () => void): void {
-    if (this.stopped) return;
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (!this.stopped) fn();
-    }, ms);
-    this.timers.add(t);
-  }
-
   private reconcile(key: string): void {
-    if (this.stopped) return;
+    if (this.timers.stopped) return;
     const [ns, name] = key.split('/') as [string, string];
     const cert = this.store.get(CERT, ns, name);
     if (!cert?.spec?.secretName) return;
     if (condition(cert, 'Issuing')?.status === 'True') {
       if (!this.inflight.has(key)) {
         this.inflight.add(key);
-        this.later(this.opts.issueDelayMs ?? 20, () => {
+        this.timers.after(this.opts.issueDelayMs ?? 20, () => {
           this.issue(ns, name)
             .catch((err) => {
-              if (!this.stopped) console.error(`sim cert-manager: issue ${key}:`, err);
+              if (!this.timers.stopped) console.error(`sim cert-manager: issue ${key}:`, err);
             })
             .finally(() => this.inflight.delete(key));
         });
@@ -383,7 +373,7 @@ export class CertManager {
   private async issue(ns: string, name: string): Promise<void> {
     const key = `${ns}/${name}`;
     let cert = this.store.get(CERT, ns, name);
-    if (!cert || condition(cert, 'Issuing')?.status !== 'True' || this.stopped) return;
+    if (!cert || condition(cert, 'Issuing')?.status !== 'True' || this.timers.stopped) return;
     const reason = condition(cert, 'Issuing')?.reason ?? 'Issuing';
     const digest = requestDigest(cert);
     const signer = this.signer(cert, ns);
@@ -402,7 +392,7 @@ export class CertManager {
       }
     }
     cert = this.store.get(CERT, ns, name);
-    if (!cert || this.stopped) return;
+    if (!cert || this.timers.stopped) return;
     if (failure || !pem) {
       this.failedDigest.set(key, digest);
       const conditions = (cert.status?.conditions ?? []).filter(

@@ -15,6 +15,7 @@
  * AppBinding: `clientConfig.caBundle` = the server certificate Secret's `ca.crt` (what the pods
  * trust), `tlsSecret` = the client certificate Secret; both absent without TLS.
  */
+import { Timers } from './api.js';
 import { RESOURCES, type SimResource } from './resources.js';
 import { clone, type J, type Obj, type Store, type StoreEvent, sameJson } from './store.js';
 
@@ -174,9 +175,9 @@ export class Provisioner {
   readonly writes: ProvisionerWrite[] = [];
   private readonly dirty = new Map<string, { ns: string; name: string; render: boolean }>();
   private scheduled = false;
-  private stopped = false;
   private readonly unsubscribe: () => void;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Stopped with the provisioner: nothing it scheduled runs after `stop()`. */
+  private readonly timers = new Timers();
 
   constructor(
     private readonly store: Store,
@@ -187,9 +188,7 @@ export class Provisioner {
   }
 
   stop(): void {
-    this.stopped = true;
     this.unsubscribe();
-    for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }
 
@@ -217,7 +216,7 @@ export class Provisioner {
         try {
           this.reconcile(n, d, render);
         } catch (err) {
-          if (!this.stopped) console.error(`sim provisioner: ${n}/${d}:`, err);
+          if (!this.timers.stopped) console.error(`sim provisioner: ${n}/${d}:`, err);
         }
       }
     });
@@ -228,7 +227,7 @@ export class Provisioner {
   }
 
   private reconcile(ns: string, name: string, render: boolean): void {
-    if (this.stopped) return;
+    if (this.timers.stopped) return;
     const db = this.store.get(PXC, ns, name);
     if (!db) return;
     const paused = pausedStatus(db);
@@ -244,7 +243,7 @@ export class Provisioner {
   private confirm(ns: string, name: string): void {
     const go = () => {
       const db = this.store.get(PXC, ns, name);
-      if (!db || pausedStatus(db) !== 'Unknown' || this.stopped) return;
+      if (!db || pausedStatus(db) !== 'Unknown' || this.timers.stopped) return;
       const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
       const conditions = db.status.conditions.map((c: J) =>
         c.type === 'Paused' ? { ...c, status: 'True', lastTransitionTime: now } : c,
@@ -257,11 +256,7 @@ export class Provisioner {
       go();
       return;
     }
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      go();
-    }, delay);
-    this.timers.add(t);
+    this.timers.after(delay, go);
   }
 
   private renderWorkload(db: Obj): void {
