@@ -66,16 +66,8 @@ export async function execIn(
   });
 }
 
-/** The command shape the workflow sends: SQL as $1, credentials expanded inside the container. */
-export function mysqlCommand(sql: string): string[] {
-  return [
-    'sh',
-    '-c',
-    'exec mysql -u"$MYSQL_ROOT_USERNAME" -p"$MYSQL_ROOT_PASSWORD" -N -B -e "$1"',
-    'pxc-tls-ops',
-    sql,
-  ];
-}
+/** The command the workflow sends (Reload pods' own): the simulator must run exactly that. */
+export { mysqlCommand } from '../../functions/steps/reload-pods.js';
 
 export interface TlsDatabase {
   name: string;
