@@ -22,14 +22,14 @@ import { sweep } from '../functions/steps/sweep.js';
 import { eventBridgePublish, sfnDescribeExecution, sfnStartExecution } from '../functions/triggers/aws.js';
 import { silentLogger } from '../functions/triggers/logger.js';
 import { type AwsStandIn, startAwsStandIn } from '../local/aws/index.js';
-import { applyInputTransformer, type InputTransformer, matchesPattern } from '../local/aws/rules.js';
+import { applyInputTransformer, matchesPattern } from '../local/aws/rules.js';
 import { bundleLocalCli } from '../local/cli-child.js';
 import { INTERRUPT_POINTS, type InterruptPoint, interruptLocalRun, isPaused } from '../local/interrupt.js';
 import { type RunResult, runExecution, type TaskFn } from '../local/runner/index.js';
 import { createCaIssuer, opsRequestFrom } from '../local/runner/world.js';
 import { createPerconaXtraDB, waitForPodsReady } from '../local/sim/fixtures.js';
 import { startSimulator } from '../local/sim/index.js';
-import { loadTemplate } from '../scripts/template.js';
+import { eventBridgeRule, loadTemplate } from '../scripts/template.js';
 import { type Figure, figure } from './stats.js';
 
 const NS = 'demo';
@@ -49,19 +49,6 @@ export interface RecoveryCase {
   outcome: string;
 }
 
-function rulePattern(): { Pattern: Record<string, unknown>; InputTransformer: InputTransformer } {
-  const props = (
-    loadTemplate('template.yaml').Resources.ReconfigureTlsStateMachine!.Properties as {
-      Events: Record<string, { Properties: { Pattern: unknown; InputTransformer: InputTransformer } }>;
-    }
-  ).Events.ExecutionInterrupted!.Properties;
-  const text = JSON.stringify(props.Pattern).replace(
-    '{"Ref":"ReconfigureTlsStateMachine"}',
-    JSON.stringify(ARN),
-  );
-  return { Pattern: JSON.parse(text), InputTransformer: props.InputTransformer };
-}
-
 export async function benchRecovery(
   o: { podReadyDelayMs?: number; leaseSeconds?: number; onProgress?: (line: string) => void } = {},
 ): Promise<{ cases: RecoveryCase[]; figures: Figure[] }> {
@@ -73,7 +60,14 @@ export async function benchRecovery(
   await createCaIssuer(sim, { name: 'px-issuer', namespace: NS });
   await createCaIssuer(sim, { kind: 'ClusterIssuer', name: 'px-new-ca' });
   const bundle = await bundleLocalCli();
-  const rule = rulePattern();
+  const rule = eventBridgeRule(
+    loadTemplate('template.yaml'),
+    'ReconfigureTlsStateMachine',
+    'ExecutionInterrupted',
+    {
+      ReconfigureTlsStateMachine: ARN,
+    },
+  );
   const hooks = new Map<string, (state: string, fn: TaskFn) => TaskFn>();
   const controllers = new Map<string, AbortController>();
   const runs = new Map<string, Promise<RunResult>>();

@@ -67,6 +67,41 @@ export function loadTemplate(path = 'template.yaml'): Template {
   return parseTemplate(readFileSync(path, 'utf8'));
 }
 
+/** An EventBridge rule as EventBridge applies it: the event pattern and the input transformer. */
+export interface EventBridgeRule {
+  Pattern: Record<string, unknown>;
+  InputTransformer: { InputPathsMap?: Record<string, string>; InputTemplate: string };
+}
+
+/**
+ * The rule of an `EventBridgeRule` event source (`Resources.<resource>.Properties.Events.<event>`),
+ * each `{Ref: <logical id>}` in it replaced by the physical id `refs` gives (the state machine's
+ * ARN, say), as the deployed rule holds it.
+ */
+export function eventBridgeRule(
+  template: Template,
+  resource: string,
+  event: string,
+  refs: Record<string, string> = {},
+): EventBridgeRule {
+  const events = template.Resources[resource]?.Properties?.Events as
+    | Record<string, { Properties?: { Pattern?: unknown; InputTransformer?: unknown } }>
+    | undefined;
+  const props = events?.[event]?.Properties;
+  if (!props?.Pattern) throw new Error(`template: ${resource} has no EventBridge rule ${event}`);
+  const resolve = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(resolve);
+    if (!v || typeof v !== 'object') return v;
+    const ref = (v as { Ref?: unknown }).Ref;
+    if (typeof ref === 'string' && refs[ref] !== undefined) return refs[ref];
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
+  };
+  return {
+    Pattern: resolve(props.Pattern) as EventBridgeRule['Pattern'],
+    InputTransformer: resolve(props.InputTransformer) as EventBridgeRule['InputTransformer'],
+  };
+}
+
 export interface TemplateFunction {
   logicalId: string;
   handler: string;

@@ -15,17 +15,12 @@ import { inspectTlsSecret } from '../../functions/pki/index.js';
 import { sweep } from '../../functions/steps/sweep.js';
 import { eventBridgePublish, sfnDescribeExecution, sfnStartExecution } from '../../functions/triggers/aws.js';
 import { type AwsStandIn, type ExecutionOutcome, startAwsStandIn } from '../../local/aws/index.js';
-import {
-  applyInputTransformer,
-  type BusEvent,
-  type InputTransformer,
-  matchesPattern,
-} from '../../local/aws/rules.js';
+import { applyInputTransformer, type BusEvent, matchesPattern } from '../../local/aws/rules.js';
 import { type RunResult, runExecution, type TaskFn } from '../../local/runner/index.js';
 import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
 import { createPerconaXtraDB, waitForPodsReady } from '../../local/sim/fixtures.js';
 import { type Simulator, startSimulator } from '../../local/sim/index.js';
-import { loadTemplate } from '../../scripts/template.js';
+import { eventBridgeRule, loadTemplate } from '../../scripts/template.js';
 import {
   type RbacRule,
   rbacAllows,
@@ -39,35 +34,20 @@ const NS = 'demo';
 const DB = 'px-aws-rec';
 const silent = new Logger({ serviceName: 'pxc-tls-ops-test', logLevel: 'SILENT' });
 
-/** The template's rule on the state machine's status-change events, with its own ARN filled in. */
-function interruptedRule(): { Pattern: Record<string, unknown>; InputTransformer: InputTransformer } {
-  const props = (
-    loadTemplate('template.yaml').Resources.ReconfigureTlsStateMachine!.Properties as {
-      Events: Record<string, { Properties: { Pattern: unknown; InputTransformer: InputTransformer } }>;
-    }
-  ).Events.ExecutionInterrupted!.Properties;
-  const resolve = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(resolve)
-      : v && typeof v === 'object'
-        ? 'Ref' in v
-          ? (v as { Ref: string }).Ref === 'ReconfigureTlsStateMachine'
-            ? STATE_MACHINE_ARN
-            : v
-          : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]))
-        : v;
-  return {
-    Pattern: resolve(props.Pattern) as Record<string, unknown>,
-    InputTransformer: props.InputTransformer,
-  };
-}
-
 describe('Recovery on AWS: the status-change rule, and the sweep when an event is missed', () => {
   let sim: Simulator;
   let aws: AwsStandIn;
   let kube: Kube;
   let sfn: SFNClient;
-  const rule = interruptedRule();
+  /** The template's rule on the state machine's status-change events, with its own ARN filled in. */
+  const rule = eventBridgeRule(
+    loadTemplate('template.yaml'),
+    'ReconfigureTlsStateMachine',
+    'ExecutionInterrupted',
+    {
+      ReconfigureTlsStateMachine: STATE_MACHINE_ARN,
+    },
+  );
   /** Hooks on the Tasks of one execution (by name), e.g. to stop it at a chosen point. */
   const hooks = new Map<string, (state: string, fn: TaskFn) => TaskFn>();
   const controllers = new Map<string, AbortController>();

@@ -18,17 +18,12 @@ import {
   startAwsStandIn,
 } from '../../local/aws/index.js';
 import { auditRecord, logsSubscriptionEvent } from '../../local/aws/logs.js';
-import {
-  applyInputTransformer,
-  busEvent,
-  type InputTransformer,
-  matchesPattern,
-} from '../../local/aws/rules.js';
+import { applyInputTransformer, busEvent, matchesPattern } from '../../local/aws/rules.js';
 import { type PublishedEvent, runExecution } from '../../local/runner/index.js';
 import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
 import { createPerconaXtraDB, waitForPodsReady } from '../../local/sim/fixtures.js';
 import { type Simulator, signerKey, startSimulator } from '../../local/sim/index.js';
-import { loadTemplate } from '../../scripts/template.js';
+import { eventBridgeRule, loadTemplate } from '../../scripts/template.js';
 import {
   type RbacRule,
   rbacAllows,
@@ -38,15 +33,11 @@ import {
   TEST_CREDENTIALS,
 } from './helpers.js';
 
-const rule = (
-  loadTemplate('template.yaml').Resources.ReconfigureTlsStateMachine!.Properties as {
-    Events: {
-      OpsRequestPending: {
-        Properties: { Pattern: Record<string, unknown>; InputTransformer: InputTransformer };
-      };
-    };
-  }
-).Events.OpsRequestPending.Properties;
+const rule = eventBridgeRule(
+  loadTemplate('template.yaml'),
+  'ReconfigureTlsStateMachine',
+  'OpsRequestPending',
+);
 
 const NS = 'demo';
 const DB = 'sample-pxc';
