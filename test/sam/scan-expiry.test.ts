@@ -25,6 +25,24 @@ import {
 const NOW = new Date('2026-11-28T03:15:00Z');
 const DAY = 86_400_000;
 
+/** What the function gets in AWS, pointed at the simulator and the Step Functions stand-in, at NOW. */
+const scanDeps = (
+  kube: Kube,
+  aws: AwsStandIn,
+  logger = recordingLogger(),
+  recordExpiry: (summary: ExpirySummary) => void = () => {},
+) => ({
+  kube,
+  startExecution: sfnStartExecution(STATE_MACHINE_ARN, {
+    endpoint: aws.endpoint,
+    region: 'eu-west-1',
+    credentials: TEST_CREDENTIALS,
+  }),
+  recordExpiry,
+  now: () => NOW,
+  logger,
+});
+
 describe('Scan expiry: deciding', () => {
   const cert = (
     alias: 'server' | 'client' | 'metrics-exporter',
@@ -146,17 +164,7 @@ describe('Scan expiry: 1,000 databases in 50 namespaces, 10 due', () => {
   const run = (logger = recordingLogger()) =>
     scanExpiry(
       {},
-      {
-        kube,
-        startExecution: sfnStartExecution(STATE_MACHINE_ARN, {
-          endpoint: aws.endpoint,
-          region: 'eu-west-1',
-          credentials: TEST_CREDENTIALS,
-        }),
-        recordExpiry: (s) => summaries.push(s),
-        now: () => NOW,
-        logger,
-      },
+      scanDeps(kube, aws, logger, (s) => summaries.push(s)),
     );
 
   beforeAll(async () => {
@@ -299,20 +307,7 @@ describe('Scan expiry: databases it cannot judge', () => {
     });
     const logger = recordingLogger();
 
-    const result = await scanExpiry(
-      {},
-      {
-        kube: kubeFromKubeconfig(sim.kubeconfig),
-        startExecution: sfnStartExecution(STATE_MACHINE_ARN, {
-          endpoint: aws.endpoint,
-          region: 'eu-west-1',
-          credentials: TEST_CREDENTIALS,
-        }),
-        recordExpiry: () => {},
-        now: () => NOW,
-        logger,
-      },
-    );
+    const result = await scanExpiry({}, scanDeps(kubeFromKubeconfig(sim.kubeconfig), aws, logger));
 
     expect(result).toMatchObject({ databases: 2, withTls: 1, due: 0, created: [] });
     expect(aws.executions).toEqual([]);
@@ -347,20 +342,7 @@ describe("Scan expiry beside KubeDB's enterprise ops-manager", () => {
       webhooks: [],
     });
 
-    const result = await scanExpiry(
-      {},
-      {
-        kube: kubeFromKubeconfig(sim.kubeconfig),
-        startExecution: sfnStartExecution(STATE_MACHINE_ARN, {
-          endpoint: aws.endpoint,
-          region: 'eu-west-1',
-          credentials: TEST_CREDENTIALS,
-        }),
-        recordExpiry: () => {},
-        now: () => NOW,
-        logger: recordingLogger(),
-      },
-    );
+    const result = await scanExpiry({}, scanDeps(kubeFromKubeconfig(sim.kubeconfig), aws));
 
     expect(result).toMatchObject({ due: 1, created: [] });
     expect(result.skipped).toEqual([
