@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { kubeFromKubeconfig } from '../../functions/kube/client.js';
 import type { Kube } from '../../functions/kube/types.js';
+import { inspectTlsSecret } from '../../functions/pki/index.js';
 import { eventBridgePublish } from '../../functions/triggers/aws.js';
 import type { StepLogger } from '../../functions/triggers/logger.js';
 import { type AwsStandIn, startAwsStandIn } from '../../local/aws/index.js';
@@ -41,6 +42,12 @@ export function recordingLogger(): StepLogger & {
     lines.push({ level, message, extra });
   };
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** The serial number of the certificate in a TLS Secret of the simulator (to see whether it was renewed). */
+export function secretSerial(sim: Simulator, namespace: string, name: string): string {
+  const data = sim.store.get<{ data: Record<string, string> }>('v1', 'Secret', namespace, name)!.data;
+  return inspectTlsSecret({ 'tls.crt': Buffer.from(data['tls.crt']!, 'base64').toString() }).serial;
 }
 
 export const TEST_CREDENTIALS = { accessKeyId: 'AKIDPXCTLSOPSTEST', secretAccessKey: 'test-secret' };

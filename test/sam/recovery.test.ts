@@ -11,7 +11,6 @@ import {
   LEASE_UNTIL_ANNOTATION,
 } from '../../functions/model/names.js';
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
-import { inspectTlsSecret } from '../../functions/pki/index.js';
 import { sweep } from '../../functions/steps/sweep.js';
 import { eventBridgePublish, sfnDescribeExecution, sfnStartExecution } from '../../functions/triggers/aws.js';
 import { type AwsStandIn, type ExecutionOutcome, startAwsStandIn } from '../../local/aws/index.js';
@@ -27,6 +26,7 @@ import {
   rbacRequest,
   recordingLogger,
   STATE_MACHINE_ARN,
+  secretSerial,
   TEST_CREDENTIALS,
 } from './helpers.js';
 
@@ -108,15 +108,7 @@ describe('Recovery on AWS: the status-change rule, and the sweep when an event i
     )!;
   const db = () => sim.store.get<PerconaXtraDB>(KINDS.PerconaXtraDB.apiVersion, 'PerconaXtraDB', NS, DB)!;
   const paused = () => db().status?.conditions?.some((c) => c.type === 'Paused') === true;
-  const serial = () =>
-    inspectTlsSecret({
-      'tls.crt': Buffer.from(
-        sim.store.get<{ data: Record<string, string> }>('v1', 'Secret', NS, `${DB}-server-cert`)!.data[
-          'tls.crt'
-        ]!,
-        'base64',
-      ).toString(),
-    }).serial;
+  const serial = () => secretSerial(sim, NS, `${DB}-server-cert`);
   const podsReady = () =>
     [0, 1, 2].every((i) =>
       sim.store

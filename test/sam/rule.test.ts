@@ -6,7 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import { kubeFromKubeconfig } from '../../functions/kube/client.js';
 import type { Kube } from '../../functions/kube/types.js';
 import type { PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
-import { createTestCA, inspectTlsSecret } from '../../functions/pki/index.js';
+import { createTestCA } from '../../functions/pki/index.js';
 import { forwardAudit } from '../../functions/steps/forward-audit.js';
 import { scanExpiry } from '../../functions/steps/scan-expiry.js';
 import { sweep } from '../../functions/steps/sweep.js';
@@ -30,6 +30,7 @@ import {
   rbacRequest,
   recordingLogger,
   STATE_MACHINE_ARN,
+  secretSerial,
   TEST_CREDENTIALS,
 } from './helpers.js';
 
@@ -171,15 +172,7 @@ describe('Rule: from a Pending event to a finished execution', () => {
   }, 120_000);
 
   it('renews a certificate the expiry scan finds due, through StartExecution and the state machine', async () => {
-    const serial = () =>
-      inspectTlsSecret({
-        'tls.crt': Buffer.from(
-          sim.store.get<{ data: Record<string, string> }>('v1', 'Secret', NS, `${DB}-server-cert`)!.data[
-            'tls.crt'
-          ]!,
-          'base64',
-        ).toString(),
-      }).serial;
+    const serial = () => secretSerial(sim, NS, `${DB}-server-cert`);
     const before = serial();
     const later = new Date(Date.now() + 80 * 86_400_000); // past the renewal time of a 90-day certificate
 
