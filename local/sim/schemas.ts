@@ -37,6 +37,23 @@ const kept: Schema = { type: 'object', 'x-kubernetes-preserve-unknown-fields': t
 const keptList: Schema = { type: 'array', items: kept };
 const dateTime: Schema = { type: 'string', format: 'date-time' };
 
+/**
+ * A custom resource's root: apiVersion and kind; metadata kept whole unless the CRD says more (the
+ * API server checks ObjectMeta itself); then the CRD's own spec and status.
+ */
+function customResource(props: { metadata?: Schema; spec: Schema; status?: Schema }): Schema {
+  return {
+    type: 'object',
+    properties: {
+      apiVersion: str,
+      kind: str,
+      metadata: props.metadata ?? kept,
+      spec: props.spec,
+      ...(props.status ? { status: props.status } : {}),
+    },
+  };
+}
+
 const terminationPolicy: Schema = { type: 'string', enum: ['Halt', 'Delete', 'WipeOut', 'DoNotTerminate'] };
 
 const secretRef: Schema = {
@@ -50,77 +67,72 @@ const secretRef: Schema = {
   'x-kubernetes-map-type': 'atomic',
 };
 
-export const PERCONAXTRADB_SCHEMA: Schema = {
-  type: 'object',
-  properties: {
-    apiVersion: str,
-    kind: str,
-    metadata: {
-      type: 'object',
-      properties: { name: { type: 'string', maxLength: 63, pattern: '^[a-z]([-a-z0-9]*[a-z0-9])?$' } },
-      'x-kubernetes-preserve-unknown-fields': true,
-    },
-    spec: {
-      type: 'object',
-      required: ['version'],
-      properties: {
-        allowedSchemas: kept,
-        authSecret: secretRef,
-        autoOps: { type: 'object', properties: { disabled: bool } },
-        configSecret: {
-          type: 'object',
-          properties: { name: { type: 'string', default: '' } },
-          'x-kubernetes-map-type': 'atomic',
-        },
-        deletionPolicy: terminationPolicy,
-        halted: bool,
-        healthChecker: {
-          type: 'object',
-          default: { failureThreshold: 1, periodSeconds: 10, timeoutSeconds: 10 },
-          properties: {
-            disableWriteCheck: bool,
-            failureThreshold: { ...int32, default: 1 },
-            periodSeconds: { ...int32, default: 10 },
-            timeoutSeconds: { ...int32, default: 10 },
-          },
-        },
-        init: kept,
-        monitor: kept,
-        podTemplate: kept,
-        replicas: int32,
-        requireSSL: bool,
-        serviceTemplates: keptList,
-        storage: kept,
-        storageType: { type: 'string', enum: ['Durable', 'Ephemeral'] },
-        systemUserSecrets: {
-          type: 'object',
-          properties: { monitorUserSecret: secretRef, replicationUserSecret: secretRef },
-        },
-        terminationPolicy,
-        tls: {
-          type: 'object',
-          properties: {
-            certificates: { type: 'array', items: KMAPI_CERTIFICATE_SCHEMA },
-            issuerRef: KMAPI_ISSUER_REF_SCHEMA,
-          },
-        },
-        version: str,
+export const PERCONAXTRADB_SCHEMA: Schema = customResource({
+  metadata: {
+    type: 'object',
+    properties: { name: { type: 'string', maxLength: 63, pattern: '^[a-z]([-a-z0-9]*[a-z0-9])?$' } },
+    'x-kubernetes-preserve-unknown-fields': true,
+  },
+  spec: {
+    type: 'object',
+    required: ['version'],
+    properties: {
+      allowedSchemas: kept,
+      authSecret: secretRef,
+      autoOps: { type: 'object', properties: { disabled: bool } },
+      configSecret: {
+        type: 'object',
+        properties: { name: { type: 'string', default: '' } },
+        'x-kubernetes-map-type': 'atomic',
       },
-    },
-    status: {
-      type: 'object',
-      properties: {
-        authSecret: { type: 'object', properties: { lastUpdateTimestamp: dateTime } },
-        conditions: { type: 'array', items: KMAPI_CONDITION_SCHEMA },
-        observedGeneration: int64,
-        phase: {
-          type: 'string',
-          enum: ['Provisioning', 'DataRestoring', 'Ready', 'Critical', 'NotReady', 'Halted', 'Unknown'],
+      deletionPolicy: terminationPolicy,
+      halted: bool,
+      healthChecker: {
+        type: 'object',
+        default: { failureThreshold: 1, periodSeconds: 10, timeoutSeconds: 10 },
+        properties: {
+          disableWriteCheck: bool,
+          failureThreshold: { ...int32, default: 1 },
+          periodSeconds: { ...int32, default: 10 },
+          timeoutSeconds: { ...int32, default: 10 },
         },
+      },
+      init: kept,
+      monitor: kept,
+      podTemplate: kept,
+      replicas: int32,
+      requireSSL: bool,
+      serviceTemplates: keptList,
+      storage: kept,
+      storageType: { type: 'string', enum: ['Durable', 'Ephemeral'] },
+      systemUserSecrets: {
+        type: 'object',
+        properties: { monitorUserSecret: secretRef, replicationUserSecret: secretRef },
+      },
+      terminationPolicy,
+      tls: {
+        type: 'object',
+        properties: {
+          certificates: { type: 'array', items: KMAPI_CERTIFICATE_SCHEMA },
+          issuerRef: KMAPI_ISSUER_REF_SCHEMA,
+        },
+      },
+      version: str,
+    },
+  },
+  status: {
+    type: 'object',
+    properties: {
+      authSecret: { type: 'object', properties: { lastUpdateTimestamp: dateTime } },
+      conditions: { type: 'array', items: KMAPI_CONDITION_SCHEMA },
+      observedGeneration: int64,
+      phase: {
+        type: 'string',
+        enum: ['Provisioning', 'DataRestoring', 'Ready', 'Critical', 'NotReady', 'Halted', 'Unknown'],
       },
     },
   },
-};
+});
 
 /** cert-manager's condition (Certificate, Issuer): status True/False/Unknown; status and type required. */
 const cmCondition: Schema = {
@@ -162,168 +174,150 @@ const USAGES = [
   'netscape sgc',
 ];
 
-export const CERTIFICATE_SCHEMA: Schema = {
-  type: 'object',
-  properties: {
-    apiVersion: str,
-    kind: str,
-    metadata: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-    spec: {
-      type: 'object',
-      required: ['issuerRef', 'secretName'],
-      properties: {
-        additionalOutputFormats: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['type'],
-            properties: { type: { type: 'string', enum: ['DER', 'CombinedPEM'] } },
-          },
-        },
-        commonName: str,
-        dnsNames: strings,
-        duration: str,
-        emailAddresses: strings,
-        encodeUsagesInRequest: bool,
-        ipAddresses: strings,
-        isCA: bool,
-        issuerRef: { type: 'object', required: ['name'], properties: { group: str, kind: str, name: str } },
-        keystores: kept,
-        literalSubject: str,
-        nameConstraints: kept,
-        otherNames: { type: 'array', items: { type: 'object', properties: { oid: str, utf8Value: str } } },
-        privateKey: {
+export const CERTIFICATE_SCHEMA: Schema = customResource({
+  spec: {
+    type: 'object',
+    required: ['issuerRef', 'secretName'],
+    properties: {
+      additionalOutputFormats: {
+        type: 'array',
+        items: {
           type: 'object',
-          properties: {
-            algorithm: { type: 'string', enum: ['RSA', 'ECDSA', 'Ed25519'] },
-            encoding: { type: 'string', enum: ['PKCS1', 'PKCS8'] },
-            rotationPolicy: { type: 'string', enum: ['Never', 'Always'] },
-            size: { type: 'integer' },
-          },
+          required: ['type'],
+          properties: { type: { type: 'string', enum: ['DER', 'CombinedPEM'] } },
         },
-        renewBefore: str,
-        renewBeforePercentage: int32,
-        revisionHistoryLimit: int32,
-        secretName: str,
-        secretTemplate: { type: 'object', properties: { annotations: stringMap, labels: stringMap } },
-        signatureAlgorithm: {
-          type: 'string',
-          enum: [
-            'SHA256WithRSA',
-            'SHA384WithRSA',
-            'SHA512WithRSA',
-            'ECDSAWithSHA256',
-            'ECDSAWithSHA384',
-            'ECDSAWithSHA512',
-            'PureEd25519',
-          ],
-        },
-        subject: {
-          type: 'object',
-          properties: {
-            countries: strings,
-            localities: strings,
-            organizationalUnits: strings,
-            organizations: strings,
-            postalCodes: strings,
-            provinces: strings,
-            serialNumber: str,
-            streetAddresses: strings,
-          },
-        },
-        uris: strings,
-        usages: { type: 'array', items: { type: 'string', enum: USAGES } },
       },
-    },
-    status: {
-      type: 'object',
-      properties: {
-        conditions: { type: 'array', items: cmCondition },
-        failedIssuanceAttempts: { type: 'integer' },
-        lastFailureTime: dateTime,
-        nextPrivateKeySecretName: str,
-        notAfter: dateTime,
-        notBefore: dateTime,
-        renewalTime: dateTime,
-        revision: { type: 'integer' },
+      commonName: str,
+      dnsNames: strings,
+      duration: str,
+      emailAddresses: strings,
+      encodeUsagesInRequest: bool,
+      ipAddresses: strings,
+      isCA: bool,
+      issuerRef: { type: 'object', required: ['name'], properties: { group: str, kind: str, name: str } },
+      keystores: kept,
+      literalSubject: str,
+      nameConstraints: kept,
+      otherNames: { type: 'array', items: { type: 'object', properties: { oid: str, utf8Value: str } } },
+      privateKey: {
+        type: 'object',
+        properties: {
+          algorithm: { type: 'string', enum: ['RSA', 'ECDSA', 'Ed25519'] },
+          encoding: { type: 'string', enum: ['PKCS1', 'PKCS8'] },
+          rotationPolicy: { type: 'string', enum: ['Never', 'Always'] },
+          size: { type: 'integer' },
+        },
       },
+      renewBefore: str,
+      renewBeforePercentage: int32,
+      revisionHistoryLimit: int32,
+      secretName: str,
+      secretTemplate: { type: 'object', properties: { annotations: stringMap, labels: stringMap } },
+      signatureAlgorithm: {
+        type: 'string',
+        enum: [
+          'SHA256WithRSA',
+          'SHA384WithRSA',
+          'SHA512WithRSA',
+          'ECDSAWithSHA256',
+          'ECDSAWithSHA384',
+          'ECDSAWithSHA512',
+          'PureEd25519',
+        ],
+      },
+      subject: {
+        type: 'object',
+        properties: {
+          countries: strings,
+          localities: strings,
+          organizationalUnits: strings,
+          organizations: strings,
+          postalCodes: strings,
+          provinces: strings,
+          serialNumber: str,
+          streetAddresses: strings,
+        },
+      },
+      uris: strings,
+      usages: { type: 'array', items: { type: 'string', enum: USAGES } },
     },
   },
-};
+  status: {
+    type: 'object',
+    properties: {
+      conditions: { type: 'array', items: cmCondition },
+      failedIssuanceAttempts: { type: 'integer' },
+      lastFailureTime: dateTime,
+      nextPrivateKeySecretName: str,
+      notAfter: dateTime,
+      notBefore: dateTime,
+      renewalTime: dateTime,
+      revision: { type: 'integer' },
+    },
+  },
+});
 
 /** Issuer and ClusterIssuer share one schema. */
-export const ISSUER_SCHEMA: Schema = {
-  type: 'object',
-  properties: {
-    apiVersion: str,
-    kind: str,
-    metadata: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-    spec: {
-      type: 'object',
-      properties: {
-        acme: kept,
-        ca: {
-          type: 'object',
-          required: ['secretName'],
-          properties: {
-            crlDistributionPoints: strings,
-            issuingCertificateURLs: strings,
-            ocspServers: strings,
-            secretName: str,
-          },
+export const ISSUER_SCHEMA: Schema = customResource({
+  spec: {
+    type: 'object',
+    properties: {
+      acme: kept,
+      ca: {
+        type: 'object',
+        required: ['secretName'],
+        properties: {
+          crlDistributionPoints: strings,
+          issuingCertificateURLs: strings,
+          ocspServers: strings,
+          secretName: str,
         },
-        selfSigned: { type: 'object', properties: { crlDistributionPoints: strings } },
-        vault: kept,
-        venafi: kept,
       },
-    },
-    status: {
-      type: 'object',
-      properties: { acme: kept, conditions: { type: 'array', items: cmCondition } },
+      selfSigned: { type: 'object', properties: { crlDistributionPoints: strings } },
+      vault: kept,
+      venafi: kept,
     },
   },
-};
+  status: {
+    type: 'object',
+    properties: { acme: kept, conditions: { type: 'array', items: cmCondition } },
+  },
+});
 
 const nameRef: Schema = { type: 'object', properties: { name: str } };
 
-export const APPBINDING_SCHEMA: Schema = {
-  type: 'object',
-  properties: {
-    apiVersion: str,
-    kind: str,
-    metadata: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-    spec: {
-      type: 'object',
-      required: ['clientConfig'],
-      properties: {
-        appRef: {
-          type: 'object',
-          properties: { apiGroup: str, kind: str, name: str, namespace: str },
-        },
-        clientConfig: {
-          type: 'object',
-          properties: {
-            caBundle: { type: 'string', format: 'byte' },
-            insecureSkipTLSVerify: bool,
-            serverName: str,
-            service: {
-              type: 'object',
-              required: ['name', 'port', 'scheme'],
-              properties: { name: str, namespace: str, path: str, port: int32, query: str, scheme: str },
-            },
-            url: str,
-          },
-        },
-        parameters: { ...kept, 'x-kubernetes-embedded-resource': true },
-        secret: nameRef,
-        secretTransforms: keptList,
-        tlsSecret: nameRef,
-        type: str,
-        version: str,
+export const APPBINDING_SCHEMA: Schema = customResource({
+  spec: {
+    type: 'object',
+    required: ['clientConfig'],
+    properties: {
+      appRef: {
+        type: 'object',
+        properties: { apiGroup: str, kind: str, name: str, namespace: str },
       },
+      clientConfig: {
+        type: 'object',
+        properties: {
+          caBundle: { type: 'string', format: 'byte' },
+          insecureSkipTLSVerify: bool,
+          serverName: str,
+          service: {
+            type: 'object',
+            required: ['name', 'port', 'scheme'],
+            properties: { name: str, namespace: str, path: str, port: int32, query: str, scheme: str },
+          },
+          url: str,
+        },
+      },
+      parameters: { ...kept, 'x-kubernetes-embedded-resource': true },
+      secret: nameRef,
+      secretTransforms: keptList,
+      tlsSecret: nameRef,
+      type: str,
+      version: str,
     },
   },
-};
+});
 
 /** By `<plural>.<group>`, as the store keys resources. */
 export const SCHEMAS: Record<string, Schema> = {
