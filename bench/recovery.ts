@@ -25,7 +25,8 @@ import { type AwsStandIn, startAwsStandIn } from '../local/aws/index.js';
 import { applyInputTransformer, matchesPattern } from '../local/aws/rules.js';
 import { bundleLocalCli } from '../local/cli-child.js';
 import { INTERRUPT_POINTS, type InterruptPoint, interruptLocalRun, isPaused } from '../local/interrupt.js';
-import { type RunResult, runExecution, type TaskFn } from '../local/runner/index.js';
+import { runExecution } from '../local/runner/index.js';
+import { standInRunner } from '../local/runner/stand-in.js';
 import { createCaIssuer, opsRequestFrom } from '../local/runner/world.js';
 import { createPerconaXtraDB, waitForPodsReady } from '../local/sim/fixtures.js';
 import { startSimulator } from '../local/sim/index.js';
@@ -68,32 +69,15 @@ export async function benchRecovery(
       ReconfigureTlsStateMachine: ARN,
     },
   );
-  const hooks = new Map<string, (state: string, fn: TaskFn) => TaskFn>();
-  const controllers = new Map<string, AbortController>();
-  const runs = new Map<string, Promise<RunResult>>();
+  const runner = standInRunner({ kube, logger: silent });
+  const { hooks, runs } = runner;
   let deliver = true;
   let aws!: AwsStandIn;
   let sfn!: SFNClient;
   aws = await startAwsStandIn({
     stateMachineArns: [ARN],
-    onExecution: (e) => {
-      const controller = new AbortController();
-      controllers.set(e.executionArn, controller);
-      const run = runExecution({
-        kube,
-        input: JSON.parse(e.input),
-        executionName: e.name,
-        logger: silent,
-        signal: controller.signal,
-        ...(hooks.get(e.name) ? { wrapTask: hooks.get(e.name) } : {}),
-      });
-      runs.set(e.executionArn, run);
-      return run.then((r) => ({ status: r.status }));
-    },
-    onStop: async (e) => {
-      controllers.get(e.executionArn)?.abort();
-      await runs.get(e.executionArn);
-    },
+    onExecution: runner.onExecution,
+    onStop: runner.onStop,
     onStatusChange: (event) => {
       if (!deliver || !matchesPattern(rule.Pattern, event)) return;
       void sfn.send(

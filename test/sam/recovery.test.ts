@@ -13,9 +13,10 @@ import {
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
 import { sweep } from '../../functions/steps/sweep.js';
 import { eventBridgePublish, sfnDescribeExecution, sfnStartExecution } from '../../functions/triggers/aws.js';
-import { type AwsStandIn, type ExecutionOutcome, startAwsStandIn } from '../../local/aws/index.js';
+import { type AwsStandIn, startAwsStandIn } from '../../local/aws/index.js';
 import { applyInputTransformer, type BusEvent, matchesPattern } from '../../local/aws/rules.js';
-import { type RunResult, runExecution, type TaskFn } from '../../local/runner/index.js';
+import type { TaskFn } from '../../local/runner/index.js';
+import { type StandInRunner, standInRunner } from '../../local/runner/stand-in.js';
 import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
 import { createPerconaXtraDB, waitForPodsReady } from '../../local/sim/fixtures.js';
 import { type Simulator, startSimulator } from '../../local/sim/index.js';
@@ -48,10 +49,8 @@ describe('Recovery on AWS: the status-change rule, and the sweep when an event i
       ReconfigureTlsStateMachine: STATE_MACHINE_ARN,
     },
   );
-  /** Hooks on the Tasks of one execution (by name), e.g. to stop it at a chosen point. */
-  const hooks = new Map<string, (state: string, fn: TaskFn) => TaskFn>();
-  const controllers = new Map<string, AbortController>();
-  const runs = new Map<string, Promise<RunResult>>();
+  /** Runs the stand-in's executions; `runner.hooks` wraps the Tasks of one (by name), e.g. to stop it. */
+  let runner: StandInRunner;
   /** Executions the rule started (its targets). */
   const ruleStarted: string[] = [];
   let deliverStatusEvents = true;
@@ -74,7 +73,9 @@ describe('Recovery on AWS: the status-change rule, and the sweep when an event i
         ? fn
         : async (input) => {
             if (++calls !== nth) return fn(input);
-            const arn = aws.executions.find((e) => e.status === 'RUNNING' && hooks.get(e.name))!.executionArn;
+            const arn = aws.executions.find(
+              (e) => e.status === 'RUNNING' && runner.hooks.get(e.name),
+            )!.executionArn;
             if (how === 'TIMED_OUT') void aws.stopExecution(arn, 'TIMED_OUT');
             else await sfn.send(new StopExecutionCommand({ executionArn: arn }));
             throw new Error('stopped');
@@ -83,7 +84,7 @@ describe('Recovery on AWS: the status-change rule, and the sweep when an event i
 
   /** Starts an execution through the Step Functions stand-in and returns its name. */
   async function start(input: object, name: string, hook?: (state: string, fn: TaskFn) => TaskFn) {
-    if (hook) hooks.set(name, hook);
+    if (hook) runner.hooks.set(name, hook);
     await sfn.send(
       new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name, input: JSON.stringify(input) }),
     );
@@ -92,7 +93,7 @@ describe('Recovery on AWS: the status-change rule, and the sweep when an event i
 
   const settle = async () => {
     for (let i = 0; i < 50; i++) {
-      await Promise.all([...runs.values()]);
+      await Promise.all([...runner.runs.values()]);
       await new Promise((r) => setTimeout(r, 50));
       if (aws.executions.every((e) => e.status !== 'RUNNING')) return;
     }
@@ -132,34 +133,11 @@ describe('Recovery on AWS: the status-change rule, and the sweep when an event i
   beforeAll(async () => {
     sim = await startSimulator({ podReadyDelayMs: 150, podDeleteGraceMs: 30 });
     kube = kubeFromKubeconfig(sim.kubeconfig);
+    runner = standInRunner({ kube, waitScale: 0.05, retryScale: 0.02, logger: silent });
     aws = await startAwsStandIn({
       stateMachineArns: [STATE_MACHINE_ARN],
-      onExecution: (execution) => {
-        const controller = new AbortController();
-        controllers.set(execution.executionArn, controller);
-        const run = runExecution({
-          kube,
-          input: JSON.parse(execution.input),
-          executionName: execution.name,
-          waitScale: 0.05,
-          retryScale: 0.02,
-          logger: silent,
-          signal: controller.signal,
-          ...(hooks.get(execution.name) ? { wrapTask: hooks.get(execution.name) } : {}),
-        });
-        runs.set(execution.executionArn, run);
-        return run.then(
-          (r): ExecutionOutcome => ({
-            status: r.status,
-            ...(r.output !== undefined ? { output: JSON.stringify(r.output) } : {}),
-            ...(r.error ? { error: r.error, cause: r.cause } : {}),
-          }),
-        );
-      },
-      onStop: async (execution) => {
-        controllers.get(execution.executionArn)?.abort();
-        await runs.get(execution.executionArn);
-      },
+      onExecution: runner.onExecution,
+      onStop: runner.onStop,
       onStatusChange: (event) => void route(event),
     });
     sfn = new SFNClient(clientConfig());
@@ -173,7 +151,7 @@ describe('Recovery on AWS: the status-change rule, and the sweep when an event i
     expect(ops('aws-add').status?.phase).toBe('Successful');
   }, 120_000);
   afterAll(async () => {
-    await Promise.allSettled([...runs.values()]);
+    await Promise.allSettled([...(runner?.runs.values() ?? [])]);
     await sim?.stop();
     await aws?.stop();
   });
