@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KINDS, type Kube } from '../../functions/kube/types.js';
 import { bundleTrusts, chainsTo, inspectTlsSecret } from '../../functions/pki/index.js';
 import { type CaIssuer, createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
-import { NS, podUids, secretPem, startWorld, type World } from './helpers.js';
+import { addTls, NS, podUids, secretPem, startWorld, type World } from './helpers.js';
 
 const DB = 'px-actions';
 const ALIASES = ['server', 'client', 'metrics-exporter'];
@@ -34,9 +34,7 @@ describe('ReconfigureTLS: update, change issuer, requireSSL, remove', () => {
     world = await startWorld();
     newCa = await createCaIssuer(world.sim, { kind: 'ClusterIssuer', name: 'px-new-ca' });
     await world.createDatabase({ name: DB });
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'actions-add', database: DB }));
-    const added = await world.run({ namespace: NS, opsRequest: 'actions-add' });
-    expect(added.status, added.cause).toBe('SUCCEEDED');
+    await addTls(world, DB, 'actions-add');
   });
   afterAll(async () => {
     await world?.stop();

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KINDS } from '../../functions/kube/types.js';
 import { chainsTo } from '../../functions/pki/index.js';
 import { type CaIssuer, createCaIssuer, issuerRef, opsRequestFrom } from '../../local/runner/world.js';
-import { NS, secretPem, startWorld, type World } from './helpers.js';
+import { addTls, NS, secretPem, startWorld, type World } from './helpers.js';
 
 const DB = 'px-beside';
 
@@ -19,9 +19,7 @@ describe('An OpsRequest spec is frozen once claimed', () => {
     world = await startWorld();
     other = await createCaIssuer(world.sim, { name: 'px-other', namespace: NS });
     await world.createDatabase({ name: DB });
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'frozen-add', database: DB }));
-    const added = await world.run({ namespace: NS, opsRequest: 'frozen-add' });
-    expect(added.status, added.cause).toBe('SUCCEEDED');
+    await addTls(world, DB, 'frozen-add');
   });
   afterAll(async () => {
     await world?.stop();

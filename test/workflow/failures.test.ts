@@ -5,7 +5,16 @@ import type { Plan } from '../../functions/model/plan.js';
 import { inspectTlsSecret } from '../../functions/pki/index.js';
 import type { RunResult, TaskFn } from '../../local/runner/index.js';
 import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
-import { evictions, NS, podUids, secretPem, startWorld, type World, watchAvailability } from './helpers.js';
+import {
+  addTls,
+  evictions,
+  NS,
+  podUids,
+  secretPem,
+  startWorld,
+  type World,
+  watchAvailability,
+} from './helpers.js';
 
 const DB = 'px-failures';
 
@@ -85,9 +94,7 @@ describe('ReconfigureTLS failure path', () => {
     world = await startWorld();
     await createCaIssuer(world.sim, { kind: 'ClusterIssuer', name: 'px-new-ca' });
     await world.createDatabase({ name: DB });
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'failures-add', database: DB }));
-    const added = await world.run({ namespace: NS, opsRequest: 'failures-add' });
-    expect(added.status, added.cause).toBe('SUCCEEDED');
+    await addTls(world, DB, 'failures-add');
   });
   afterAll(async () => {
     await world?.stop();
@@ -255,8 +262,7 @@ describe('ReconfigureTLS failure path', () => {
     // trust the peers that already restarted with them, or the rollback itself would strand it.
     const db = 'px-failures-ca';
     await world.createDatabase({ name: db });
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'failures-ca-add', database: db }));
-    expect((await world.run({ namespace: NS, opsRequest: 'failures-ca-add' })).status).toBe('SUCCEEDED');
+    await addTls(world, db, 'failures-ca-add');
     world.createOps(
       opsRequestFrom('pxcops-change-issuer', {
         name: 'failures-ca-pass2',

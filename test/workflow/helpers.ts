@@ -5,13 +5,13 @@
  */
 import * as http from 'node:http';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { vi } from 'vitest';
+import { expect, vi } from 'vitest';
 import { kubeFromKubeconfig } from '../../functions/kube/client.js';
 import type { Kube } from '../../functions/kube/types.js';
 import { KINDS } from '../../functions/kube/types.js';
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
 import { type RunOptions, type RunResult, runExecution } from '../../local/runner/index.js';
-import { type CaIssuer, createCaIssuer } from '../../local/runner/world.js';
+import { type CaIssuer, createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
 import {
   createPerconaXtraDB,
   type PerconaXtraDBFixture,
@@ -105,6 +105,13 @@ export async function startWorld(
 }
 
 /** Pod name → UID, from the simulator's store. */
+/** Arrange: TLS added to `database` (in NS) by an add-TLS request named `name`, which must succeed. */
+export async function addTls(world: World, database: string, name: string): Promise<void> {
+  world.createOps(opsRequestFrom('pxcops-add-tls', { name, database }));
+  const added = await world.run({ namespace: NS, opsRequest: name });
+  expect(added.status, added.cause).toBe('SUCCEEDED');
+}
+
 export function podUids(world: World, database: string): Record<string, string> {
   const pods = world.sim.store.list<{
     metadata: { name: string; uid: string; labels?: Record<string, string> };

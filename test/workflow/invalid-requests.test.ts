@@ -3,7 +3,7 @@ import { KINDS } from '../../functions/kube/types.js';
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
 import { createTestCA } from '../../functions/pki/index.js';
 import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
-import { NS, startWorld, type World } from './helpers.js';
+import { addTls, NS, startWorld, type World } from './helpers.js';
 
 const TLS_DB = 'px-bad-tls';
 const PLAIN_DB = 'px-bad-plain';
@@ -214,9 +214,7 @@ describe('Invalid requests end Failed with a specific reason and change nothing'
       namespace: NS,
       ca: { certPem: one.certPem, keyPem: two.keyPem },
     });
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'bad-setup', database: TLS_DB }));
-    const added = await world.run({ namespace: NS, opsRequest: 'bad-setup' });
-    expect(added.status, added.cause).toBe('SUCCEEDED');
+    await addTls(world, TLS_DB, 'bad-setup');
   });
   afterAll(async () => {
     await world?.stop();

@@ -4,7 +4,7 @@ import type { PodObject } from '../../functions/steps/common.js';
 import { restartedAndNotReady } from '../../functions/steps/roll-back.js';
 import type { TaskFn } from '../../local/runner/index.js';
 import { opsRequestFrom } from '../../local/runner/world.js';
-import { NS, podUids, startWorld, type World } from './helpers.js';
+import { addTls, NS, podUids, startWorld, type World } from './helpers.js';
 
 const DB = 'px-own';
 
@@ -28,9 +28,7 @@ describe('A request touches only what it owns', () => {
   beforeAll(async () => {
     world = await startWorld();
     await world.createDatabase({ name: DB });
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'own-add', database: DB }));
-    const added = await world.run({ namespace: NS, opsRequest: 'own-add' });
-    expect(added.status, added.cause).toBe('SUCCEEDED');
+    await addTls(world, DB, 'own-add');
   });
   afterAll(async () => {
     await world?.stop();

@@ -6,7 +6,7 @@ import { inspectTlsSecret } from '../../functions/pki/index.js';
 import type { RunResult, TaskFn } from '../../local/runner/index.js';
 import { opsRequestFrom } from '../../local/runner/world.js';
 import { type RbacRule, rbacAllows, rbacRequest } from '../sam/helpers.js';
-import { NS, secretPem, startWorld, type World } from './helpers.js';
+import { addTls, NS, secretPem, startWorld, type World } from './helpers.js';
 
 const DB = 'px-rec';
 const LEASE = 2;
@@ -54,8 +54,7 @@ describe('No interrupted execution strands a database', () => {
   beforeAll(async () => {
     world = await startWorld();
     await world.createDatabase({ name: DB });
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'rec-add', database: DB }));
-    expect((await world.run({ namespace: NS, opsRequest: 'rec-add' })).status).toBe('SUCCEEDED');
+    await addTls(world, DB, 'rec-add');
   });
   afterAll(async () => {
     await world?.stop();

@@ -6,7 +6,7 @@ import { progressPrinter } from '../../local/runner/progress.js';
 import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
 import { waitForPodsReady } from '../../local/sim/fixtures.js';
 import type { J } from '../../local/sim/store.js';
-import { evictions, NS, podUids, secretPem, startWorld, type World } from './helpers.js';
+import { addTls, evictions, NS, podUids, secretPem, startWorld, type World } from './helpers.js';
 
 const DB = 'reload-pxc';
 const PODS = [`${DB}-0`, `${DB}-1`, `${DB}-2`];
@@ -37,9 +37,7 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
     // Running pods see a Secret change 300 ms after the write, as a kubelet sync would (scaled down).
     world = await startWorld({ simulator: { secretPropagationMs: 300 } });
     await world.createDatabase({ name: DB });
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'reload-add', database: DB }));
-    const added = await world.run({ namespace: NS, opsRequest: 'reload-add' });
-    expect(added.status, added.cause).toBe('SUCCEEDED');
+    await addTls(world, DB, 'reload-add');
   });
   afterAll(async () => {
     await world?.stop();

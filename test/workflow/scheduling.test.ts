@@ -4,7 +4,7 @@ import type { PerconaXtraDB } from '../../functions/model/types.js';
 import { chainsTo, inspectTlsSecret } from '../../functions/pki/index.js';
 import type { TaskFn } from '../../local/runner/index.js';
 import { type CaIssuer, createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
-import { evictions, NS, podUids, secretPem, startWorld, type World } from './helpers.js';
+import { addTls, evictions, NS, podUids, secretPem, startWorld, type World } from './helpers.js';
 
 const DB = 'px-sched';
 
@@ -22,9 +22,7 @@ describe('One request per database, apply policy, controller-driven rollouts', (
   beforeAll(async () => {
     world = await startWorld();
     await world.createDatabase({ name: DB });
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'sched-add', database: DB }));
-    const added = await world.run({ namespace: NS, opsRequest: 'sched-add' });
-    expect(added.status, added.cause).toBe('SUCCEEDED');
+    await addTls(world, DB, 'sched-add');
   });
   afterAll(async () => {
     await world?.stop();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KINDS } from '../../functions/kube/types.js';
 import type { PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
 import { issuerRef, opsRequestFrom } from '../../local/runner/world.js';
-import { NS, startWorld, type World } from './helpers.js';
+import { addTls, NS, startWorld, type World } from './helpers.js';
 
 const TLS_DB = 'px-unsafe-tls';
 const PLAIN_DB = 'px-unsafe-plain';
@@ -33,9 +33,7 @@ describe('Requests that would damage the database are refused, changing nothing'
     world = await startWorld();
     await world.createDatabase({ name: TLS_DB });
     await world.createDatabase({ name: PLAIN_DB });
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'unsafe-setup', database: TLS_DB }));
-    const added = await world.run({ namespace: NS, opsRequest: 'unsafe-setup' });
-    expect(added.status, added.cause).toBe('SUCCEEDED');
+    await addTls(world, TLS_DB, 'unsafe-setup');
     // Somebody else's Secret, with the name a request might pick.
     world.sim.store.put({
       apiVersion: 'v1',

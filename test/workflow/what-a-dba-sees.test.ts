@@ -9,7 +9,7 @@ import { KINDS } from '../../functions/kube/types.js';
 import type { Progress } from '../../local/runner/index.js';
 import { progressPrinter } from '../../local/runner/progress.js';
 import { opsRequestFrom } from '../../local/runner/world.js';
-import { NS, podUids, startWorld, type World } from './helpers.js';
+import { addTls, NS, podUids, startWorld, type World } from './helpers.js';
 
 const DB = 'px-sees';
 
@@ -51,9 +51,7 @@ describe('What a DBA sees', () => {
   beforeAll(async () => {
     world = await startWorld();
     await world.createDatabase({ name: DB });
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'sees-add', database: DB }));
-    const added = await world.run({ namespace: NS, opsRequest: 'sees-add' });
-    expect(added.status, added.cause).toBe('SUCCEEDED');
+    await addTls(world, DB, 'sees-add');
   });
   afterAll(async () => {
     await world?.stop();
