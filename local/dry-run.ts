@@ -20,7 +20,7 @@ import { applyWiring } from '../functions/model/wiring.js';
 import { resolveIssuer } from '../functions/pki/index.js';
 import { rollsItself, secretNamesOf } from '../functions/steps/change-certificates.js';
 import { getWorkload } from '../functions/steps/common.js';
-import { parseExecutionInput } from '../functions/steps/validate.js';
+import { consoleRequestSpec, parseExecutionInput } from '../functions/steps/validate.js';
 
 /** A Kube that answers reads and refuses every write. */
 export function readOnly(kube: Kube): Kube {
@@ -89,13 +89,7 @@ async function decide(kube: Kube, rawInput: unknown, now: Date): Promise<DryRun>
       apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,
       kind: KINDS.PerconaXtraDBOpsRequest.kind,
       metadata: { namespace: ns, name: `${input.database}-tls-(generated)` },
-      spec: {
-        type: 'ReconfigureTLS',
-        databaseRef: { name: input.database },
-        tls: input.tls,
-        ...(input.timeout ? { timeout: input.timeout } : {}),
-        ...(input.apply ? { apply: input.apply } : {}),
-      },
+      spec: consoleRequestSpec(input),
     };
   }
   checkRequestType(ops);

@@ -126,6 +126,19 @@ export type ExecutionInput =
       database?: string;
     };
 
+/** The spec of the ReconfigureTLS request a console input stands for: what Validate creates, what a dry run plans. */
+export function consoleRequestSpec(
+  r: Extract<ExecutionInput, { kind: 'console' }>,
+): PerconaXtraDBOpsRequest['spec'] {
+  return {
+    type: 'ReconfigureTLS',
+    databaseRef: { name: r.database },
+    tls: r.tls,
+    ...(r.timeout ? { timeout: r.timeout } : {}),
+    ...(r.apply ? { apply: r.apply } : {}),
+  };
+}
+
 export interface ValidateInput {
   request: ExecutionInput;
   execution: string;
@@ -645,13 +658,7 @@ async function ensureConsoleRequest(input: ValidateInput, deps: Deps): Promise<s
         labels: { [SOURCE_LABEL]: CONSOLE_SOURCE, [EXECUTION_LABEL]: label, ...claim.labels },
         annotations: claim.annotations,
       },
-      spec: {
-        type: 'ReconfigureTLS',
-        databaseRef: { name: r.database },
-        tls: r.tls,
-        ...(r.timeout ? { timeout: r.timeout } : {}),
-        ...(r.apply ? { apply: r.apply } : {}),
-      },
+      spec: consoleRequestSpec(r),
     })
     .catch((err: unknown) => {
       // Creating in a namespace that does not exist is a 404: say so instead of the REST path.
