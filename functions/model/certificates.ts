@@ -15,6 +15,7 @@
  * `selfSigned` are refused (an ACME CA cannot issue for `<db>.<ns>.svc` names, and self-signed
  * leaves would not trust each other).
  */
+import type { KubeObject } from '../kube/types.js';
 import { GROUP } from './names.js';
 import type { CertificateAlias, CertificateSpec, IssuerRef, PerconaXtraDB, X509Subject } from './types.js';
 import { CERTIFICATE_ALIASES } from './types.js';
@@ -22,19 +23,7 @@ import { CERTIFICATE_ALIASES } from './types.js';
 export const CERT_MANAGER_GROUP = 'cert-manager.io';
 
 /** The cert-manager Certificate fields this project reads and writes. */
-export interface CertManagerCertificate {
-  apiVersion?: string;
-  kind?: string;
-  metadata: {
-    name?: string;
-    namespace?: string;
-    uid?: string;
-    generation?: number;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: Array<Record<string, unknown>>;
-  };
+export interface CertManagerCertificate extends KubeObject {
   spec: {
     secretName: string;
     issuerRef: { group?: string; kind?: string; name: string };
