@@ -112,6 +112,11 @@ export async function addTls(world: World, database: string, name: string): Prom
   expect(added.status, added.cause).toBe('SUCCEEDED');
 }
 
+/** Whether the database carries a Paused condition, whatever its status (a pause not yet confirmed counts). */
+export function paused(world: World, database: string): boolean {
+  return world.db(database).status?.conditions?.some((c) => c.type === 'Paused') === true;
+}
+
 export function podUids(world: World, database: string): Record<string, string> {
   const pods = world.sim.store.list<{
     metadata: { name: string; uid: string; labels?: Record<string, string> };

@@ -6,15 +6,13 @@ import { inspectTlsSecret } from '../../functions/pki/index.js';
 import type { RunResult, TaskFn } from '../../local/runner/index.js';
 import { opsRequestFrom } from '../../local/runner/world.js';
 import { type RbacRule, rbacAllows, rbacRequest } from '../sam/helpers.js';
-import { addTls, NS, secretPem, startWorld, type World } from './helpers.js';
+import { addTls, NS, paused, secretPem, startWorld, type World } from './helpers.js';
 
 const DB = 'px-rec';
 const LEASE = 2;
 
 const serial = (world: World, db = DB) =>
   inspectTlsSecret({ 'tls.crt': secretPem(world, `${db}-server-cert`, 'tls.crt') }).serial;
-const paused = (world: World, db = DB) =>
-  world.db(db).status?.conditions?.some((c) => c.type === 'Paused') === true;
 const podsReady = (world: World, db = DB) =>
   [0, 1, 2].every((i) =>
     world
@@ -73,7 +71,7 @@ describe('No interrupted execution strands a database', () => {
       },
     );
     expect(killed.status).toBe('ABORTED');
-    expect(paused(world)).toBe(true);
+    expect(paused(world, DB)).toBe(true);
     expect(world.ops('rec-takeover').status?.phase).toBe('Progressing');
 
     const early = await world.run({ namespace: NS, opsRequest: 'rec-takeover' }, { leaseSeconds: LEASE });
@@ -91,7 +89,7 @@ describe('No interrupted execution strands a database', () => {
     expect(states.indexOf('Roll back')).toBeLessThan(states.indexOf('Pause'));
     expect(world.ops('rec-takeover').status?.phase).toBe('Successful');
     expect(serial(world)).not.toBe(before);
-    expect(paused(world)).toBe(false);
+    expect(paused(world, DB)).toBe(false);
     expect(podsReady(world)).toBe(true);
     expect(world.get(KINDS.Secret, `${DB}-tls-backup-rec-takeover`)).toBeUndefined();
   });
@@ -121,7 +119,7 @@ describe('No interrupted execution strands a database', () => {
       /^execution rec-stopped-1 was stopped \(ABORTED\) before it could roll back; recovered by execution .* \(event rule\); rolled back to the previous certificates and TLS settings$/,
     );
     expect(serial(world)).toBe(before);
-    expect(paused(world)).toBe(false);
+    expect(paused(world, DB)).toBe(false);
     expect(podsReady(world)).toBe(true);
     expect(world.get(KINDS.Secret, `${DB}-tls-backup-rec-stopped`)).toBeUndefined();
     expect(recovery.published.map((e) => e.DetailType)).toEqual(['PerconaXtraDBOpsRequest Failed']);
@@ -212,7 +210,7 @@ describe('No interrupted execution strands a database', () => {
       world.sim.requests.all().filter((r) => !['get', 'list', 'watch'].includes(r.verb) && r.status < 300),
     ).toEqual([]);
     expect(world.ops('rec-lost').status?.phase).toBe('Successful');
-    expect(paused(world)).toBe(false);
+    expect(paused(world, DB)).toBe(false);
   });
 
   it('renews its lease while it waits for a slow pod, so nobody takes it over', async () => {
@@ -259,7 +257,7 @@ describe('No interrupted execution strands a database', () => {
     );
     expect(killed.status).toBe('ABORTED');
     await world.kube.delete(KINDS.PerconaXtraDBOpsRequest, { namespace: NS, name: 'rec-gone' });
-    expect(paused(world)).toBe(true);
+    expect(paused(world, DB)).toBe(true);
     // Its backup went with it (owned): nothing is left to restore from.
     expect(world.get(KINDS.Secret, `${DB}-tls-backup-rec-gone`)).toBeUndefined();
 
@@ -278,7 +276,7 @@ describe('No interrupted execution strands a database', () => {
     expect(recovery.cause).toMatch(
       /left Paused by PerconaXtraDBOpsRequest demo\/rec-gone, which no longer exists/,
     );
-    expect(paused(world)).toBe(false);
+    expect(paused(world, DB)).toBe(false);
     await sleep(500);
     expect(podsReady(world)).toBe(true);
     world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-after', database: DB }));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KINDS } from '../../functions/kube/types.js';
 import type { PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
 import { issuerRef, opsRequestFrom } from '../../local/runner/world.js';
-import { addTls, NS, startWorld, type World } from './helpers.js';
+import { addTls, NS, paused, startWorld, type World } from './helpers.js';
 
 const TLS_DB = 'px-unsafe-tls';
 const PLAIN_DB = 'px-unsafe-plain';
@@ -21,10 +21,6 @@ function snapshot(world: World): Record<string, string> {
       out[`${kind}/${o.metadata.name}`] = o.metadata.resourceVersion;
   }
   return out;
-}
-
-function paused(world: World, db: string): boolean {
-  return world.db(db).status?.conditions?.some((c) => c.type === 'Paused') === true;
 }
 
 describe('Requests that would damage the database are refused, changing nothing', () => {
