@@ -9,7 +9,7 @@ import { inspectTlsSecret } from '../../functions/pki/index.js';
 import type { TaskFn } from '../../local/runner/index.js';
 import { describe as news } from '../../local/runner/progress.js';
 import { opsRequestFrom } from '../../local/runner/world.js';
-import { evictions, NS, podUids, secretPem, startWorld, type World } from './helpers.js';
+import { addTls, evictions, NS, podUids, secretPem, startWorld, type World } from './helpers.js';
 
 const DB = 'px-timeouts';
 /** Restart pod's Lambda Timeout in these tests (30 s in template.yaml). */
@@ -52,9 +52,7 @@ describe('A Lambda function that runs past its Timeout', () => {
     process.env.CHECK_POD_HOLD_SECONDS = '1';
     world = await startWorld();
     await world.createDatabase({ name: DB });
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'timeouts-add', database: DB }));
-    const added = await world.run({ namespace: NS, opsRequest: 'timeouts-add' });
-    expect(added.status, added.cause).toBe('SUCCEEDED');
+    await addTls(world, DB, 'timeouts-add');
   });
   afterAll(async () => {
     delete process.env.CHECK_POD_HOLD_SECONDS;
