@@ -236,8 +236,11 @@ export class HttpKube implements Kube {
     return res.status !== 404;
   }
 
-  /** A pod that is already gone counts as evicted: the restart step checks the new UID anyway. */
-  async evict(ref: Required<ObjectRef>, opts: { uid?: string } = {}): Promise<void> {
+  /**
+   * False when there was nothing to evict: the pod is gone (404) or, with `uid`, the pod of that
+   * name is another one now (409 "Precondition failed: UID …"). Any other 409 is an error.
+   */
+  async evict(ref: Required<ObjectRef>, opts: { uid?: string } = {}): Promise<boolean> {
     const body = {
       apiVersion: 'policy/v1',
       kind: 'Eviction',
@@ -245,7 +248,10 @@ export class HttpKube implements Kube {
       ...(opts.uid ? { deleteOptions: { preconditions: { uid: opts.uid } } } : {}),
     };
     const path = `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/pods/${encodeURIComponent(ref.name)}/eviction`;
-    await this.request('POST', path, body, undefined, [404]);
+    const res = await this.request('POST', path, body, undefined, [404, 409]);
+    if (res.status === 409 && !(opts.uid && /Precondition failed: UID/.test(res.body)))
+      throw errorFromStatus(res.status, res.body, `POST ${path}`);
+    return res.status < 300;
   }
 
   async exec(ref: Required<ObjectRef>, opts: ExecOptions): Promise<ExecResult> {

@@ -172,7 +172,8 @@ export interface Kube {
    * Eviction API (policy/v1). A PodDisruptionBudget refusal is KubeThrottledError (429); with `uid`,
    * a pod of that name with another UID is left alone (409, KubeConflictError).
    */
-  evict(ref: Required<ObjectRef>, opts?: { uid?: string }): Promise<void>;
+  /** False when there was nothing to evict (the pod is gone, or with `uid` is another pod now). */
+  evict(ref: Required<ObjectRef>, opts?: { uid?: string }): Promise<boolean>;
   /**
    * Runs a command in a pod's container through the `pods/exec` subresource (WebSocket, v5/v4
    * channel protocol), without stdin or TTY. A refused upgrade maps to the error families like any

@@ -76,10 +76,16 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
   const deadline =
     input.previous?.deadline ??
     new Date(deps.clock.now().getTime() + input.timeoutSeconds * 1000).toISOString();
-  const current = await deps.kube.get<PodObject>(KINDS.Pod, { namespace: ns, name: pod.name });
-  const alreadyReplaced =
-    !current || current.metadata.uid !== pod.uid || !!current.metadata.deletionTimestamp;
-  if (input.replace && !alreadyReplaced && isPodReady(current)) {
+  // Only a rollback's replacement reads the pod first (it never deletes a Ready one). An eviction
+  // needs no read: it carries the UID as a precondition, so the API server itself refuses it for a
+  // pod that has already come back (a retried try, or a late request of a try cut off at its
+  // Timeout), and answers 404 for one that is gone.
+  const current = input.replace
+    ? await deps.kube.get<PodObject>(KINDS.Pod, { namespace: ns, name: pod.name })
+    : undefined;
+  let alreadyReplaced =
+    !!input.replace && (!current || current.metadata.uid !== pod.uid || !!current.metadata.deletionTimestamp);
+  if (input.replace && !alreadyReplaced && isPodReady(current!)) {
     // Ready again on its own since the rollback looked: leave it alone.
     deps.logger.info('not replacing a pod that is Ready', { pod: pod.name });
     return { evicted: false, ready: true, message: `${pod.name} is Ready`, deadline, lease: lease ?? null };
@@ -93,10 +99,12 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
     try {
       // The UID precondition: an eviction that lands late (sent by a try Lambda cut off at its
       // Timeout, then retried) never takes down the pod that has already come back.
-      await deps.kube.evict({ namespace: ns, name: pod.name }, { uid: pod.uid });
+      alreadyReplaced =
+        (await deps.kube.evict({ namespace: ns, name: pod.name }, { uid: pod.uid })) === false;
     } catch (err) {
       if (!(err instanceof KubeThrottledError) || !refusedByBudget(err)) throw err;
-      const why = await explainRefusal(deps, input, current!, err);
+      const now = await deps.kube.get<PodObject>(KINDS.Pod, { namespace: ns, name: pod.name });
+      const why = await explainRefusal(deps, input, now ?? { metadata: { name: pod.name } }, err);
       const late = deps.clock.now().getTime() >= Date.parse(deadline);
       if (late)
         throw new EvictionBlockedError(
@@ -114,15 +122,19 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
       deps.logger.info('eviction refused by a PodDisruptionBudget', { pod: pod.name, why });
       return { evicted: false, blocked: true, ready: false, message: why, deadline, lease: lease ?? null };
     }
-    evictedAt = deps.clock.now().toISOString();
-    await recordEvent(
-      deps,
-      opsRef(ns, input.opsRequest, input.database, input.opsRequestUid),
-      'Normal',
-      'Starting', // KubeDB's reason for "Restarting Pod: ..." (kubedb/docs, PerconaXtraDB ops request Events)
-      `Restarting Pod: ${ns}/${pod.name} (${pod.index + 1}/${pod.total}), evicted pod UID ${pod.uid}`,
-    );
-    deps.logger.info('pod evicted', { pod: pod.name });
+    if (alreadyReplaced) {
+      deps.logger.info('not evicted: the pod is gone or has come back already', { pod: pod.name });
+    } else {
+      evictedAt = deps.clock.now().toISOString();
+      await recordEvent(
+        deps,
+        opsRef(ns, input.opsRequest, input.database, input.opsRequestUid),
+        'Normal',
+        'Starting', // KubeDB's reason for "Restarting Pod: ..." (kubedb/docs, PerconaXtraDB ops request Events)
+        `Restarting Pod: ${ns}/${pod.name} (${pod.index + 1}/${pod.total}), evicted pod UID ${pod.uid}`,
+      );
+      deps.logger.info('pod evicted', { pod: pod.name });
+    }
   } else deps.logger.info('not evicting', { pod: pod.name, rollout: input.rollout, alreadyReplaced });
   const check = await awaitRestart(
     {
@@ -138,7 +150,7 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
     deps,
     lease,
   );
-  return { evicted: evict, ...(evictedAt ? { evictedAt } : {}), ...check, lease: lease ?? null };
+  return { evicted: !!evictedAt, ...(evictedAt ? { evictedAt } : {}), ...check, lease: lease ?? null };
 }
 
 async function replaceAndRecord(input: RestartPodInput, current: PodObject, deps: Deps): Promise<void> {

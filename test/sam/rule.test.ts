@@ -93,9 +93,10 @@ describe('Rule: from a Pending event to a finished execution', () => {
     aws = await startAwsStandIn({
       stateMachineArns: [STATE_MACHINE_ARN],
       onExecution: (execution) => {
-        const evict: Kube['evict'] = async (ref) => {
-          await kube.evict(ref);
+        const evict: Kube['evict'] = async (ref, o) => {
+          const evicted = await kube.evict(ref, o);
           if (ref.name === holdAfterEvict) sim.faults.holdNotReady(NS, ref.name);
+          return evicted;
         };
         const faulty = new Proxy(kube, {
           get: (target, key) => (key === 'evict' ? evict : Reflect.get(target, key, target).bind(target)),

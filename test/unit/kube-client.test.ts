@@ -169,29 +169,36 @@ describe('Kubernetes adapter', () => {
       status(429, 'TooManyRequests', 'Cannot evict pod as it would violate the pod disruption budget.'),
     );
     const k = kube();
-    await k.evict({ namespace: 'demo', name: 'db-0' });
+    await expect(k.evict({ namespace: 'demo', name: 'db-0' })).resolves.toBe(true);
     expect(seen[0]?.url).toBe('/api/v1/namespaces/demo/pods/db-0/eviction');
     expect(JSON.parse(seen[0]!.body)).toMatchObject({ apiVersion: 'policy/v1', kind: 'Eviction' });
     await expect(k.evict({ namespace: 'demo', name: 'db-0' })).rejects.toBeInstanceOf(KubeThrottledError);
   });
 
-  it('evicts only the pod with the given UID: the precondition travels in deleteOptions', async () => {
+  it('evicts only the pod with the given UID: the precondition travels in deleteOptions, and its refusal means nothing to evict', async () => {
     replies.push(
       { status: 201, body: {} },
-      status(409, 'Conflict', 'Precondition failed: UID in precondition: u-1'),
+      status(409, 'Conflict', 'Precondition failed: UID in precondition: u-1, UID in object meta: u-2'),
+      status(409, 'Conflict', 'Operation cannot be fulfilled on pods "db-0": the object has been modified'),
+      status(409, 'Conflict', 'Precondition failed: UID in precondition: u-1, UID in object meta: u-2'),
     );
     const k = kube();
-    await k.evict({ namespace: 'demo', name: 'db-0' }, { uid: 'u-1' });
+    await expect(k.evict({ namespace: 'demo', name: 'db-0' }, { uid: 'u-1' })).resolves.toBe(true);
     expect(JSON.parse(seen[0]!.body)).toMatchObject({ deleteOptions: { preconditions: { uid: 'u-1' } } });
+    // The pod of that name is another one now: not an error, and not an eviction.
+    await expect(k.evict({ namespace: 'demo', name: 'db-0' }, { uid: 'u-1' })).resolves.toBe(false);
+    // Any other conflict is one (retried by the state machine).
     await expect(k.evict({ namespace: 'demo', name: 'db-0' }, { uid: 'u-1' })).rejects.toBeInstanceOf(
       KubeConflictError,
     );
+    // A precondition refusal for an eviction that sent none cannot be ours.
+    await expect(k.evict({ namespace: 'demo', name: 'db-0' })).rejects.toBeInstanceOf(KubeConflictError);
   });
 
-  it('treats an eviction answered 404 (the pod is already gone) as done, not as an error', async () => {
+  it('treats an eviction answered 404 (the pod is already gone) as nothing to evict, not as an error', async () => {
     replies.push(status(404, 'NotFound', 'pods "db-1" not found'));
 
-    await expect(kube().evict({ namespace: 'demo', name: 'db-1' })).resolves.toBeUndefined();
+    await expect(kube().evict({ namespace: 'demo', name: 'db-1' })).resolves.toBe(false);
 
     expect(seen.map((s) => [s.method, s.url])).toEqual([
       ['POST', '/api/v1/namespaces/demo/pods/db-1/eviction'],

@@ -53,9 +53,10 @@ const forceOnePass = (state: string, fn: TaskFn): TaskFn =>
  */
 function holdAfterEviction(world: World, pod: string, opts: { nth?: number; keepHeld?: boolean } = {}) {
   let evictions = 0;
-  const evict: Kube['evict'] = async (ref) => {
-    await world.kube.evict(ref);
+  const evict: Kube['evict'] = async (ref, o) => {
+    const evicted = await world.kube.evict(ref, o);
     if (ref.name === pod && ++evictions === (opts.nth ?? 1)) world.sim.faults.holdNotReady(NS, pod);
+    return evicted;
   };
   // The rollback deletes the broken pod (never a Ready one): its replacement starts on the restored
   // material and is let become Ready, unless keepHeld.
@@ -399,9 +400,9 @@ describe('ReconfigureTLS failure path', () => {
       // back once the refusal has been seen.
       world.sim.faults.holdNotReady(NS, down);
       let refusals = 0;
-      const evict: Kube['evict'] = async (ref) => {
+      const evict: Kube['evict'] = async (ref, o) => {
         try {
-          await world.kube.evict(ref);
+          return await world.kube.evict(ref, o);
         } catch (err) {
           if ((err as Error).name === 'KubeThrottledError' && ++refusals === 1)
             world.sim.faults.release(NS, down);

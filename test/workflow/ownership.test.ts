@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KINDS } from '../../functions/kube/types.js';
+import { KINDS, type Kube } from '../../functions/kube/types.js';
 import type { PodObject } from '../../functions/steps/common.js';
 import { restartedAndNotReady } from '../../functions/steps/roll-back.js';
 import type { TaskFn } from '../../local/runner/index.js';
@@ -138,9 +138,10 @@ describe('A request touches only what it owns', () => {
       world.createOps(
         opsRequestFrom('pxcops-rotate', { name: 'own-kept', database: DB, spec: { timeout: '2s' } }),
       );
-      const evict = async (ref: { namespace: string; name: string }) => {
-        await world.kube.evict(ref);
+      const evict: Kube['evict'] = async (ref, o) => {
+        const evicted = await world.kube.evict(ref, o);
         if (ref.name === stuck) world.sim.faults.holdNotReady(NS, stuck);
+        return evicted;
       };
       const kube = new Proxy(world.kube, {
         get: (t, k) => (k === 'evict' ? evict : Reflect.get(t, k, t).bind(t)),

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { KINDS } from '../../functions/kube/types.js';
+import { KINDS, type Kube } from '../../functions/kube/types.js';
 import { inspectTlsSecret } from '../../functions/pki/index.js';
 import type { RunResult, TaskFn } from '../../local/runner/index.js';
 import { opsRequestFrom } from '../../local/runner/world.js';
@@ -216,12 +216,13 @@ describe('No interrupted execution strands a database', () => {
   it('renews its lease while it waits for a slow pod, so nobody takes it over', async () => {
     world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-renew', database: DB }));
     const slowPod = `${DB}-0`;
-    const evict = async (ref: { namespace: string; name: string }) => {
-      await world.kube.evict(ref);
+    const evict: Kube['evict'] = async (ref, o) => {
+      const evicted = await world.kube.evict(ref, o);
       if (ref.name === slowPod) {
         world.sim.faults.holdNotReady(NS, slowPod);
         setTimeout(() => world.sim.faults.release(NS, slowPod), LEASE * 1500);
       }
+      return evicted;
     };
     const kube = new Proxy(world.kube, {
       get: (t, k) => (k === 'evict' ? evict : Reflect.get(t, k, t).bind(t)),

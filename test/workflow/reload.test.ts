@@ -276,10 +276,11 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
     const kube = new Proxy(world.kube, {
       get: (target, key) =>
         key === 'evict'
-          ? async (ref: { namespace: string; name: string }) => {
-              await target.evict(ref);
+          ? async (...args: Parameters<typeof target.evict>) => {
+              const done = await target.evict(...args);
               evicted = true;
-              world.sim.faults.holdNotReady(NS, ref.name);
+              world.sim.faults.holdNotReady(NS, args[0].name);
+              return done;
             }
           : key === 'delete'
             ? async (...args: Parameters<typeof target.delete>) => {
