@@ -267,7 +267,7 @@ export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<Re
       series: `reload/${round.kind}/${round.pass}`,
     });
   }
-  if (ops) await record(input, deps, state, events);
+  if (ops) await record(input, deps, ops, state, events);
   if (!state.done) {
     deps.logger.info('waiting for the new files to reach the pods', {
       pending: state.pending.map((p) => p.name),
@@ -403,13 +403,14 @@ async function reloadOne(
 }
 
 /** Per-pod conditions (KubeDB style, one status write) and the Events of this call. */
+/** `ops` as read at the start of this call: nothing but this step writes the request meanwhile. */
 async function record(
   input: ReloadPodsInput,
   deps: Deps,
+  ops: PerconaXtraDBOpsRequest,
   state: ReloadState,
   events: ReloadEvent[],
 ): Promise<void> {
-  const ops = await getOpsRequest(deps.kube, input.namespace, input.opsRequest);
   for (const e of events)
     await recordEvent(deps, ops, e.type, e.reason, e.message, e.series ? { series: e.series } : {});
   // The rollback's reloads go to the final reason instead: these conditions describe the passes.
