@@ -38,6 +38,7 @@ import {
   type TargetTls,
   targetTls,
 } from '../model/plan.js';
+import { loadedCurrentCa } from '../model/trust.js';
 import type { CertificateAlias, PerconaXtraDB, PerconaXtraDBOpsRequest } from '../model/types.js';
 import { CERTIFICATE_ALIASES } from '../model/types.js';
 import { applyWiring, snapshotWiring, type TlsWiring, type WiringSnapshot } from '../model/wiring.js';
@@ -397,7 +398,8 @@ export async function changeCertificates(input: ChangeCertificatesInput, deps: D
     // ca.crt may hold both CAs already because an interrupted execution wrote it and restarted
     // only some pods (its rollback keeps trusting the new CA): the pods started before that write
     // still trust only the old CA, and would refuse the first pod on a new-CA certificate.
-    if (!changedTrust && !everyPodLoaded(secrets.get(currentNames.server), pods.items)) changedTrust = true;
+    if (!changedTrust && !pods.items.every((p) => loadedCurrentCa(secrets.get(currentNames.server), p)))
+      changedTrust = true;
   } else if (kind === 'retire-ca') {
     // Every leaf is from the new issuers now: drop from each ca.crt the CAs trusted before the
     // request that anchor none of them, so the old CA is no longer trusted when the request ends.
@@ -537,19 +539,6 @@ async function overlaps(
     { certPem: old['tls.crt'], caPem: old['ca.crt'] },
     { certPem: now['tls.crt'], caPem: now['ca.crt'] },
   );
-}
-
-/**
- * Whether every pod started after the Secret's ca.crt was last written (its ca-since), so each
- * loaded it. Unknown (no record) counts as no.
- */
-function everyPodLoaded(secret: SecretObject | undefined, pods: PodObject[]): boolean {
-  const since = Date.parse(secret?.metadata.annotations?.[CA_SINCE_ANNOTATION] ?? '');
-  if (Number.isNaN(since)) return false;
-  return pods.every((p) => {
-    const started = Date.parse(p.metadata.creationTimestamp ?? '');
-    return !Number.isNaN(started) && started >= since;
-  });
 }
 
 /** Belt and braces behind Validate's check: the issuer's CA Secret is never a certificate Secret. */

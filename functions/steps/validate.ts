@@ -40,7 +40,6 @@ import {
 import {
   ALIAS_LABEL,
   backupSecretName,
-  CA_SINCE_ANNOTATION,
   CLAIM_ANNOTATION,
   CLAIMED_AT_ANNOTATION,
   CONSOLE_SOURCE,
@@ -75,6 +74,7 @@ import {
   shortValue,
   validateValue,
 } from '../model/schema/index.js';
+import { loadedCurrentCa } from '../model/trust.js';
 import type {
   CertificateAlias,
   PerconaXtraDB,
@@ -620,13 +620,11 @@ async function podsTrust(
     target.certificates.find((c) => c.alias === 'server')?.secretName ||
     defaultSecretName(database, 'server');
   const secret = await deps.kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
-  const since = Date.parse(secret?.metadata.annotations?.[CA_SINCE_ANNOTATION] ?? '');
-  if (!secret?.data?.['tls.crt'] || Number.isNaN(since)) return false;
+  if (!secret?.data?.['tls.crt']) return false;
   const byName = new Map(pods.map((p) => [p.metadata.name!, p]));
   for (let i = 0; i < (db.spec.replicas ?? 3); i++) {
     const pod = byName.get(`${database}-${i}`);
-    const started = Date.parse(pod?.metadata.creationTimestamp ?? '');
-    if (!pod || pod.metadata.deletionTimestamp || Number.isNaN(started) || started < since) return false;
+    if (!pod || pod.metadata.deletionTimestamp || !loadedCurrentCa(secret, pod)) return false;
   }
   const { decodeSecretData, inspectTlsSecret } = await loadPki();
   try {
