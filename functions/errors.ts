@@ -72,7 +72,7 @@ export class DatabaseBusyError extends RetryableError {
 /**
  * The database's `Paused` condition is still Unknown: the KubeDB provisioner has not confirmed the
  * pause yet. The ASL retries Pause until the request's timeout; after that Pause fails with
- * DatabaseStateError (see ../README "Running beside KubeDB and cert-manager").
+ * DatabaseStateError (see docs/kubedb-cert-manager.md).
  */
 export class PauseNotConfirmedError extends RetryableError {
   override readonly name = 'PauseNotConfirmedError';

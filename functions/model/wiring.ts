@@ -17,7 +17,7 @@
  *   appended after the user's args; Secret volumes `tls-<alias>-config` projecting the three keys
  *   as items; mounts with only name and path (no readOnly); volumes, mounts and env upserted by
  *   name (so they keep their place in the lists).
- * What could not be confirmed for PerconaXtraDB (README "Running beside KubeDB and cert-manager"):
+ * What could not be confirmed for PerconaXtraDB (docs/kubedb-cert-manager.md):
  * the metrics-exporter volume's name and mount, and the value of SSL_ENABLED (the scripts only
  * test that it is set).
  */

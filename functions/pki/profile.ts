@@ -2,7 +2,7 @@
  * What each certificate should contain: pure deciders, tested with tables.
  *
  * Server: as KubeDB issues it (DOMAIN.md "Certificates"). Client and metrics-exporter: KubeDB
- * does not publish its choice; ours is documented in the README (section "Certificates").
+ * does not publish its choice; ours is in docs/decisions.md ("Certificates").
  */
 import type { CertificateAlias, CertificateSpec, X509Subject } from '../model/types.js';
 import { CERTIFICATE_ALIASES } from '../model/types.js';

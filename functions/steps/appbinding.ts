@@ -8,8 +8,8 @@
  *
  * caBundle = the server certificate Secret's `ca.crt`: exactly what the pods trust, so during a
  * CA change it holds old + new and a client verifies every pod, restarted or not. Which Secret
- * KubeDB's PerconaXtraDB provisioner copies is not public (README "Running beside KubeDB and
- * cert-manager"); with one issuer all three hold the same `ca.crt`.
+ * KubeDB's PerconaXtraDB provisioner copies is not public (docs/kubedb-cert-manager.md); with one
+ * issuer all three hold the same `ca.crt`.
  * Ensure semantics: no write when it already says so; no AppBinding (a cluster without the
  * KubeDB provisioner) is skipped, not created.
  */

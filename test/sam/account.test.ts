@@ -179,13 +179,13 @@ describe('On a real account, template.yaml', () => {
     expect(readme).not.toMatch(/route to STS/);
   });
 
-  it('states the CheckPod and RestartPod timeouts in the README as the template sets them', () => {
+  it('states the CheckPod and RestartPod timeouts in docs/how-it-works.md as the template sets them', () => {
     const timeout = (id: string) =>
       Number(template.Resources[id]!.Properties?.Timeout ?? template.Globals?.Function?.Timeout ?? 3);
-    const readme = readFileSync('README.md', 'utf8');
+    const readme = readFileSync('docs/how-it-works.md', 'utf8');
     for (const id of ['CheckPodFunction', 'RestartPodFunction']) {
       const stated = new RegExp(`${id}'s (\\d+) s`).exec(readme);
-      expect(stated?.[1], `README: "${id}'s <n> s"`).toBe(String(timeout(id)));
+      expect(stated?.[1], `docs/how-it-works.md: "${id}'s <n> s"`).toBe(String(timeout(id)));
     }
   });
 });
