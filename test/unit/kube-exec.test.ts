@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KubeForbiddenError, KubeRequestError, KubeUnavailableError } from '../../functions/errors.js';
 import { kubeFromAccess, kubeFromKubeconfig } from '../../functions/kube/client.js';
 import { acceptFor, clientFrame, EXEC_PROTOCOLS, FrameReader } from '../../functions/kube/exec.js';
@@ -26,6 +26,36 @@ function serverFrames(opcode: number, payload: Buffer, fragments = 1): Buffer {
 }
 
 const channel = (n: number, text: string) => Buffer.concat([Buffer.from([n]), Buffer.from(text)]);
+
+/**
+ * What a server reads from a client: complete masked frames (RFC 6455 5.3), decoded here rather
+ * than with the adapter's own reader so the test holds whatever implements the client.
+ */
+function clientFramesIn(bytes: Buffer): { opcode: number; masked: boolean; payload: Buffer }[] {
+  const out = [];
+  let b = bytes;
+  while (b.length >= 2) {
+    const opcode = b[0]! & 0x0f;
+    const masked = (b[1]! & 0x80) !== 0;
+    let len = b[1]! & 0x7f;
+    let off = 2;
+    if (len === 126) {
+      len = b.readUInt16BE(2);
+      off = 4;
+    } else if (len === 127) {
+      len = Number(b.readBigUInt64BE(2));
+      off = 10;
+    }
+    const mask = masked ? b.subarray(off, off + 4) : Buffer.alloc(4);
+    if (masked) off += 4;
+    if (b.length < off + len) break;
+    const payload = Buffer.from(b.subarray(off, off + len));
+    for (let i = 0; i < len; i++) payload[i]! ^= mask[i & 3]!;
+    out.push({ opcode, masked, payload });
+    b = b.subarray(off + len);
+  }
+  return out;
+}
 
 describe('Kubernetes adapter: exec over WebSocket', () => {
   describe('frames', () => {
@@ -108,8 +138,10 @@ describe('Kubernetes adapter: exec over WebSocket', () => {
   describe('against a scripted server', () => {
     let server: http.Server;
     let url: string;
-    let mode: 'forbid' | 'v4' | 'hang' | 'ping' = 'v4';
+    let mode: 'forbid' | 'v4' | 'hang' | 'ping' | 'bad-accept' | 'bad-protocol' = 'v4';
     const seen: http.IncomingHttpHeaders[] = [];
+    /** Bytes the client sent after the upgrade, per connection. */
+    const fromClient: Buffer[][] = [];
     const sockets: Duplex[] = [];
     beforeAll(async () => {
       server = http.createServer((req, res) => {
@@ -128,6 +160,8 @@ describe('Kubernetes adapter: exec over WebSocket', () => {
       server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
         seen.push(req.headers);
         sockets.push(socket);
+        // A client that refuses the upgrade hangs up while this server is still writing.
+        socket.on('error', () => {});
         if (mode === 'forbid') {
           const body = JSON.stringify({ kind: 'Status', reason: 'Forbidden', message: 'no exec', code: 403 });
           socket.end(
@@ -136,13 +170,17 @@ describe('Kubernetes adapter: exec over WebSocket', () => {
           return;
         }
         const key = String(req.headers['sec-websocket-key']);
+        // A key of our own gives an accept computed correctly, for the wrong key.
+        const accept = mode === 'bad-accept' ? acceptFor('AAAAAAAAAAAAAAAAAAAAAA==') : acceptFor(key);
+        const protocol = mode === 'bad-protocol' ? 'channel.k8s.io' : 'v4.channel.k8s.io';
         socket.write(
           'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-            `Sec-WebSocket-Accept: ${acceptFor(key)}\r\nSec-WebSocket-Protocol: v4.channel.k8s.io\r\n\r\n`,
+            `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: ${protocol}\r\n\r\n`,
         );
         if (mode === 'hang') return;
-        const pongs: Buffer[] = [];
-        socket.on('data', (b: Buffer) => pongs.push(b));
+        const received: Buffer[] = [];
+        fromClient.push(received);
+        socket.on('data', (b: Buffer) => received.push(b));
         if (mode === 'ping') socket.write(serverFrames(9, Buffer.from('are you there')));
         socket.write(serverFrames(2, channel(1, 'out\n'), 2));
         socket.write(serverFrames(2, channel(2, 'err\n')));
@@ -179,10 +217,31 @@ describe('Kubernetes adapter: exec over WebSocket', () => {
       expect(h.upgrade).toBe('websocket');
     });
 
-    it('answers a ping and still reads the rest', async () => {
+    it('answers a ping with a masked pong carrying the same payload, and still reads the rest', async () => {
       mode = 'ping';
       const r = await kube().exec({ namespace: 'demo', name: 'p' }, { container: 'c', command: ['sh'] });
-      expect(r.exitCode).toBe(3);
+      expect(r).toMatchObject({ stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
+      const received = fromClient.at(-1)!;
+      await vi.waitFor(() => {
+        const pongs = clientFramesIn(Buffer.concat(received)).filter((f) => f.opcode === 0xa);
+        expect(pongs).toHaveLength(1);
+        expect(pongs[0]!.masked).toBe(true);
+        expect(pongs[0]!.payload.toString()).toBe('are you there');
+      });
+    });
+
+    it('refuses an upgrade whose Sec-WebSocket-Accept does not answer its key, reading nothing', async () => {
+      mode = 'bad-accept';
+      await expect(
+        kube().exec({ namespace: 'demo', name: 'p' }, { container: 'c', command: ['sh'] }),
+      ).rejects.toThrow(KubeUnavailableError);
+    });
+
+    it('refuses a subprotocol it did not offer (the old unversioned channel.k8s.io)', async () => {
+      mode = 'bad-protocol';
+      await expect(
+        kube().exec({ namespace: 'demo', name: 'p' }, { container: 'c', command: ['sh'] }),
+      ).rejects.toThrow(/subprotocol|channel\.k8s\.io/);
     });
 
     it('maps a 403 answer to the upgrade to KubeForbiddenError', async () => {
