@@ -153,6 +153,100 @@ describe('Requests that would damage the database are refused, changing nothing'
     });
   });
 
+  it("refuses the name of the request's own backup Secret, which holds the previous keys", async () => {
+    await refuses(
+      {
+        ops: opsRequestFrom('pxcops-update', {
+          name: 'unsafe-backup-name',
+          database: TLS_DB,
+          tls: { certificates: [{ alias: 'client', secretName: `${TLS_DB}-tls-backup-unsafe-backup-name` }] },
+        }),
+      },
+      {
+        error: 'InvalidRequestError',
+        reason:
+          /client: Secret demo\/px-unsafe-tls-tls-backup-unsafe-backup-name is the name of this request's backup/,
+      },
+    );
+  });
+
+  describe("a Secret that a cert-manager Certificate writes is the database's only if the database owns it", () => {
+    const SECRET = 'custom-client-tls';
+    beforeAll(() => {
+      world.sim.store.put({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { name: SECRET, namespace: NS },
+        data: {},
+      });
+    });
+    /** A Certificate not named as KubeDB names them, so only its owner can vouch for the Secret. */
+    const certificate = (ownerUid: string) => ({
+      apiVersion: KINDS.Certificate.apiVersion,
+      kind: 'Certificate',
+      metadata: {
+        name: 'custom-client',
+        namespace: NS,
+        ownerReferences: [
+          {
+            apiVersion: 'kubedb.com/v1',
+            kind: 'PerconaXtraDB',
+            name: TLS_DB,
+            uid: ownerUid,
+            controller: true,
+          },
+        ],
+      },
+      spec: { secretName: SECRET, issuerRef: { name: world.issuer.name, kind: 'Issuer' } },
+    });
+    const request = (name: string) =>
+      opsRequestFrom('pxcops-update', {
+        name,
+        database: TLS_DB,
+        tls: { certificates: [{ alias: 'client', secretName: SECRET }] },
+      });
+
+    it('refuses it when the Certificate belongs to something else', async () => {
+      world.sim.store.put(certificate('0e5b9a3c-0000-4000-8000-000000000000'));
+      await refuses(
+        { ops: request('unsafe-cert-foreign') },
+        {
+          error: 'InvalidRequestError',
+          reason: /client: Secret demo\/custom-client-tls already exists and is not the client certificate/,
+        },
+      );
+    });
+
+    it('accepts it when the Certificate is owned by the database, whatever the Certificate is called', async () => {
+      world.sim.store.put(certificate(world.db(TLS_DB).metadata.uid!));
+      world.createOps(request('unsafe-cert-owned'));
+      // Validate is what decides; stop the execution as soon as it has.
+      const stop = new AbortController();
+      let validated: unknown;
+      const result = await world.run(
+        { namespace: NS, opsRequest: 'unsafe-cert-owned' },
+        {
+          signal: stop.signal,
+          wrapTask: (state, fn) =>
+            state !== 'Validate'
+              ? fn
+              : async (input) => {
+                  const out = await fn(input);
+                  validated = out;
+                  stop.abort();
+                  return out;
+                },
+        },
+      );
+      await world.kube.delete(KINDS.PerconaXtraDBOpsRequest, { namespace: NS, name: 'unsafe-cert-owned' });
+      await world.kube.delete(KINDS.Certificate, { namespace: NS, name: 'custom-client' });
+
+      expect(result.status, result.cause).toBe('ABORTED');
+      expect(validated).toMatchObject({ plan: { issuance: 'cert-manager' } });
+    });
+  });
+
   describe('every field is checked by type before anything is read from the cluster', () => {
     it('refuses a database named by a list, naming the field, the type and the value', async () => {
       const ops = opsRequestFrom('pxcops-add-tls', { name: 'unsafe-list', database: PLAIN_DB });
