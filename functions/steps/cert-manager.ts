@@ -330,15 +330,24 @@ export interface SavedCertificate {
 /**
  * Puts the Certificates back as they were (spec and no reissue record) and deletes the ones the
  * request created — before their Secrets are restored, so cert-manager does not re-issue over the
- * restored data for a spec that no longer applies. Returns what it changed.
+ * restored data for a spec that no longer applies. The probe's Secret goes too: a request that
+ * failed between the probe's issuance and its cleanup would otherwise leave a private key no
+ * other path deletes. Only a Secret cert-manager wrote for the probe (its certificate-name
+ * annotation) is deleted. Returns what it changed.
  */
 export async function restoreCertificates(
   deps: Deps,
   ns: string,
   saved: readonly SavedCertificate[],
   opsUid: string,
+  probe: string,
 ): Promise<string[]> {
   const changed: string[] = [];
+  const probeSecret = await deps.kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name: probe });
+  if (probeSecret?.metadata.annotations?.['cert-manager.io/certificate-name'] === probe) {
+    await deps.kube.delete(KINDS.Secret, { namespace: ns, name: probe });
+    changed.push(`deleted Secret ${probe}`);
+  }
   const wanted = new Set(saved.map((s) => s.name));
   for (const cert of await listCertificates(deps, ns)) {
     const name = cert.metadata.name!;

@@ -33,7 +33,7 @@ import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { restoreWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
 import { ensureAppBinding } from './appbinding.js';
-import { restoreCertificates } from './cert-manager.js';
+import { probeName, restoreCertificates } from './cert-manager.js';
 import type { BackupState, PodToRestart } from './change-certificates.js';
 import {
   causeMessage,
@@ -218,6 +218,7 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
         ns,
         saved.certificates,
         input.state.plan?.opsRequestUid ?? ops?.metadata.uid ?? '',
+        probeName(database, name),
       );
     for (const name of saved.managed) {
       const current = await kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
