@@ -66,6 +66,28 @@ async function runAndHold(world: World, name: string) {
   return { result, late, after, now: secrets(world) };
 }
 
+/** Names of the objects of `resource` (plural) deleted since the request log was reset, in order. */
+function deletes(world: World, resource: string): string[] {
+  return world.sim.requests
+    .all()
+    .filter((q) => q.verb === 'delete' && q.resource === resource && q.status < 300)
+    .map((q) => q.path.split('/').at(-1)!);
+}
+
+/** Each alias' Certificate was deleted, and before its Secret, if that was deleted since the log was reset. */
+function certificatesDeletedFirst(world: World) {
+  const order = world.sim.requests
+    .all()
+    .filter((q) => q.verb === 'delete' && q.status < 300)
+    .map((q) => `${q.resource}/${q.path.split('/').at(-1)}`);
+  for (const a of ALIASES) {
+    const cert = order.indexOf(`certificates/${DB}-${a}-cert`);
+    const secret = order.indexOf(`secrets/${DB}-${a}-cert`);
+    expect(cert, `${a}: ${order.join(', ')}`).toBeGreaterThanOrEqual(0);
+    expect(secret, `${a}: ${order.join(', ')}`).toBeGreaterThan(cert);
+  }
+}
+
 describe('KubeDB-style Certificates: all six actions through cert-manager, never undone', () => {
   let world: World;
   let other: CaIssuer;
@@ -164,9 +186,11 @@ describe('KubeDB-style Certificates: all six actions through cert-manager, never
 
   it('removes TLS: the Certificates go before their Secrets, and no Secret comes back', async () => {
     world.createOps(opsRequestFrom('pxcops-remove-tls', { name: 'cm-remove', database: DB }));
+    world.sim.requests.reset();
 
     const r = await runAndHold(world, 'cm-remove');
 
+    certificatesDeletedFirst(world);
     expect(r.result.status, r.result.cause).toBe('SUCCEEDED');
     expect(r.late).toEqual([]);
     for (const a of ALIASES) {
@@ -207,6 +231,33 @@ describe('Issuers only cert-manager can sign with: a simulated Vault PKI and a s
   });
   afterAll(async () => {
     await world?.stop();
+  });
+
+  it('a failed add of TLS deletes the Certificates it created, before their Secrets', async () => {
+    // cert-manager has issued every Secret when wiring the pods is refused.
+    world.sim.faults.inject({
+      method: 'PATCH',
+      path: new RegExp(`/petsets/${DB}$`),
+      times: 1,
+      action: { status: 403 },
+    });
+    world.createOps(
+      opsRequestFrom('pxcops-add-tls', {
+        name: 'v-add-refused',
+        database: DB,
+        tls: { issuerRef: { apiGroup: 'cert-manager.io', kind: 'Issuer', name: 'px-vault' } },
+      }),
+    );
+    world.sim.requests.reset();
+
+    const r = await runAndHold(world, 'v-add-refused');
+
+    expect(r.result.status).toBe('FAILED');
+    expect(r.result.error).toBe('KubeForbiddenError');
+    certificatesDeletedFirst(world);
+    expect(r.late).toEqual([]);
+    for (const a of ALIASES) expect(world.get(KINDS.Secret, `${DB}-${a}-cert`), a).toBeUndefined();
+    expect(world.db(DB).spec.tls).toBeUndefined();
   });
 
   it('adds TLS with a Vault issuer: Certificates are created KubeDB-style and cert-manager signs them', async () => {
@@ -256,6 +307,7 @@ describe('Issuers only cert-manager can sign with: a simulated Vault PKI and a s
     const before = secrets(world);
     const key = signerKey({ kind: 'Issuer', name: 'px-vault' }, NS);
     world.sim.certManager.failIssuer(key, 'vault: permission denied on pki/sign/pxc');
+    world.sim.requests.reset();
     world.createOps(
       opsRequestFrom('pxcops-change-issuer', {
         name: 'v-denied',
@@ -277,5 +329,39 @@ describe('Issuers only cert-manager can sign with: a simulated Vault PKI and a s
     expect(r.now).toEqual(r.after);
     for (const a of ALIASES) expect(r.now[a]!.crt, a).toBe(before[a]!.crt);
     expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+    // The failed probe is this request's only Certificate: it goes, and nothing else does.
+    expect(world.get(CERT, `${DB}-tls-probe-v-denied`)).toBeUndefined();
+    expect(world.get(KINDS.Secret, `${DB}-tls-probe-v-denied`)).toBeUndefined();
+    expect(deletes(world, 'certificates')).toEqual([`${DB}-tls-probe-v-denied`]);
+  });
+
+  it('a probe issued but not cleaned up when the request failed goes with the rollback, its Secret too', async () => {
+    const probe = `${DB}-tls-probe-v-probe-left`;
+    // The request fails right after the probe issued: deleting the probe's Secret is refused.
+    world.sim.faults.inject({
+      method: 'DELETE',
+      path: new RegExp(`/secrets/${probe}$`),
+      times: 1,
+      action: { status: 403 },
+    });
+    world.createOps(
+      opsRequestFrom('pxcops-change-issuer', {
+        name: 'v-probe-left',
+        database: DB,
+        tls: { issuerRef: { apiGroup: 'cert-manager.io', kind: 'Issuer', name: 'px-vault' } },
+      }),
+    );
+    world.sim.requests.reset();
+
+    const r = await runAndHold(world, 'v-probe-left');
+
+    expect(r.result.status).toBe('FAILED');
+    expect(r.result.error).toBe('KubeForbiddenError');
+    expect(world.get(CERT, probe)).toBeUndefined();
+    expect(world.get(KINDS.Secret, probe)).toBeUndefined();
+    expect(deletes(world, 'certificates')).toEqual([probe]);
+    for (const a of ALIASES) {
+      expect(world.get(CERT, `${DB}-${a}-cert`).spec.issuerRef.name, a).toBe('px-pca');
+    }
   });
 });
