@@ -30,6 +30,18 @@ function podStates(world: World, database: string): Record<string, { uid: string
   );
 }
 
+/** The RestartPodForRollback Events of one request: type and message. */
+function rollbackRestarts(world: World, ops: string) {
+  return world.sim.store
+    .list<{ type: string; reason: string; message: string; involvedObject: { name: string } }>(
+      'v1',
+      'Event',
+      NS,
+    )
+    .filter((e) => e.involvedObject.name === ops && e.reason === 'RestartPodForRollback')
+    .map((e) => ({ type: e.type, message: e.message }));
+}
+
 function podReady(world: World, name: string): boolean {
   const pod = world.get(KINDS.Pod, name);
   return !!pod?.status?.conditions?.some(
@@ -180,6 +192,46 @@ describe('ReconfigureTLS failure path', () => {
     expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
     expect(world.get(KINDS.Secret, `${DB}-tls-backup-failures-held`)).toBeUndefined();
     expect(result.published.map((e) => e.DetailType)).toEqual(['PerconaXtraDBOpsRequest Failed']);
+    // What `kubectl describe` shows for it: one Warning naming the pod and the UID deleted.
+    expect(rollbackRestarts(world, 'failures-held')).toEqual([
+      {
+        type: 'Warning',
+        message: `Restarting Pod on the restored certificates: ${NS}/${held} (1/1), deleted pod UID ${atRollback[held]?.uid}`,
+      },
+    ]);
+  });
+
+  it('a pod the rollback named that gets Ready on its own before it is replaced is left running', async () => {
+    const held = `${DB}-1`;
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', { name: 'failures-recovers', database: DB, spec: { timeout: '2s' } }),
+    );
+    const hold = holdAfterEviction(world, held, { keepHeld: true });
+    let named: { name: string; uid: string }[] = [];
+    // Between the rollback's look at the pods and the replacement: the pod comes back by itself.
+    const wrapTask = (state: string, fn: TaskFn): TaskFn =>
+      state !== 'Roll back'
+        ? fn
+        : async (input) => {
+            const out = (await fn(input)) as { pods?: { name: string; uid: string }[] };
+            named = out.pods ?? [];
+            world.sim.faults.release(NS, held);
+            const end = Date.now() + 5000;
+            while (!podReady(world, held) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+            return out as never;
+          };
+
+    const result = await world.run(
+      { namespace: NS, opsRequest: 'failures-recovers' },
+      { kube: hold.kube, wrapTask },
+    );
+
+    expect(result.status).toBe('FAILED');
+    expect(named.map((p) => p.name)).toEqual([held]);
+    expect(podUids(world, DB)[held]).toBe(named[0]!.uid);
+    expect(podReady(world, held)).toBe(true);
+    expect(rollbackRestarts(world, 'failures-recovers')).toEqual([]);
+    expect(world.ops('failures-recovers').status?.phase).toBe('Failed');
   });
 
   it('when the rollback cannot bring the pod back, the database is still resumed and the backup is kept', async () => {
