@@ -211,6 +211,11 @@ export interface PassOptions {
   newCaAlreadyTrusted?: boolean;
   /** The server certificate's issuer changes (the database's issuerRef, or the server alias's own). */
   serverIssuerChanges?: boolean;
+  /**
+   * A rotation under the same issuer whose CA was renewed since the certificates were issued
+   * (the issuer's CA is not in the Secret's ca.crt, and the old CA has not expired yet).
+   */
+  serverCaRenewed?: boolean;
   /** Reload mode adds the pass that retires the old CA. */
   restartMode?: RestartMode;
 }
@@ -232,8 +237,9 @@ export function asksForCurrentState(action: Action, target: TargetTls, db: Perco
 }
 
 /**
- * The passes an action needs. A change of the server certificate's CA — a change of issuer, or an
- * update that gives the server alias an issuer of its own — is two passes (trust first, then
+ * The passes an action needs. A change of the server certificate's CA — a change of issuer, an
+ * update that gives the server alias an issuer of its own, or a rotation after the issuer's CA was
+ * renewed — is two passes (trust first, then
  * certificates) unless every pod already trusts the new CA. In Reload mode a third pass drops the
  * old CA from ca.crt, so it stops being trusted when the request ends: a reload costs seconds. In
  * Restart mode the old CA stays in the bundle until the next rotation, as before: a third rolling
@@ -241,7 +247,11 @@ export function asksForCurrentState(action: Action, target: TargetTls, db: Perco
  * more is not worth it.
  */
 export function passesFor(action: Action, opts: PassOptions = {}): PassKind[] {
-  if (action === 'change-issuer' || (action === 'update' && opts.serverIssuerChanges)) {
+  if (
+    action === 'change-issuer' ||
+    (action === 'update' && opts.serverIssuerChanges) ||
+    (action === 'rotate' && opts.serverCaRenewed)
+  ) {
     const passes: PassKind[] = opts.newCaAlreadyTrusted ? ['certificates'] : ['trust-bundle', 'certificates'];
     return opts.restartMode === 'Reload' ? [...passes, 'retire-ca'] : passes;
   }

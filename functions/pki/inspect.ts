@@ -92,6 +92,8 @@ export interface CertificateValidity {
   notBefore: string;
   notAfter: string;
   renewalTime: string;
+  /** With `caCrt`: the CA in it that signed the leaf (its notAfter and fingerprint); absent when none did. */
+  ca?: { notAfter: string; fingerprint: string; subject: string };
 }
 
 /**
@@ -101,7 +103,7 @@ export interface CertificateValidity {
  */
 export function certificateValidity(
   tlsCrt: string,
-  opts: { renewBefore?: string } = {},
+  opts: { renewBefore?: string; caCrt?: string } = {},
 ): CertificateValidity {
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(tlsCrt)?.[0];
   if (!pem) throw new InvalidRequestError('tls.crt: no PEM certificate in it');
@@ -122,5 +124,29 @@ export function certificateValidity(
     notBefore: notBefore.toISOString(),
     notAfter: notAfter.toISOString(),
     renewalTime: renewalTime(notBefore, notAfter, renewBeforeMs).toISOString(),
+    ...(opts.caCrt ? signingCa(leaf, opts.caCrt) : {}),
+  };
+}
+
+/** The CA of a ca.crt bundle that signed the leaf, the latest-expiring one when several did (a renewed CA with the same key). */
+function signingCa(leaf: X509Certificate, caCrt: string): Pick<CertificateValidity, 'ca'> {
+  let best: X509Certificate | undefined;
+  for (const pem of caCrt.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) {
+    let ca: X509Certificate;
+    try {
+      ca = new X509Certificate(pem);
+      if (!leaf.checkIssued(ca) || !leaf.verify(ca.publicKey)) continue;
+    } catch {
+      continue;
+    }
+    if (!best || Date.parse(ca.validTo) > Date.parse(best.validTo)) best = ca;
+  }
+  if (!best) return {};
+  return {
+    ca: {
+      notAfter: new Date(best.validTo).toISOString(),
+      fingerprint: best.fingerprint256.replace(/:/g, '').toLowerCase(),
+      subject: best.subject.replace(/\n/g, ', '),
+    },
   };
 }

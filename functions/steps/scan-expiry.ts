@@ -2,11 +2,19 @@ import { createHash } from 'node:crypto';
 import { KubeAlreadyExistsError } from '../errors.js';
 import type { Kube, KubeObject } from '../kube/types.js';
 import { KINDS } from '../kube/types.js';
+import { effectiveIssuerRef } from '../model/certificates.js';
 import { GROUP, RESTART_MODE_ANNOTATION, SOURCE_LABEL } from '../model/names.js';
 import type { RestartMode } from '../model/plan.js';
 import {
+  checkCa,
+  type RenewalPolicy,
+  renewalPolicyFromEnv,
+  renewalTimeFor,
+} from '../model/renewal-policy.js';
+import {
   CERTIFICATE_ALIASES,
   type CertificateAlias,
+  type IssuerRef,
   type PerconaXtraDB,
   type PerconaXtraDBOpsRequest,
 } from '../model/types.js';
@@ -33,8 +41,12 @@ export interface CertState {
   secretName: string;
   /** Absent when the Secret is missing or unreadable (`problem` says which). */
   serial?: string;
+  notBefore?: string;
   notAfter?: string;
+  /** By the stack's renewal policy (../model/renewal-policy.ts), or the certificate's own renewBefore. */
   renewalTime?: string;
+  /** The CA in ca.crt that signed the certificate. */
+  ca?: { notAfter: string; fingerprint: string; subject: string };
   problem?: string;
 }
 
@@ -42,7 +54,15 @@ export interface DatabaseCerts {
   namespace: string;
   database: string;
   certs: CertState[];
+  /** The server certificate's issuer (the one whose CA the scan checks). */
+  issuerRef?: IssuerRef;
 }
+
+/**
+ * What the issuer holds now, for a database whose CA is due: the CA the next issuance would use
+ * (fingerprint and end), or why it cannot be used. Read only for databases whose CA is due.
+ */
+export type IssuerCa = { fingerprint: string; notAfter: string } | { problem: string };
 
 export interface Renewal {
   namespace: string;
@@ -53,6 +73,15 @@ export interface Renewal {
   expired: boolean;
   notAfter: string;
   renewalTime: string;
+  /** Set when the renewal starts early (or at all) because of the CA: the issuer has a new CA and the old one expires before the next renewal. */
+  caReason?: string;
+}
+
+/** A database whose CA expires before its certificates' next renewal, and nobody has renewed the CA yet. */
+export interface CaRenewalNeeded {
+  namespace: string;
+  database: string;
+  reason: string;
 }
 
 export interface RenewalPlan {
@@ -62,6 +91,8 @@ export interface RenewalPlan {
   restart: Renewal[];
   /** Due, but left alone this time; the reason says why. */
   skipped: Array<{ namespace: string; database: string; reason: string }>;
+  /** CAs to renew before their certificates can be (reported: the CA Secret is not this project's to write). */
+  caRenewalNeeded: CaRenewalNeeded[];
   /** Per database with readable certificates: days until the earliest notAfter (negative = expired). */
   daysToExpiry: Array<{
     namespace: string;
@@ -82,6 +113,8 @@ export interface ExpirySummary {
   expired: number;
   /** Days until the earliest notAfter of them all; absent when no database has a readable certificate. */
   minDaysToExpiry?: number;
+  /** Databases whose CA expires before their certificates' next renewal and has not been renewed. */
+  caRenewalNeeded: number;
 }
 
 /** Pure: the metrics of a plan. */
@@ -92,6 +125,7 @@ export function expirySummary(plan: RenewalPlan): ExpirySummary {
     due: plan.daysToExpiry.filter((d) => d.state !== 'ok').length,
     expired: plan.daysToExpiry.filter((d) => d.state === 'expired').length,
     ...(days.length ? { minDaysToExpiry: Math.min(...days) } : {}),
+    caRenewalNeeded: plan.caRenewalNeeded.length,
   };
 }
 
@@ -117,24 +151,90 @@ export function renewalNames(
   return { opsRequest, executionName };
 }
 
+/** Pure: the databases whose CA (the one in ca.crt that signed the server certificate) is due by checkCa. */
+export function caDueDatabases(
+  databases: DatabaseCerts[],
+  now: Date,
+  policy: RenewalPolicy,
+): Map<string, { reason: string; nextLeafRenewal: Date; fingerprint: string }> {
+  const out = new Map<string, { reason: string; nextLeafRenewal: Date; fingerprint: string }>();
+  for (const db of databases) {
+    const server = db.certs.find((c) => c.alias === 'server' && c.ca && c.notBefore && c.notAfter);
+    if (!server?.ca) continue;
+    const check = checkCa(
+      {
+        notBefore: new Date(server.notBefore!),
+        notAfter: new Date(server.notAfter!),
+        renewalTime: new Date(server.renewalTime!),
+      },
+      new Date(server.ca.notAfter),
+      now,
+      policy,
+    );
+    if (check.due)
+      out.set(`${db.namespace}/${db.database}`, {
+        reason: `${check.reason} (${server.ca.subject})`,
+        nextLeafRenewal: check.nextLeafRenewal,
+        fingerprint: server.ca.fingerprint,
+      });
+  }
+  return out;
+}
+
+export interface PlanOptions {
+  policy?: RenewalPolicy;
+  /** For databases whose CA is due (caDueDatabases): what their issuer holds now, by `namespace/database`. */
+  issuerCas?: Map<string, IssuerCa>;
+}
+
 /**
  * Pure: which databases to renew. Due = the earliest renewal time of its certificates has passed
- * (renewal time = notAfter − renewBefore, else a third of the lifetime before notAfter); expired =
- * the earliest notAfter has passed. `existing` holds the ReconfigureTLS requests per database.
+ * (the stack's renewal policy, or a certificate's own renewBefore); expired = the earliest notAfter
+ * has passed. `existing` holds the ReconfigureTLS requests per database.
+ *
+ * The CA: when the CA that signed the certificates expires before their next renewal, the issuer
+ * is asked what it holds. A new CA there that outlives that renewal starts the renewal now, even
+ * before the leaves are due (Validate sees the CA change and rolls it out with a trust bundle
+ * first, like a change of issuer). The same or another dying CA is reported (caRenewalNeeded):
+ * re-issuing leaves from it would only move the outage.
  */
 export function planRenewals(
   databases: DatabaseCerts[],
   existing: Map<string, PerconaXtraDBOpsRequest[]>,
   now: Date,
+  opts: PlanOptions = {},
 ): RenewalPlan {
-  const plan: RenewalPlan = { renew: [], restart: [], skipped: [], daysToExpiry: [] };
+  const policy = opts.policy ?? renewalPolicyFromEnv({});
+  const caDue = caDueDatabases(databases, now, policy);
+  const plan: RenewalPlan = { renew: [], restart: [], skipped: [], caRenewalNeeded: [], daysToExpiry: [] };
   for (const db of databases) {
     const readable = db.certs.filter((c) => c.notAfter && c.renewalTime && c.serial);
     if (readable.length === 0) continue;
+    const key = `${db.namespace}/${db.database}`;
     const notAfter = minIso(readable.map((c) => c.notAfter!));
     const renewalTime = minIso(readable.map((c) => c.renewalTime!));
-    const due = Date.parse(renewalTime) <= now.getTime();
+    const leavesDue = Date.parse(renewalTime) <= now.getTime();
     const expired = Date.parse(notAfter) <= now.getTime();
+    let caReason: string | undefined;
+    const ca = caDue.get(key);
+    if (ca) {
+      const held = opts.issuerCas?.get(key);
+      const renewedCa =
+        held &&
+        'fingerprint' in held &&
+        held.fingerprint !== ca.fingerprint &&
+        Date.parse(held.notAfter) > ca.nextLeafRenewal.getTime()
+          ? held
+          : undefined;
+      if (renewedCa) caReason = `${ca.reason}; the issuer holds a new CA valid until ${renewedCa.notAfter}`;
+      else
+        plan.caRenewalNeeded.push({
+          namespace: db.namespace,
+          database: db.database,
+          reason: `${ca.reason}: renew the issuer's CA first${held && 'problem' in held ? ` (${held.problem})` : ''}`,
+        });
+    }
+    const due = leavesDue || caReason !== undefined;
     plan.daysToExpiry.push({
       namespace: db.namespace,
       database: db.database,
@@ -158,8 +258,9 @@ export function planRenewals(
       expired,
       notAfter,
       renewalTime,
+      ...(caReason ? { caReason } : {}),
     };
-    const requests = existing.get(`${db.namespace}/${db.database}`) ?? [];
+    const requests = existing.get(key) ?? [];
     const ours = requests.find((r) => r.metadata.name === names.opsRequest);
     if (ours) {
       if (isWaiting(ours)) plan.restart.push(renewal);
@@ -198,7 +299,7 @@ export function renewalOpsRequest(r: Renewal, restartMode: RestartMode = 'Restar
       annotations: {
         [`${GROUP}/reason`]: r.expired
           ? `certificate expired at ${r.notAfter}`
-          : `certificate renewal time ${r.renewalTime} passed (expires ${r.notAfter})`,
+          : (r.caReason ?? `certificate renewal time ${r.renewalTime} passed (expires ${r.notAfter})`),
         [RESTART_MODE_ANNOTATION]: restartMode,
       },
     },
@@ -224,6 +325,8 @@ export interface ScanExpiryDeps {
   now(): Date;
   logger: StepLogger;
   pageSize?: number;
+  /** Default: the stack's RenewBeforeDays / ShortLifetimeDays. */
+  policy?: RenewalPolicy;
 }
 
 export interface ScanExpiryInput {
@@ -241,6 +344,7 @@ export interface ScanExpiryResult {
   /** StartExecution calls repeated for requests of an earlier run still waiting (idempotent). */
   executionsEnsured: number;
   skipped: RenewalPlan['skipped'];
+  caRenewalNeeded: CaRenewalNeeded[];
   listCalls: number;
 }
 
@@ -267,7 +371,9 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
   const secretByKey = new Map(secrets.items.map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s]));
   const withTls = dbs.items.filter((db) => db.spec?.tls?.issuerRef && !db.metadata.deletionTimestamp);
   const pki = withTls.length ? await loadPki() : undefined;
-  const databases = withTls.map((db) => gatherCerts(pki!, db, secretByKey, deps.logger));
+  const policy = deps.policy ?? renewalPolicyFromEnv();
+  const databases = withTls.map((db) => gatherCerts(pki!, db, secretByKey, policy, deps.logger));
+  const issuerCas = await gatherIssuerCas(databases, caDueDatabases(databases, now, policy), deps);
 
   const existing = new Map<string, PerconaXtraDBOpsRequest[]>();
   for (const r of requests.items) {
@@ -276,10 +382,11 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
     existing.set(key, [...(existing.get(key) ?? []), r]);
   }
 
-  const plan = planRenewals(databases, existing, now);
+  const plan = planRenewals(databases, existing, now, { policy, issuerCas });
   // One log line per database (searchable, free of metric charges), a fixed set of metrics per cluster.
   for (const { days, ...d } of plan.daysToExpiry)
     deps.logger.info('certificate expiry', { ...d, daysToExpiry: days });
+  for (const c of plan.caRenewalNeeded) deps.logger.warn('CA renewal needed', { ...c });
   deps.recordExpiry(expirySummary(plan));
   const due = plan.renew.length + plan.restart.length + plan.skipped.length;
 
@@ -323,6 +430,7 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
     executionsStarted,
     executionsEnsured,
     skipped: plan.skipped,
+    caRenewalNeeded: plan.caRenewalNeeded,
     listCalls,
   };
   deps.logger.info('expiry scan done', { ...result, dryRun: Boolean(input.dryRun) });
@@ -333,6 +441,7 @@ function gatherCerts(
   pki: Pki,
   db: PerconaXtraDB,
   secrets: Map<string, Secret>,
+  policy: RenewalPolicy,
   logger: StepLogger,
 ): DatabaseCerts {
   const namespace = db.metadata.namespace ?? '';
@@ -344,22 +453,71 @@ function gatherCerts(
     const secret = secrets.get(`${namespace}/${secretName}`);
     if (!secret?.data?.['tls.crt']) return { alias, secretName, problem: 'secret missing' };
     try {
-      // Only tls.crt: the scanner needs the leaf's validity, never the private key.
+      // tls.crt and ca.crt: the scanner needs the leaf's and its CA's validity, never the private key.
       const crt = Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8');
-      const seen = pki.certificateValidity(crt, { renewBefore: spec?.renewBefore });
+      const caCrt = secret.data['ca.crt']
+        ? Buffer.from(secret.data['ca.crt'], 'base64').toString('utf8')
+        : '';
+      const seen = pki.certificateValidity(crt, { caCrt });
+      const explicit = spec?.renewBefore ? pki.parseDuration(spec.renewBefore, 'renewBefore') : undefined;
       return {
         alias,
         secretName,
         serial: seen.serial,
+        notBefore: seen.notBefore,
         notAfter: seen.notAfter,
-        renewalTime: seen.renewalTime,
+        renewalTime: renewalTimeFor(
+          new Date(seen.notBefore),
+          new Date(seen.notAfter),
+          policy,
+          explicit,
+        ).toISOString(),
+        ...(seen.ca ? { ca: seen.ca } : {}),
       };
     } catch (err) {
       logger.warn('certificate secret unreadable', { namespace, database, secretName, error: String(err) });
       return { alias, secretName, problem: 'unreadable' };
     }
   });
-  return { namespace, database, certs };
+  const issuerRef = effectiveIssuerRef(specs, 'server', db.spec.tls?.issuerRef);
+  return { namespace, database, certs, ...(issuerRef ? { issuerRef } : {}) };
+}
+
+/**
+ * For the few databases whose CA is due: the CA their issuer holds now (one read of the issuer and
+ * its Secret per distinct issuer, not per database). An issuer that cannot be used says why.
+ */
+async function gatherIssuerCas(
+  databases: DatabaseCerts[],
+  caDue: Map<string, unknown>,
+  deps: ScanExpiryDeps,
+): Promise<Map<string, IssuerCa>> {
+  const out = new Map<string, IssuerCa>();
+  if (caDue.size === 0) return out;
+  const { resolveIssuer } = await loadPki();
+  const byIssuer = new Map<string, Promise<IssuerCa>>();
+  const crn = process.env.CLUSTER_RESOURCE_NAMESPACE;
+  for (const db of databases) {
+    const key = `${db.namespace}/${db.database}`;
+    if (!caDue.has(key) || !db.issuerRef) continue;
+    const ref = db.issuerRef;
+    const issuerKey =
+      ref.kind === 'ClusterIssuer' ? `ClusterIssuer/${ref.name}` : `Issuer/${db.namespace}/${ref.name}`;
+    let found = byIssuer.get(issuerKey);
+    if (!found) {
+      found = resolveIssuer(deps.kube, ref, {
+        namespace: db.namespace,
+        now: deps.now(),
+        ...(crn ? { clusterResourceNamespace: crn } : {}),
+      }).then(
+        (ca): IssuerCa => ({ fingerprint: ca.fingerprint, notAfter: ca.notAfter }),
+        (err): IssuerCa => ({ problem: (err as Error).message }),
+      );
+      byIssuer.set(issuerKey, found);
+    }
+    out.set(key, await found);
+  }
+  return out;
 }
 
 function minIso(values: string[]): string {

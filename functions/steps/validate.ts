@@ -304,6 +304,7 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
     : 'local';
   let newCaAlreadyTrusted = false;
   let serverIssuerChanges = false;
+  let serverCaRenewed = false;
   if (target.enabled && action !== 'require-ssl') {
     // Checks every issuer (exists, is supported, and for CA issuers: not expired, key matches)
     // before anything is paused.
@@ -322,11 +323,20 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
     if ((action === 'change-issuer' || serverIssuerChanges) && server.ca) {
       pods ??= await podsOf(deps, db!);
       newCaAlreadyTrusted = await podsTrust(deps, db!, target, server.ca.rootFingerprint, pods);
+    } else if (action === 'rotate' && server.ca) {
+      // The issuer's CA was renewed (cert-manager, or a person) since these certificates were issued:
+      // rolled out like a change of issuer, so no pod ever presents a certificate its peers cannot check.
+      serverCaRenewed = await caRenewedSince(deps, db!, target, server.ca.rootFingerprint);
+      if (serverCaRenewed) {
+        pods ??= await podsOf(deps, db!);
+        newCaAlreadyTrusted = await podsTrust(deps, db!, target, server.ca.rootFingerprint, pods);
+      }
     }
   }
   const plan = buildPlan(ops, db!, action, {
     newCaAlreadyTrusted,
     serverIssuerChanges,
+    serverCaRenewed,
     issuance,
     ...(process.env.DEFAULT_RESTART_MODE ? { stackRestartMode: process.env.DEFAULT_RESTART_MODE } : {}),
   });
@@ -631,6 +641,33 @@ async function podsTrust(
     return inspectTlsSecret(decodeSecretData(secret.data), { now: deps.clock.now() }).caFingerprints.includes(
       rootFingerprint,
     );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the server Secret's ca.crt lacks the issuer's CA while the CA it has is still valid: the
+ * issuer's CA was renewed. With the old CA already expired there is nothing to overlap with (its
+ * certificates are refused by every peer anyway): the new certificates go out in one pass.
+ */
+async function caRenewedSince(
+  deps: Deps,
+  db: PerconaXtraDB,
+  target: { certificates: { alias: string; secretName?: string }[] },
+  rootFingerprint: string,
+): Promise<boolean> {
+  const name =
+    target.certificates.find((c) => c.alias === 'server')?.secretName ||
+    defaultSecretName(db.metadata.name!, 'server');
+  const secret = await deps.kube.get<SecretObject>(KINDS.Secret, { namespace: db.metadata.namespace!, name });
+  if (!secret?.data?.['tls.crt'] || !secret.data['ca.crt']) return false;
+  const { certificateValidity, decodeSecretData, inspectTlsSecret } = await loadPki();
+  try {
+    const data = decodeSecretData(secret.data);
+    if (inspectTlsSecret(data, { now: deps.clock.now() }).caFingerprints.includes(rootFingerprint)) return false;
+    const signer = certificateValidity(data['tls.crt']!, { caCrt: data['ca.crt'] }).ca;
+    return !!signer && Date.parse(signer.notAfter) > deps.clock.now().getTime();
   } catch {
     return false;
   }

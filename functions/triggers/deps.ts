@@ -68,7 +68,7 @@ function required(name: string, env: NodeJS.ProcessEnv): string {
 }
 
 /**
- * The expiry scan's metrics, in embedded metric format (no PutMetricData calls): four series per
+ * The expiry scan's metrics, in embedded metric format (no PutMetricData calls): five series per
  * cluster whatever the number of databases — a series per database would cost $0.30 a month each.
  * Published by the handler's logMetrics middleware.
  */
@@ -80,6 +80,7 @@ function expiryMetrics(cluster: string): (summary: ExpirySummary) => void {
     metrics.addMetric('DatabasesExpired', MetricUnit.Count, s.expired);
     if (s.minDaysToExpiry !== undefined)
       metrics.addMetric('MinDaysToExpiry', MetricUnit.Count, s.minDaysToExpiry);
+    metrics.addMetric('CaRenewalNeeded', MetricUnit.Count, s.caRenewalNeeded);
   };
 }
 

@@ -121,7 +121,7 @@ describe('Trigger handlers, configured by the environment', () => {
       .flatMap((s) => s.split('\n'))
       .filter((l) => l.includes('"_aws"'))
       .map((l) => JSON.parse(l));
-    // Four series per cluster, named by the cluster, never by a database: the metric bill does not
+    // Five series per cluster, named by the cluster, never by a database: the metric bill does not
     // grow with the number of databases (the per-database figures are log lines).
     const series = emf.flatMap((e) =>
       e._aws.CloudWatchMetrics.flatMap(
@@ -133,7 +133,7 @@ describe('Trigger handlers, configured by the environment', () => {
     );
     expect(new Set(series)).toEqual(
       new Set(
-        ['DatabasesWithTls', 'DatabasesDue', 'DatabasesExpired', 'MinDaysToExpiry'].map(
+        ['DatabasesWithTls', 'DatabasesDue', 'DatabasesExpired', 'MinDaysToExpiry', 'CaRenewalNeeded'].map(
           (name) => `PxcTlsOps/${name} by service+Cluster`,
         ),
       ),

@@ -124,6 +124,55 @@ describe('Scan expiry: deciding', () => {
     ]);
   });
 
+  describe('the CA', () => {
+    // A fresh 90-day server certificate: next renewal in 60 days. Its CA has 20 days left.
+    const withCa = (caDays: number, leaf = cert('server', 'a', 89, 59)) =>
+      db([
+        {
+          ...leaf,
+          notBefore: new Date(NOW.getTime() - DAY).toISOString(),
+          ca: {
+            notAfter: new Date(NOW.getTime() + caDays * DAY).toISOString(),
+            fingerprint: 'old-ca',
+            subject: 'CN=px-ca',
+          },
+        },
+      ]);
+    const issuer = (fingerprint: string, days: number) =>
+      new Map([['ns/db', { fingerprint, notAfter: new Date(NOW.getTime() + days * DAY).toISOString() }]]);
+
+    it('starts the renewal now when the issuer already holds a new CA and the old one dies before the next renewal', () => {
+      const plan = planRenewals([withCa(20)], new Map(), NOW, { issuerCas: issuer('new-ca', 3650) });
+      expect(plan.renew).toEqual([
+        expect.objectContaining({
+          database: 'db',
+          caReason: expect.stringMatching(/CA expires at .* new CA/),
+        }),
+      ]);
+      expect(plan.caRenewalNeeded).toEqual([]);
+    });
+
+    it.each([
+      ['still holds the dying CA', issuer('old-ca', 20)],
+      // Same fingerprint = the very certificate, whatever end date was read for it.
+      ['names the very CA that signed the certificates', issuer('old-ca', 3650)],
+      ['holds another CA that dies before the next renewal too', issuer('other-ca', 30)],
+      ['cannot be read', new Map([['ns/db', { problem: 'Issuer ns/px not found' }]])],
+    ])('reports the CA, and renews nothing early, when the issuer %s', (_, issuerCas) => {
+      const plan = planRenewals([withCa(20)], new Map(), NOW, { issuerCas });
+      expect(plan.renew).toEqual([]);
+      expect(plan.caRenewalNeeded).toEqual([
+        { namespace: 'ns', database: 'db', reason: expect.stringMatching(/renew the issuer's CA first/) },
+      ]);
+    });
+
+    it('leaves a CA that outlives the next renewal alone', () => {
+      const plan = planRenewals([withCa(61)], new Map(), NOW, { issuerCas: issuer('old-ca', 61) });
+      expect(plan.renew).toEqual([]);
+      expect(plan.caRenewalNeeded).toEqual([]);
+    });
+  });
+
   it('names requests and executions deterministically, within the services limits', () => {
     const a = renewalNames('ns', 'db', ['s1', 's2'], false);
     expect(renewalNames('ns', 'db', ['s2', 's1'], false)).toEqual(a);
@@ -239,12 +288,13 @@ describe('Scan expiry: 1,000 databases in 50 namespaces, 10 due', () => {
     console.info(`expiry scan of 1,000 databases in 50 namespaces: ${firstLists} list calls`);
   });
 
-  it('publishes four figures for 1,000 databases and logs each database’s days to expiry', () => {
+  it('publishes five figures for 1,000 databases and logs each database’s days to expiry', () => {
     expect(summaries[0]).toEqual({
       databases: 1000,
       due: DUE.size + EXPIRED.size,
       expired: EXPIRED.size,
       minDaysToExpiry: expect.any(Number),
+      caRenewalNeeded: 0,
     });
     expect(summaries[0]!.minDaysToExpiry).toBeLessThan(0);
     const perDatabase = firstLog.lines.filter((l) => l.message === 'certificate expiry');
