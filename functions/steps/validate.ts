@@ -665,7 +665,8 @@ async function caRenewedSince(
   const { certificateValidity, decodeSecretData, inspectTlsSecret } = await loadPki();
   try {
     const data = decodeSecretData(secret.data);
-    if (inspectTlsSecret(data, { now: deps.clock.now() }).caFingerprints.includes(rootFingerprint)) return false;
+    if (inspectTlsSecret(data, { now: deps.clock.now() }).caFingerprints.includes(rootFingerprint))
+      return false;
     const signer = certificateValidity(data['tls.crt']!, { caCrt: data['ca.crt'] }).ca;
     return !!signer && Date.parse(signer.notAfter) > deps.clock.now().getTime();
   } catch {
