@@ -212,6 +212,21 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * `o[key]` only when it is `o`'s own: field names come from the value's sender, and every object
+ * inherits `constructor`, `toString`, `__proto__`... which no schema declares and no value has.
+ */
+function own<T>(o: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return o !== undefined && Object.hasOwn(o, key) ? o[key] : undefined;
+}
+
+/** `o[key] = value` as a field, even for `__proto__` (an assignment would set the prototype). */
+function setOwn(o: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  else o[key] = value;
+}
+
 /** The JSON type of a value, in the schema's words (integers are numbers that are whole). */
 export function jsonType(v: unknown): SchemaType | 'null' | 'undefined' {
   if (v === null) return 'null';
@@ -328,7 +343,7 @@ function check(s: Schema, v: unknown, path: string, out: SchemaError[], unknown:
     }
   }
   if (s.format && !lengthError) {
-    const f = FORMATS[s.format];
+    const f = own(FORMATS, s.format);
     if (f && !f.check(v)) invalid(f.detail);
   }
 
@@ -403,7 +418,7 @@ function checkArray(
   } else if (listType === 'map' && s['x-kubernetes-list-map-keys']?.length) {
     const keys = s['x-kubernetes-list-map-keys'];
     const keyOf = (item: unknown) =>
-      isPlainObject(item) ? JSON.stringify(keys.map((k) => item[k] ?? null)) : undefined;
+      isPlainObject(item) ? JSON.stringify(keys.map((k) => own(item, k) ?? null)) : undefined;
     const seen = new Set<string>();
     v.forEach((item, i) => {
       const k = keyOf(item);
@@ -432,13 +447,14 @@ function checkObject(
   const keys = Object.keys(v);
   checkCount('field', keys.length, s.minProperties, s.maxProperties, v, path, out);
   for (const name of s.required ?? []) {
-    if (v[name] === undefined) out.push({ field: childPath(path, name), type: 'Required value', detail: '' });
+    if (own(v, name) === undefined)
+      out.push({ field: childPath(path, name), type: 'Required value', detail: '' });
   }
   const props = s.properties;
   const extra = s.additionalProperties;
   for (const key of keys) {
     const child = childPath(path, key);
-    const declared = props?.[key];
+    const declared = own(props, key);
     if (declared) {
       if (v[key] !== undefined) check(declared, v[key], child, out, unknown);
     } else if (extra && typeof extra === 'object') {
@@ -483,12 +499,12 @@ function prune(s: Schema, v: unknown, path: string, pruned: string[], keep: Set<
   const preserve = !!s['x-kubernetes-preserve-unknown-fields'];
   for (const [key, child] of Object.entries(v)) {
     const at = childPath(path, key);
-    const declared = s.properties?.[key];
-    if (path === '' && keep.has(key)) out[key] = child;
-    else if (declared) out[key] = prune(declared, child, at, pruned, keep);
+    const declared = own(s.properties, key);
+    if (path === '' && keep.has(key)) setOwn(out, key, child);
+    else if (declared) setOwn(out, key, prune(declared, child, at, pruned, keep));
     else if (s.additionalProperties && typeof s.additionalProperties === 'object')
-      out[key] = prune(s.additionalProperties, child, at, pruned, keep);
-    else if (preserve || s.additionalProperties === true) out[key] = child;
+      setOwn(out, key, prune(s.additionalProperties, child, at, pruned, keep));
+    else if (preserve || s.additionalProperties === true) setOwn(out, key, child);
     else pruned.push(at);
   }
   return out;
@@ -510,13 +526,16 @@ function withDefaults(s: Schema, v: unknown): unknown {
   if (!isPlainObject(v)) return v;
   const out: Record<string, unknown> = { ...v };
   for (const [key, prop] of Object.entries(s.properties ?? {})) {
-    const missing = out[key] === undefined || (out[key] === null && !prop.nullable);
-    if (missing && prop.default !== undefined) out[key] = structuredClone(prop.default);
-    if (out[key] !== undefined) out[key] = withDefaults(prop, out[key]);
+    const current = own(out, key);
+    const missing = current === undefined || (current === null && !prop.nullable);
+    if (missing && prop.default !== undefined) setOwn(out, key, structuredClone(prop.default));
+    const now = own(out, key);
+    if (now !== undefined) setOwn(out, key, withDefaults(prop, now));
   }
   if (s.additionalProperties && typeof s.additionalProperties === 'object') {
     const extra = s.additionalProperties;
-    for (const key of Object.keys(out)) if (!s.properties?.[key]) out[key] = withDefaults(extra, out[key]);
+    for (const key of Object.keys(out))
+      if (!own(s.properties, key)) setOwn(out, key, withDefaults(extra, out[key]));
   }
   return out;
 }
@@ -537,7 +556,7 @@ export function refineSchema(schema: Schema, refinements: Record<string, Partial
     for (const step of path.split('.').filter(Boolean)) {
       const list = step.endsWith('[]');
       const name = list ? step.slice(0, -2) : step;
-      const next: Schema | undefined = node.properties?.[name];
+      const next: Schema | undefined = own(node.properties, name);
       if (!next) throw new Error(`refineSchema: ${path}: no property ${name}`);
       node = list ? next.items! : next;
       if (!node) throw new Error(`refineSchema: ${path}: ${name} is not a list`);

@@ -347,3 +347,55 @@ describe('Schema engine: refine', () => {
     ]);
   });
 });
+
+// Field names come from whoever sends the object; JavaScript objects inherit `constructor`,
+// `toString`, `__proto__`... A schema declares a field only by its own `properties`, and a value
+// has a field only when it is its own.
+describe('Schema engine: field names that objects inherit', () => {
+  const schema: Schema = { type: 'object', required: ['name'], properties: { name: { type: 'string' } } };
+  const inherited = ['constructor', 'toString', 'hasOwnProperty', '__proto__'];
+
+  it.each(inherited)('forbids an undeclared field named %s', (key) => {
+    const value = JSON.parse(`{"name": "n", "${key}": 1}`);
+    expect(errorsOf(schema, value, { unknownFields: 'reject' })).toEqual([
+      `${key}: Forbidden: field not declared in schema`,
+    ]);
+  });
+
+  it.each(inherited)('prunes an undeclared field named %s, and says so', (key) => {
+    const { value, pruned } = pruneValue(schema, JSON.parse(`{"name": "n", "${key}": 1}`));
+    expect(pruned).toEqual([key]);
+    expect(Object.keys(value)).toEqual(['name']);
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+  });
+
+  it('keeps a declared field named __proto__ as a field, not as the prototype', () => {
+    const s: Schema = { type: 'object', properties: { ['__proto__']: { type: 'object' } } };
+    const input = JSON.parse('{"__proto__": {"polluted": true}}');
+    const { value } = pruneValue(s, input);
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect(Object.hasOwn(value, '__proto__')).toBe(true);
+    expect((value as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+
+  it('does not count an inherited member as a required field', () => {
+    const s: Schema = {
+      type: 'object',
+      required: ['toString'],
+      properties: { ['toString' as string]: { type: 'string' } },
+    };
+    expect(errorsOf(s, {})).toEqual(['toString: Required value']);
+  });
+
+  it('fills the default of a field whose name objects inherit', () => {
+    const s: Schema = {
+      type: 'object',
+      properties: { ['constructor' as string]: { type: 'string', default: 'c' } },
+    };
+    expect(applyDefaults(s, {})).toEqual({ constructor: 'c' });
+  });
+
+  it('ignores a format whose name objects inherit, like any format it does not know', () => {
+    expect(errorsOf({ type: 'string', format: 'constructor' }, 'x')).toEqual([]);
+  });
+});
