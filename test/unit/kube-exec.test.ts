@@ -138,7 +138,7 @@ describe('Kubernetes adapter: exec over WebSocket', () => {
   describe('against a scripted server', () => {
     let server: http.Server;
     let url: string;
-    let mode: 'forbid' | 'v4' | 'hang' | 'ping' | 'bad-accept' | 'bad-protocol' = 'v4';
+    let mode: 'forbid' | 'v4' | 'hang' | 'ping' | 'bad-accept' | 'bad-protocol' | 'no-status' = 'v4';
     const seen: http.IncomingHttpHeaders[] = [];
     /** Bytes the client sent after the upgrade, per connection. */
     const fromClient: Buffer[][] = [];
@@ -181,6 +181,11 @@ describe('Kubernetes adapter: exec over WebSocket', () => {
         const received: Buffer[] = [];
         fromClient.push(received);
         socket.on('data', (b: Buffer) => received.push(b));
+        if (mode === 'no-status') {
+          socket.write(serverFrames(2, channel(1, 'out\n')));
+          socket.end(serverFrames(8, Buffer.from([0x03, 0xe8])));
+          return;
+        }
         if (mode === 'ping') socket.write(serverFrames(9, Buffer.from('are you there')));
         socket.write(serverFrames(2, channel(1, 'out\n'), 2));
         socket.write(serverFrames(2, channel(2, 'err\n')));
@@ -242,6 +247,13 @@ describe('Kubernetes adapter: exec over WebSocket', () => {
       await expect(
         kube().exec({ namespace: 'demo', name: 'p' }, { container: 'c', command: ['sh'] }),
       ).rejects.toThrow(/subprotocol|channel\.k8s\.io/);
+    });
+
+    it('treats a stream that closes without a status as unavailable, not as success', async () => {
+      mode = 'no-status';
+      await expect(
+        kube().exec({ namespace: 'demo', name: 'p' }, { container: 'c', command: ['sh'] }),
+      ).rejects.toThrow(/the stream closed without a status/);
     });
 
     it('maps a 403 answer to the upgrade to KubeForbiddenError', async () => {
