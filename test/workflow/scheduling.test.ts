@@ -7,6 +7,8 @@ import { type CaIssuer, createCaIssuer, opsRequestFrom } from '../../local/runne
 import { addTls, evictions, NS, podUids, secretPem, startWorld, type World } from './helpers.js';
 
 const DB = 'px-sched';
+const serial = (world: World) =>
+  inspectTlsSecret({ 'tls.crt': secretPem(world, `${DB}-server-cert`, 'tls.crt') }).serial;
 
 function entered(
   result: { events: Array<{ type: string; timestamp: number; state?: { name: string } }> },
@@ -68,6 +70,76 @@ describe('One request per database, apply policy, controller-driven rollouts', (
     expect(world.ops('sched-late').status?.phase).toBe('Failed');
     expect(world.db(DB).metadata.resourceVersion).toBe(dbVersion);
     world.sim.store.put({ ...world.ops('sched-stuck'), status: { phase: 'Failed' } });
+  });
+
+  describe('a database paused by someone else (`kubectl kubedb pause`, or an operator)', () => {
+    const othersPause = {
+      type: 'Paused',
+      status: 'True',
+      reason: 'PausedByUser',
+      message: 'paused for maintenance',
+      lastTransitionTime: '2026-01-01T00:00:00Z',
+    };
+    const pauseByOther = () => {
+      const db = world.db(DB) as PerconaXtraDB;
+      world.sim.store.put({
+        ...db,
+        status: { ...db.status, conditions: [...(db.status?.conditions ?? []), othersPause] },
+      });
+    };
+    const liftPause = () => {
+      const db = world.db(DB) as PerconaXtraDB;
+      world.sim.store.put({
+        ...db,
+        status: {
+          ...db.status,
+          conditions: (db.status?.conditions ?? []).filter((c) => c.type !== 'Paused'),
+        },
+      });
+    };
+    const theirPause = () => world.db(DB).status?.conditions?.find((c) => c.type === 'Paused');
+
+    it('the request waits, fails after its timeout naming the holder, and leaves that pause and the database alone', async () => {
+      pauseByOther();
+      const before = { db: world.db(DB), serial: serial(world) };
+      world.createOps(
+        opsRequestFrom('pxcops-rotate', { name: 'sched-paused', database: DB, spec: { timeout: '2s' } }),
+      );
+
+      const result = await world.run({ namespace: NS, opsRequest: 'sched-paused' });
+      const after = world.db(DB);
+      liftPause();
+
+      expect(result.status).toBe('FAILED');
+      expect(result.events.some((e) => e.type === 'StateRetried')).toBe(true);
+      expect(result.cause).toMatch(/is paused by someone else.*longer than this request's timeout \(2s\)/);
+      expect(world.ops('sched-paused').status?.phase).toBe('Failed');
+      expect(after.status?.conditions?.filter((c) => c.type === 'Paused')).toEqual([othersPause]);
+      expect(serial(world)).toBe(before.serial);
+      expect(after.spec).toEqual(before.db.spec);
+      expect(after.metadata.annotations).toEqual(before.db.metadata.annotations);
+    });
+
+    it('the request runs once that pause is lifted, never having lifted it itself', async () => {
+      pauseByOther();
+      world.createOps(opsRequestFrom('pxcops-rotate', { name: 'sched-unpaused', database: DB }));
+      const stillTheirs: boolean[] = [];
+      // The holder lifts its pause while the request waits at Pause.
+      const wrapTask = (state: string, fn: TaskFn): TaskFn =>
+        state !== 'Pause'
+          ? fn
+          : async (input) => {
+              stillTheirs.push(JSON.stringify(theirPause()) === JSON.stringify(othersPause));
+              if (stillTheirs.length === 2) liftPause();
+              return fn(input);
+            };
+
+      const result = await world.run({ namespace: NS, opsRequest: 'sched-unpaused' }, { wrapTask });
+
+      expect(result.status, result.cause).toBe('SUCCEEDED');
+      expect(stillTheirs.slice(0, 2)).toEqual([true, true]);
+      expect(theirPause()).toBeUndefined();
+    });
   });
 
   it('apply: Always proceeds on a database that is not Ready (IfReady refuses it: see invalid-requests)', async () => {
