@@ -466,4 +466,42 @@ describe("Per-certificate issuerRef: each alias is signed by its own issuer, as 
     expect(chainsTo(secretPem(world, `${DB}-client-cert`, 'tls.crt')!, clients.certPem)).toBe(true);
     expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
   });
+
+  it('tells an Issuer from the ClusterIssuer of the same name: each alias is signed by the one it names', async () => {
+    const DB2 = `${DB}-same`;
+    const local = await createCaIssuer(world.sim, {
+      name: 'px-same',
+      namespace: NS,
+      commonName: 'namespaced CA',
+    });
+    const cluster = await createCaIssuer(world.sim, {
+      kind: 'ClusterIssuer',
+      name: 'px-same',
+      commonName: 'cluster CA',
+    });
+    await world.createDatabase({ name: DB2 });
+    world.createOps(
+      opsRequestFrom('pxcops-add-tls', {
+        name: 'pc-same-name',
+        database: DB2,
+        tls: {
+          issuerRef: issuerRef(local),
+          certificates: [{ alias: 'client', issuerRef: issuerRef(cluster) }],
+        },
+      }),
+    );
+
+    const result = await world.run({ namespace: NS, opsRequest: 'pc-same-name' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const crt = (alias: string) => secretPem(world, `${DB2}-${alias}-cert`, 'tls.crt')!;
+    expect(chainsTo(crt('client'), cluster.certPem)).toBe(true);
+    expect(chainsTo(crt('client'), local.certPem)).toBe(false);
+    expect(chainsTo(crt('server'), local.certPem)).toBe(true);
+    expect(chainsTo(crt('metrics-exporter'), local.certPem)).toBe(true);
+    expect(world.db(DB2).spec.tls?.certificates?.find((c) => c.alias === 'client')?.issuerRef).toMatchObject({
+      kind: 'ClusterIssuer',
+      name: 'px-same',
+    });
+  });
 });
