@@ -11,7 +11,9 @@ import { resetTriggerDeps } from '../../functions/triggers/deps.js';
 import { type AwsStandIn, startAwsStandIn } from '../../local/aws/index.js';
 import { type Simulator, startSimulator } from '../../local/sim/index.js';
 import {
+  AWS_CALLS,
   certificateAges,
+  iamAction,
   putDatabaseWithTls,
   putOpsRequest,
   STATE_MACHINE_ARN,
@@ -45,6 +47,18 @@ describe('Trigger handlers, configured by the environment', () => {
   let aws: AwsStandIn;
   let dir: string;
   const stdout: string[] = [];
+  /** The AWS actions each handler called, to hold against what its role grants. */
+  const called = new Map<string, Set<string>>();
+  async function invoke<T>(functionId: string, call: () => Promise<T>): Promise<T> {
+    const from = aws.calls.length;
+    try {
+      return await call();
+    } finally {
+      const set = called.get(functionId) ?? new Set();
+      for (const c of aws.calls.slice(from)) set.add(iamAction(c));
+      called.set(functionId, set);
+    }
+  }
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pxc-handlers-'));
@@ -77,7 +91,9 @@ describe('Trigger handlers, configured by the environment', () => {
   it('sweep: puts the Pending event on the configured bus', async () => {
     putOpsRequest(sim, 'demo', 'pxops-rotate');
 
-    const out = await sweepHandler(sample('events/sweep/start-pending-requests.json'), context('sweep'));
+    const out = await invoke('SweepFunction', () =>
+      sweepHandler(sample('events/sweep/start-pending-requests.json'), context('sweep')),
+    );
 
     expect(out).toMatchObject({ pending: 1 });
     expect(aws.events.map((e) => [e.EventBusName, (e.detail as { cluster: string }).cluster])).toEqual([
@@ -88,9 +104,11 @@ describe('Trigger handlers, configured by the environment', () => {
   it('forward-audit: turns the sample subscription payload into the same event', async () => {
     aws.events.length = 0;
 
-    const out = await forwardAuditHandler(
-      sample('events/forward-audit/opsrequest-created-audit-record.json'),
-      context('forward-audit'),
+    const out = await invoke('ForwardAuditFunction', () =>
+      forwardAuditHandler(
+        sample('events/forward-audit/opsrequest-created-audit-record.json'),
+        context('forward-audit'),
+      ),
     );
 
     expect(out).toEqual({ creates: 1, forwarded: 1 });
@@ -102,16 +120,17 @@ describe('Trigger handlers, configured by the environment', () => {
     putDatabaseWithTls(sim, 'shop', 'orders', pems.due);
     putDatabaseWithTls(sim, 'shop', 'carts', pems.fresh);
 
-    const dry = await scanExpiryHandler(
-      sample('events/scan-expiry/report-due-certificates-only.json'),
-      context('scan-expiry'),
+    const dry = await invoke('ScanExpiryFunction', () =>
+      scanExpiryHandler(
+        sample('events/scan-expiry/report-due-certificates-only.json'),
+        context('scan-expiry'),
+      ),
     );
     expect(dry).toMatchObject({ due: 1, created: [] });
     expect(aws.executions).toEqual([]);
 
-    const run = await scanExpiryHandler(
-      sample('events/scan-expiry/renew-due-certificates.json'),
-      context('scan-expiry'),
+    const run = await invoke('ScanExpiryFunction', () =>
+      scanExpiryHandler(sample('events/scan-expiry/renew-due-certificates.json'), context('scan-expiry')),
     );
     expect(run).toMatchObject({ due: 1, created: [expect.stringMatching(/^shop\/orders-tls-renew-/)] });
     expect(aws.executions.map((e) => JSON.parse(e.input))).toEqual([
@@ -141,5 +160,17 @@ describe('Trigger handlers, configured by the environment', () => {
     expect(emf.at(-1)).toMatchObject({ Cluster: 'demo-cluster', DatabasesWithTls: 2, DatabasesDue: 1 });
     const logged = stdout.flatMap((s) => s.split('\n')).filter((l) => l.includes('"certificate expiry"'));
     expect(logged.map((l) => JSON.parse(l).database).sort()).toEqual(['carts', 'carts', 'orders', 'orders']);
+  });
+
+  it('calls only AWS actions its role grants (test/sam/helpers.ts AWS_CALLS, held against template.yaml)', () => {
+    expect([...called.keys()].sort()).toEqual([
+      'ForwardAuditFunction',
+      'ScanExpiryFunction',
+      'SweepFunction',
+    ]);
+    for (const [id, actions] of called) {
+      expect(actions.size, id).toBeGreaterThan(0);
+      for (const a of actions) expect(AWS_CALLS[id], `${id} calls ${a}`).toContain(a);
+    }
   });
 });

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { kubeFromKubeconfig } from '../../functions/kube/client.js';
 import { KINDS, type Kube } from '../../functions/kube/types.js';
 import {
@@ -22,8 +20,9 @@ import { createPerconaXtraDB, waitForPodsReady } from '../../local/sim/fixtures.
 import { type Simulator, startSimulator } from '../../local/sim/index.js';
 import { eventBridgeRule, loadTemplate } from '../../scripts/template.js';
 import {
-  type RbacRule,
+  anyFunctionRules,
   rbacAllows,
+  rbacObjects,
   rbacRequest,
   recordingLogger,
   STATE_MACHINE_ARN,
@@ -341,13 +340,13 @@ describe('Recovery on AWS: the status-change rule, and the sweep when an event i
   }, 120_000);
 
   it('used only API requests that k8s/rbac.yaml allows', () => {
-    const [role] = parseAllDocuments(readFileSync('k8s/rbac.yaml', 'utf8')).map((d) => d.toJSON());
+    const rules = anyFunctionRules(rbacObjects('k8s/rbac.yaml'));
     const denied = sim.requests
       .all()
       // The test's own `kubectl delete pxcops` is a user's action, not the functions'.
       .filter((r) => !(r.verb === 'delete' && r.resource === 'perconaxtradbopsrequests'))
       .map((r) => rbacRequest(r.method, r.path, r.verb))
-      .filter((r) => !rbacAllows(role.rules as RbacRule[], r));
+      .filter((r) => !rbacAllows(rules, r));
     expect(denied).toEqual([]);
   });
 

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { kubeFromKubeconfig } from '../../functions/kube/client.js';
 import type { Kube } from '../../functions/kube/types.js';
 import type { PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
@@ -25,13 +24,18 @@ import { createPerconaXtraDB, waitForPodsReady } from '../../local/sim/fixtures.
 import { type Simulator, signerKey, startSimulator } from '../../local/sim/index.js';
 import { eventBridgeRule, loadTemplate } from '../../scripts/template.js';
 import {
-  type RbacRule,
+  anyFunctionRules,
+  boundGroups,
+  functionGroups,
+  groupRules,
   rbacAllows,
+  rbacObjects,
   rbacRequest,
   recordingLogger,
   STATE_MACHINE_ARN,
   secretSerial,
   TEST_CREDENTIALS,
+  taskFunctions,
 } from './helpers.js';
 
 const rule = eventBridgeRule(
@@ -41,6 +45,9 @@ const rule = eventBridgeRule(
 );
 
 const NS = 'demo';
+
+/** The function (template logical id) each Task state of the ASL invokes. */
+const TASK_FUNCTIONS = taskFunctions(readFileSync('statemachine/reconfigure-tls.asl.json', 'utf8'));
 const DB = 'sample-pxc';
 
 /**
@@ -59,6 +66,17 @@ describe('Rule: from a Pending event to a finished execution', () => {
   const silent = new Logger({ serviceName: 'pxc-tls-ops-test', logLevel: 'SILENT' });
   /** A pod to hold NotReady once evicted (a restart that never comes back), until the rollback checks it. */
   let holdAfterEvict: string | undefined;
+  /** Which function made each API request (by index into sim.requests): one call runs at a time here. */
+  const madeBy: string[] = [];
+  /** A task of the state machine overrides a trigger that started its execution and is still running. */
+  async function as<T>(fn: string, call: () => Promise<T>, task = false): Promise<T> {
+    const from = sim.requests.all().length;
+    try {
+      return await call();
+    } finally {
+      for (let i = from; i < sim.requests.all().length; i++) madeBy[i] = task ? fn : (madeBy[i] ?? fn);
+    }
+  }
 
   /** What EventBridge does with each entry the trigger put: match the rule, transform, start. */
   async function deliver(events: PutEvent[]): Promise<void> {
@@ -103,13 +121,10 @@ describe('Rule: from a Pending event to a finished execution', () => {
         });
         const run = runExecution({
           kube: faulty,
-          wrapTask: (state, fn) =>
-            state !== 'Replace restored pod'
-              ? fn
-              : async (input) => {
-                  if (holdAfterEvict) sim.faults.release(NS, holdAfterEvict);
-                  return fn(input);
-                },
+          wrapTask: (state, fn) => async (input) => {
+            if (state === 'Replace restored pod' && holdAfterEvict) sim.faults.release(NS, holdAfterEvict);
+            return as(TASK_FUNCTIONS[state]!, () => fn(input), true);
+          },
           input: JSON.parse(execution.input),
           executionName: execution.name,
           waitScale: 0.05,
@@ -141,7 +156,7 @@ describe('Rule: from a Pending event to a finished execution', () => {
   it('runs the sweep’s event for a new add-TLS request to a successful execution', async () => {
     sim.store.create(opsRequestFrom('pxcops-add-tls', { database: DB }));
 
-    await sweep(triggerDeps());
+    await as('SweepFunction', () => sweep(triggerDeps()));
     await deliver(aws.events.splice(0));
     const [outcome] = await Promise.all(runs.splice(0));
 
@@ -155,7 +170,7 @@ describe('Rule: from a Pending event to a finished execution', () => {
   }, 120_000);
 
   it('finds nothing waiting on the next sweep', async () => {
-    await sweep(triggerDeps());
+    await as('SweepFunction', () => sweep(triggerDeps()));
     expect(aws.events).toEqual([]);
   });
 
@@ -163,7 +178,7 @@ describe('Rule: from a Pending event to a finished execution', () => {
     sim.store.create(opsRequestFrom('pxcops-rotate', { database: DB }));
     const audit = logsSubscriptionEvent([auditRecord({ namespace: NS, name: 'pxops-rotate' })]);
 
-    await forwardAudit(audit, triggerDeps());
+    await as('ForwardAuditFunction', () => forwardAudit(audit, triggerDeps()));
     await deliver(aws.events.splice(0));
     const [outcome] = await Promise.all(runs.splice(0));
 
@@ -177,19 +192,21 @@ describe('Rule: from a Pending event to a finished execution', () => {
     const before = serial();
     const later = new Date(Date.now() + 80 * 86_400_000); // past the renewal time of a 90-day certificate
 
-    const result = await scanExpiry(
-      {},
-      {
-        kube,
-        startExecution: sfnStartExecution(STATE_MACHINE_ARN, {
-          endpoint: aws.endpoint,
-          region: 'eu-west-1',
-          credentials: TEST_CREDENTIALS,
-        }),
-        recordExpiry: () => {},
-        now: () => later,
-        logger: recordingLogger(),
-      },
+    const result = await as('ScanExpiryFunction', () =>
+      scanExpiry(
+        {},
+        {
+          kube,
+          startExecution: sfnStartExecution(STATE_MACHINE_ARN, {
+            endpoint: aws.endpoint,
+            region: 'eu-west-1',
+            credentials: TEST_CREDENTIALS,
+          }),
+          recordExpiry: () => {},
+          now: () => later,
+          logger: recordingLogger(),
+        },
+      ),
     );
     const [outcome] = await Promise.all(runs.splice(0));
 
@@ -203,7 +220,7 @@ describe('Rule: from a Pending event to a finished execution', () => {
     await createCaIssuer(sim, { kind: 'ClusterIssuer', name: 'px-new-ca' });
     sim.store.create(opsRequestFrom('pxcops-change-issuer', { database: DB }));
 
-    await sweep(triggerDeps());
+    await as('SweepFunction', () => sweep(triggerDeps()));
     await deliver(aws.events.splice(0));
     const [outcome] = await Promise.all(runs.splice(0));
 
@@ -217,7 +234,7 @@ describe('Rule: from a Pending event to a finished execution', () => {
       opsRequestFrom('pxcops-rotate', { name: 'rotate-held', database: DB, spec: { timeout: '3s' } }),
     );
 
-    await sweep(triggerDeps());
+    await as('SweepFunction', () => sweep(triggerDeps()));
     await deliver(aws.events.splice(0));
     const [outcome] = await Promise.all(runs.splice(0));
     holdAfterEvict = undefined;
@@ -244,7 +261,7 @@ describe('Rule: from a Pending event to a finished execution', () => {
       opsRequestFrom('pxcops-remove-tls', { name: 'cm-remove', database: CM_DB }),
     ]) {
       sim.store.create(ops);
-      await sweep(triggerDeps());
+      await as('SweepFunction', () => sweep(triggerDeps()));
       await deliver(aws.events.splice(0));
       const [outcome] = await Promise.all(runs.splice(0));
       expect(outcome?.status, `${ops.metadata.name}: ${outcome?.cause}`).toBe('SUCCEEDED');
@@ -254,7 +271,7 @@ describe('Rule: from a Pending event to a finished execution', () => {
   it('rotates in Reload mode (annotation) without a pod restart, started by the sweep', async () => {
     sim.store.create(opsRequestFrom('pxcops-rotate-reload', { name: 'rotate-reload', database: DB }));
 
-    await sweep(triggerDeps());
+    await as('SweepFunction', () => sweep(triggerDeps()));
     await deliver(aws.events.splice(0));
     const [outcome] = await Promise.all(runs.splice(0));
 
@@ -264,34 +281,49 @@ describe('Rule: from a Pending event to a finished execution', () => {
     expect(execs.length).toBeGreaterThan(0);
   }, 120_000);
 
-  it('used only API requests that k8s/rbac.yaml allows, and pods/exec only through k8s/rbac-reload.yaml', () => {
-    const [role] = parseAllDocuments(readFileSync('k8s/rbac.yaml', 'utf8')).map((d) => d.toJSON());
-    const [reloadRole, reloadBinding] = parseAllDocuments(readFileSync('k8s/rbac-reload.yaml', 'utf8')).map(
-      (d) => d.toJSON(),
-    );
-    const rules = role.rules as RbacRule[];
-    const reloadRules = reloadRole.rules as RbacRule[];
-    const seen = new Map<string, boolean>();
+  it('used, function by function, only API requests its own group may make; pods/exec only Reload pods', () => {
+    const objects = rbacObjects('k8s/rbac.yaml', 'k8s/rbac-reload.yaml');
+    const groups = functionGroups();
+    const [reloadRole, reloadBinding] = rbacObjects('k8s/rbac-reload.yaml');
+    const reloadRules = reloadRole!.rules!;
+    const denied = new Set<string>();
     const execs: string[] = [];
-    for (const r of sim.requests.all()) {
+    const by = new Set<string>();
+    sim.requests.all().forEach((r, i) => {
+      const fn = madeBy[i];
+      expect(fn, `${r.verb} ${r.path}`).toBeDefined();
+      by.add(fn!);
       const req = rbacRequest(r.method, r.path.split('?')[0]!, r.verb);
+      const ns = /^\/apis?\/(?:[^/]+\/)?[^/]+\/namespaces\/([^/]+)\/./.exec(r.path)?.[1] ?? null;
+      if (!rbacAllows(groupRules(objects, groups[fn!]!, ns), req))
+        denied.add(`${fn} (${groups[fn!]}): ${r.verb} ${req.group || 'core'}/${req.resource}`);
       if (req.resource === 'pods/exec') {
-        // Namespaced Role: only the database's namespace, only its pod names.
         execs.push(req.name!);
-        expect(rbacAllows(rules, req), 'k8s/rbac.yaml must not grant pods/exec').toBe(false);
-        expect(r.path).toMatch(new RegExp(`^/api/v1/namespaces/${reloadRole.metadata.namespace}/`));
-        expect(rbacAllows(reloadRules, req), `exec in ${req.name}`).toBe(true);
+        expect(fn).toBe('ReloadPodsFunction');
+        // Namespaced Role: only the database's namespace, only its pod names; WebSocket exec is a GET before 1.35.
+        expect(ns).toBe(reloadRole!.metadata.namespace);
         expect(rbacAllows(reloadRules, { ...req, verb: 'get' }), 'WebSocket exec before 1.35').toBe(true);
-        continue;
       }
-      seen.set(`${r.verb} ${req.group || 'core'}/${req.resource}`, rbacAllows(rules, req));
-    }
-    expect(seen.size).toBeGreaterThan(10);
-    expect([...seen].filter(([, allowed]) => !allowed).map(([k]) => k)).toEqual([]);
+    });
+    expect([...denied]).toEqual([]);
+    // Every function that ran here was checked, each against its own group.
+    expect(by).toEqual(
+      new Set([
+        'SweepFunction',
+        'ForwardAuditFunction',
+        'ScanExpiryFunction',
+        'ValidateFunction',
+        'PauseFunction',
+        'ChangeCertificatesFunction',
+        'RestartPodFunction',
+        'ReloadPodsFunction',
+        'ResumeFunction',
+        'RollBackFunction',
+      ]),
+    );
     expect(new Set(execs)).toEqual(new Set([`${DB}-0`, `${DB}-1`, `${DB}-2`]));
-    expect(reloadRole.kind).toBe('Role');
-    expect(reloadBinding.roleRef).toMatchObject({ kind: 'Role', name: reloadRole.metadata.name });
-    expect(reloadBinding.subjects).toEqual([expect.objectContaining({ kind: 'Group', name: 'pxc-tls-ops' })]);
+    expect(reloadRole!.kind).toBe('Role');
+    expect(reloadBinding!.roleRef).toMatchObject({ kind: 'Role', name: reloadRole!.metadata.name });
     expect(reloadRules).toEqual([
       {
         apiGroups: [''],
@@ -300,9 +332,56 @@ describe('Rule: from a Pending event to a finished execution', () => {
         resourceNames: [`${DB}-0`, `${DB}-1`, `${DB}-2`],
       },
     ]);
-    for (const rule of [...rules, ...reloadRules]) {
+    for (const rule of anyFunctionRules(
+      rbacObjects('k8s/rbac.yaml', 'k8s/rbac-reload.yaml', 'k8s/rbac-namespaced.yaml'),
+    )) {
       expect([...rule.verbs, ...rule.resources, ...rule.apiGroups].some((x) => x.includes('*'))).toBe(false);
     }
+  });
+
+  it('grants pods/exec to the Reload pods function’s group and to no other, in any manifest or namespace', () => {
+    const objects = rbacObjects('k8s/rbac.yaml', 'k8s/rbac-reload.yaml', 'k8s/rbac-namespaced.yaml');
+    const groups = functionGroups();
+    const reloadGroup = groups.ReloadPodsFunction!;
+    // The Reload group is the identity of Reload pods alone.
+    expect(
+      Object.entries(groups)
+        .filter(([, g]) => g === reloadGroup)
+        .map(([f]) => f),
+    ).toEqual(['ReloadPodsFunction']);
+    const namespaces = [null, ...new Set(objects.map((o) => o.metadata.namespace).filter(Boolean))] as Array<
+      string | null
+    >;
+    const pods = [`${DB}-0`, `${DB}-1`, 'any-pod'];
+    const exec = (group: string) =>
+      namespaces.some((ns) =>
+        ['get', 'create'].some((verb) =>
+          pods.some((name) =>
+            rbacAllows(groupRules(objects, group, ns), { group: '', resource: 'pods/exec', verb, name }),
+          ),
+        ),
+      );
+    for (const group of new Set([...boundGroups(objects), ...Object.values(groups)]))
+      expect(exec(group), group).toBe(group === reloadGroup);
+  });
+
+  it('binds, in k8s/rbac-namespaced.yaml, the same ClusterRoles to the same groups as k8s/rbac.yaml does cluster-wide', () => {
+    const cluster = rbacObjects('k8s/rbac.yaml');
+    const namespaced = rbacObjects('k8s/rbac-namespaced.yaml');
+    const key = (b: { roleRef?: { kind: string; name: string }; subjects?: Array<{ name: string }> }) =>
+      `${b.roleRef!.kind}/${b.roleRef!.name} -> ${b.subjects!.map((s) => s.name).join(',')}`;
+    const wide = cluster.filter((o) => o.kind === 'ClusterRoleBinding');
+    expect(wide.length).toBe(5);
+    const local = namespaced.filter((o) => o.kind === 'RoleBinding' && o.roleRef?.kind === 'ClusterRole');
+    expect(new Set(local.map((b) => b.metadata.namespace))).toEqual(new Set(['demo']));
+    expect(new Set(local.map(key))).toEqual(new Set(wide.map(key)));
+    // `kubectl apply -f k8s/rbac.yaml -l pxc-tls-ops.io/rbac=roles` takes the roles and no binding.
+    const label = (o: { metadata: { labels?: Record<string, string> } }) =>
+      o.metadata.labels?.['pxc-tls-ops.io/rbac'];
+    for (const o of cluster)
+      expect(label(o as never), `${o.kind} ${o.metadata.name}`).toBe(
+        o.kind === 'ClusterRole' ? 'roles' : 'cluster-wide',
+      );
   });
 
   it('gives the state machine exactly the accepted input shape, and ignores other events', () => {

@@ -9,6 +9,7 @@ import { startSimulator } from '../../local/sim/index.js';
 import { type BuiltFunction, buildFunctions } from '../../scripts/build.js';
 import { BUDGET, FUNCTION_ENV, importBundle } from '../../scripts/bundle-report.js';
 import { loadTemplate, type Template, templateFunctions } from '../../scripts/template.js';
+import { AWS_CALLS } from './helpers.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: template nodes are looked up by key, as CloudFormation does
 type Node = any;
@@ -38,6 +39,26 @@ function triggered(logicalId: string): boolean {
     (r) =>
       r.Type === 'AWS::Logs::SubscriptionFilter' &&
       JSON.stringify(r.Properties?.DestinationArn) === JSON.stringify({ 'Fn::GetAtt': [logicalId, 'Arn'] }),
+  );
+}
+
+/**
+ * The IAM actions a function's role grants: its inline policies and the managed policies of this
+ * template it attaches (AWS-managed ones — logs, X-Ray, VPC interfaces — are Lambda's own plumbing).
+ */
+function roleActions(functionId: string): Set<string> {
+  const roleId = (template.Resources[functionId]!.Properties as Node).Role['Fn::GetAtt'][0] as string;
+  const role = template.Resources[roleId]!;
+  const attached = ((role.Properties!.ManagedPolicyArns as Node[]) ?? [])
+    .filter((a) => a?.Ref && template.Resources[a.Ref])
+    .map((a) => template.Resources[a.Ref]!);
+  const separate = Object.values(template.Resources).filter(
+    (r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles).includes(`"${roleId}"`),
+  );
+  return new Set(
+    statements([role.Properties!.Policies, ...attached, ...separate]).flatMap((s) =>
+      ([] as unknown[]).concat(s.Action).map(String),
+    ),
   );
 }
 
@@ -131,12 +152,42 @@ describe('template.yaml', () => {
         },
       }),
     ]);
-    expect(byAction('states:StartExecution')).toEqual([
-      expect.objectContaining({ Resource: { Ref: 'ReconfigureTlsStateMachine' } }),
+    for (const s of byAction('states:StartExecution'))
+      expect(s).toMatchObject({ Resource: { Ref: 'ReconfigureTlsStateMachine' } });
+    for (const s of byAction('events:PutEvents'))
+      expect(s).toMatchObject({ Resource: { 'Fn::GetAtt': ['EventBus', 'Arn'] } });
+    expect(byAction('states:StartExecution').length).toBeGreaterThan(0);
+    expect(byAction('events:PutEvents').length).toBeGreaterThan(0);
+  });
+
+  it.each(Object.entries(AWS_CALLS))('gives %s a role with exactly the AWS actions it calls', (id, calls) => {
+    expect(roleActions(id)).toEqual(new Set(calls));
+  });
+
+  it('gives Reload pods a role and a Kubernetes group no other function shares', () => {
+    const role = (id: string) => JSON.stringify((template.Resources[id]!.Properties as Node).Role);
+    const reload = role('ReloadPodsFunction');
+    expect(functions.filter((f) => role(f.logicalId) === reload).map((f) => f.logicalId)).toEqual([
+      'ReloadPodsFunction',
     ]);
-    expect(byAction('events:PutEvents')).toEqual([
-      expect.objectContaining({ Resource: { 'Fn::GetAtt': ['EventBus', 'Arn'] } }),
-    ]);
+    const entries = Object.values(template.Resources).filter((r) => r.Type === 'AWS::EKS::AccessEntry');
+    const groupsOf = (roleId: string) =>
+      entries
+        .filter(
+          (e) =>
+            JSON.stringify(e.Properties!.PrincipalArn) === JSON.stringify({ 'Fn::GetAtt': [roleId, 'Arn'] }),
+        )
+        .flatMap((e) => (e.Properties!.KubernetesGroups as unknown[]).map((g) => JSON.stringify(g)));
+    const reloadRole = (template.Resources.ReloadPodsFunction!.Properties as Node).Role['Fn::GetAtt'][0];
+    const reloadGroups = groupsOf(reloadRole);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation !Sub syntax
+    expect(reloadGroups).toEqual([JSON.stringify({ 'Fn::Sub': '${KubernetesGroup}-reload' })]);
+    // Every role has exactly one access entry, and no other role is mapped to the Reload group.
+    for (const f of functions) {
+      const id = (template.Resources[f.logicalId]!.Properties as Node).Role['Fn::GetAtt'][0];
+      expect(groupsOf(id), id).toHaveLength(1);
+      if (id !== reloadRole) expect(groupsOf(id)).not.toEqual(reloadGroups);
+    }
   });
 
   it('substitutes every ASL placeholder and nothing else', () => {
@@ -182,11 +233,13 @@ describe('template.yaml', () => {
   it('makes the audit subscription, the access entry and the VPC settings optional', () => {
     expect(template.Resources.AuditLogSubscription?.Condition).toBe('HasAuditLogGroup');
     expect(template.Resources.AuditLogInvokePermission?.Condition).toBe('HasAuditLogGroup');
-    expect(template.Resources.FunctionAccessEntry).toMatchObject({
+    expect(template.Resources.WorkflowFunctionAccessEntry).toMatchObject({
       Type: 'AWS::EKS::AccessEntry',
       Condition: 'CreateAccessEntry',
       Properties: { KubernetesGroups: [{ Ref: 'KubernetesGroup' }] },
     });
+    for (const r of Object.values(template.Resources).filter((r) => r.Type === 'AWS::EKS::AccessEntry'))
+      expect(r.Condition).toBe('CreateAccessEntry');
     expect((template.Globals!.Function!.VpcConfig as Node)['Fn::If'][0]).toBe('HasVpc');
   });
 
@@ -205,9 +258,12 @@ describe('template.yaml', () => {
     expect(scan.Environment.Variables.STATE_MACHINE_ARN).toEqual({ Ref: 'ReconfigureTlsStateMachine' });
   });
 
-  it('outputs the state machine ARN, the bus name and the function role ARN', () => {
+  it('outputs the state machine ARN, the bus name and every function role ARN', () => {
+    const roles = new Set(
+      functions.map((f) => (template.Resources[f.logicalId]!.Properties as Node).Role['Fn::GetAtt'][0]),
+    );
     expect(Object.keys(template.Outputs ?? {})).toEqual(
-      expect.arrayContaining(['StateMachineArn', 'EventBusName', 'FunctionRoleArn']),
+      expect.arrayContaining(['StateMachineArn', 'EventBusName', ...[...roles].map((r) => `${r}Arn`)]),
     );
   });
 });

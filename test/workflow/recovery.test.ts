@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { KINDS, type Kube } from '../../functions/kube/types.js';
 import { inspectTlsSecret } from '../../functions/pki/index.js';
 import type { RunResult, TaskFn } from '../../local/runner/index.js';
 import { opsRequestFrom } from '../../local/runner/world.js';
-import { type RbacRule, rbacAllows, rbacRequest } from '../sam/helpers.js';
+import { anyFunctionRules, rbacAllows, rbacObjects, rbacRequest } from '../sam/helpers.js';
 import { addTls, NS, paused, secretPem, startWorld, type World } from './helpers.js';
 
 const DB = 'px-rec';
@@ -242,11 +240,11 @@ describe('No interrupted execution strands a database', () => {
       );
     expect(renewals.length).toBeGreaterThan(0);
     // Every request it made, renewals included, is one k8s/rbac.yaml allows.
-    const [role] = parseAllDocuments(readFileSync('k8s/rbac.yaml', 'utf8')).map((d) => d.toJSON());
+    const rules = anyFunctionRules(rbacObjects('k8s/rbac.yaml'));
     const denied = world.sim.requests
       .all()
       .map((r) => rbacRequest(r.method, r.path, r.verb))
-      .filter((r) => !rbacAllows(role.rules as RbacRule[], r));
+      .filter((r) => !rbacAllows(rules, r));
     expect(denied).toEqual([]);
   });
 
