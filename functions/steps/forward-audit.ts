@@ -54,6 +54,8 @@ export interface ForwardAuditDeps {
   publish: Publish;
   cluster: string;
   logger: StepLogger;
+  /** A namespaced install's namespaces (WATCH_NAMESPACES): creates elsewhere are not ours to read. */
+  namespaces?: readonly string[];
 }
 
 export interface ForwardAuditResult {
@@ -120,7 +122,9 @@ export async function forwardAudit(
 ): Promise<ForwardAuditResult> {
   const creates = opsRequestCreates(decodeLogsData(event));
   const pending: PendingDetail[] = [];
+  const watched = deps.namespaces?.length ? new Set(deps.namespaces) : undefined;
   for (const c of creates) {
+    if (watched && !watched.has(c.namespace)) continue;
     const ops =
       c.object ??
       (await deps.kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {

@@ -21,7 +21,7 @@ import {
 import { loadPki, type Pki } from '../pki/load.js';
 import type { StartExecution } from '../triggers/aws.js';
 import { isWaiting } from '../triggers/events.js';
-import { listAll } from '../triggers/list.js';
+import { listWatched } from '../triggers/list.js';
 import type { StepLogger } from '../triggers/logger.js';
 import { otherProcessor } from './ops-manager.js';
 
@@ -327,6 +327,8 @@ export interface ScanExpiryDeps {
   pageSize?: number;
   /** Default: the stack's RenewBeforeDays / ShortLifetimeDays. */
   policy?: RenewalPolicy;
+  /** A namespaced install's namespaces (WATCH_NAMESPACES); empty or absent: the whole cluster. */
+  namespaces?: readonly string[];
 }
 
 export interface ScanExpiryInput {
@@ -353,18 +355,18 @@ export interface ScanExpiryResult {
  * rotate OpsRequest and an execution for it, both with deterministic names.
  *
  * List calls do not grow with the number of databases: PerconaXtraDBs, TLS Secrets and OpsRequests
- * are each listed once across all namespaces, 500 per page. Safe to repeat: an existing request
+ * are each listed once across all namespaces (or once per watched namespace), 500 per page. Safe to repeat: an existing request
  * (409) is success and is not started again once taken; StartExecution with an existing name is
  * idempotent (ExecutionAlreadyExists is success). Throws the Kube error families and
  * AwsUnavailableError / InvalidRequestError from Step Functions.
  */
 export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): Promise<ScanExpiryResult> {
   const now = deps.now();
-  const { kube, pageSize } = deps;
+  const { kube, pageSize, namespaces } = deps;
   const [dbs, secrets, requests] = await Promise.all([
-    listAll<PerconaXtraDB>(kube, KINDS.PerconaXtraDB, undefined, { pageSize }),
-    listAll<Secret>(kube, KINDS.Secret, undefined, { fieldSelector: 'type=kubernetes.io/tls', pageSize }),
-    listAll<PerconaXtraDBOpsRequest>(kube, KINDS.PerconaXtraDBOpsRequest, undefined, { pageSize }),
+    listWatched<PerconaXtraDB>(kube, KINDS.PerconaXtraDB, namespaces, { pageSize }),
+    listWatched<Secret>(kube, KINDS.Secret, namespaces, { fieldSelector: 'type=kubernetes.io/tls', pageSize }),
+    listWatched<PerconaXtraDBOpsRequest>(kube, KINDS.PerconaXtraDBOpsRequest, namespaces, { pageSize }),
   ]);
   const listCalls = dbs.calls + secrets.calls + requests.calls;
 

@@ -11,7 +11,7 @@ import {
   pendingDetail,
   pendingEntry,
 } from '../triggers/events.js';
-import { listAll } from '../triggers/list.js';
+import { listWatched } from '../triggers/list.js';
 import type { StepLogger } from '../triggers/logger.js';
 import { pausedBy } from './common.js';
 
@@ -22,6 +22,8 @@ export interface SweepDeps {
   cluster: string;
   logger: StepLogger;
   pageSize?: number;
+  /** A namespaced install's namespaces (WATCH_NAMESPACES); empty or absent: the whole cluster. */
+  namespaces?: readonly string[];
   /** Recoveries need both (STATE_MACHINE_ARN); without them the sweep only announces. */
   startExecution?: StartExecution;
   describeExecution?: DescribeExecution;
@@ -115,7 +117,8 @@ export function recoveryExecutionName(r: RecoveryDue, now: Date): string {
  *    execution that is no longer running (DescribeExecution), or by one Step Functions does not
  *    know whose lease has run out — in case the status-change rule missed it — and for every
  *    database left Paused by a request that no longer exists.
- * Lists PerconaXtraDBs, then OpsRequests, across all namespaces (one call per 500 of each); one
+ * Lists PerconaXtraDBs, then OpsRequests, across all namespaces or in each watched one (one call
+ * per 500 of each); one
  * DescribeExecution per claimed unfinished request.
  *
  * Safe to repeat on every schedule tick: it writes nothing to the cluster; a duplicate Pending
@@ -130,12 +133,14 @@ export async function sweep(deps: SweepDeps, opts: { recover?: boolean } = {}): 
   // Databases first: a Paused condition seen here names a request that existed before it was
   // listed, so one missing from the later list of requests was really deleted.
   const dbs = recovering
-    ? await listAll<PerconaXtraDB>(deps.kube, KINDS.PerconaXtraDB, undefined, { pageSize: deps.pageSize })
+    ? await listWatched<PerconaXtraDB>(deps.kube, KINDS.PerconaXtraDB, deps.namespaces, {
+        pageSize: deps.pageSize,
+      })
     : { items: [], calls: 0 };
-  const { items, calls } = await listAll<PerconaXtraDBOpsRequest>(
+  const { items, calls } = await listWatched<PerconaXtraDBOpsRequest>(
     deps.kube,
     KINDS.PerconaXtraDBOpsRequest,
-    undefined,
+    deps.namespaces,
     { pageSize: deps.pageSize },
   );
   const pending = pendingRequests(items, deps.cluster);

@@ -1,6 +1,6 @@
 /**
  * What the trigger handlers hand to their steps, built lazily from the environment the template
- * sets (EKS_CLUSTER_NAME or KUBECONFIG, EVENT_BUS_NAME, STATE_MACHINE_ARN) and cached per
+ * sets (EKS_CLUSTER_NAME or KUBECONFIG, EVENT_BUS_NAME, STATE_MACHINE_ARN, WATCH_NAMESPACES) and cached per
  * container. Tests and local runs replace any part with `setTriggerDeps`.
  *
  * AWS clients honour `AWS_ENDPOINT_URL` (SDK v3), so `sam local invoke` or a test can point them
@@ -20,6 +20,7 @@ import {
   sfnStartExecution,
 } from './aws.js';
 import type { Publish } from './events.js';
+import { watchedNamespaces } from './list.js';
 import type { StepLogger } from './logger.js';
 
 export const logger = new Logger();
@@ -40,6 +41,8 @@ export interface TriggerDeps {
   describeExecution: DescribeExecution;
   recordExpiry(summary: ExpirySummary): void;
   cluster: string;
+  /** WATCH_NAMESPACES: the namespaces of a namespaced install; empty: the whole cluster. */
+  namespaces: string[];
   now(): Date;
   logger: StepLogger;
 }
@@ -105,6 +108,7 @@ export async function triggerDeps(env: NodeJS.ProcessEnv = process.env): Promise
     recordExpiry:
       overrides.recordExpiry ?? expiryMetrics(overrides.cluster ?? env.EKS_CLUSTER_NAME ?? 'local'),
     cluster: overrides.cluster ?? env.EKS_CLUSTER_NAME ?? 'local',
+    namespaces: overrides.namespaces ?? watchedNamespaces(env),
     now: overrides.now ?? (() => new Date()),
     logger: overrides.logger ?? powertoolsLogger,
   };
