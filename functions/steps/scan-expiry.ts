@@ -365,7 +365,10 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
   const { kube, pageSize, namespaces } = deps;
   const [dbs, secrets, requests] = await Promise.all([
     listWatched<PerconaXtraDB>(kube, KINDS.PerconaXtraDB, namespaces, { pageSize }),
-    listWatched<Secret>(kube, KINDS.Secret, namespaces, { fieldSelector: 'type=kubernetes.io/tls', pageSize }),
+    listWatched<Secret>(kube, KINDS.Secret, namespaces, {
+      fieldSelector: 'type=kubernetes.io/tls',
+      pageSize,
+    }),
     listWatched<PerconaXtraDBOpsRequest>(kube, KINDS.PerconaXtraDBOpsRequest, namespaces, { pageSize }),
   ]);
   const listCalls = dbs.calls + secrets.calls + requests.calls;
