@@ -8,7 +8,7 @@ import { parseDuration } from '../pki/duration.js';
 import { mergeCertificateSpecs } from '../pki/profile.js';
 import { certificateSpecProblems, issuerRefProblems } from '../pki/validate.js';
 import { podName, RESTART_MODE_ANNOTATION } from './names.js';
-import { shortValue } from './schema/engine.js';
+import { shortValue } from './schema/values.js';
 import type { CertificateSpec, IssuerRef, PerconaXtraDB, PerconaXtraDBOpsRequest } from './types.js';
 
 export type Action = 'add' | 'rotate' | 'update' | 'change-issuer' | 'require-ssl' | 'remove';

@@ -1,6 +1,6 @@
 /** Go-style durations, as cert-manager and KubeDB write them ("2160h", "90m", "1h30m", "1.5h"). */
 import { InvalidRequestError } from '../errors.js';
-import { shortValue } from '../model/schema/engine.js';
+import { shortValue } from '../model/schema/values.js';
 
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,

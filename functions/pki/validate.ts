@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { InvalidRequestError } from '../errors.js';
-import { shortValue } from '../model/schema/engine.js';
+import { shortValue } from '../model/schema/values.js';
 import type { CertificateSpec, IssuerRef } from '../model/types.js';
 import { CERTIFICATE_ALIASES } from '../model/types.js';
 import { formatDuration, parseDuration } from './duration.js';

@@ -6,77 +6,18 @@
  * `x-kubernetes-int-or-string`, `x-kubernetes-list-type`/`-list-map-keys`).
  *
  * Three operations, in the order the API server applies them to a custom resource:
- * `pruneValue` (drop fields the schema does not declare), `applyDefaults`, `validateValue`
- * (collect every error, never stop at the first). Nothing here knows about a particular
- * resource: callers pass the schema, so the workflow (its requests and inputs) and the API
- * simulator (its CRDs) share one implementation.
+ * `pruneValue` (drop fields the schema does not declare), `applyDefaults` (both in
+ * transform.ts), `validateValue` (here: collect every error, never stop at the first). Nothing
+ * here knows about a particular resource: callers pass the schema, so the workflow (its requests
+ * and inputs) and the API simulator (its CRDs) share one implementation.
  *
  * Errors read like the API server's `field.Error`s — `spec.replicas: Invalid value: "3": must be
  * of type integer` — and never echo more than about 100 characters of a value (`shortValue`): a
  * refusal must stay readable, and must not bounce a megabyte back to whoever sent it.
  * Pure and synchronous; patterns are compiled on first use and cached, never at import.
  */
-
-export type SchemaType = 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
-
-/** A structural schema node (JSONSchemaProps as CRDs write it). Unknown keywords are ignored. */
-export interface Schema {
-  type?: SchemaType;
-  description?: string;
-  properties?: Record<string, Schema>;
-  /** A schema for every value of a map (k8s forbids it beside `properties`); `false` closes the object. */
-  additionalProperties?: Schema | boolean;
-  items?: Schema;
-  required?: readonly string[];
-  enum?: readonly unknown[];
-  default?: unknown;
-  nullable?: boolean;
-  pattern?: string;
-  format?: string;
-  minLength?: number;
-  maxLength?: number;
-  minimum?: number;
-  maximum?: number;
-  /** OpenAPI v3.0 booleans: the bound itself is excluded. */
-  exclusiveMinimum?: boolean;
-  exclusiveMaximum?: boolean;
-  multipleOf?: number;
-  minItems?: number;
-  maxItems?: number;
-  uniqueItems?: boolean;
-  minProperties?: number;
-  maxProperties?: number;
-  anyOf?: readonly Schema[];
-  allOf?: readonly Schema[];
-  oneOf?: readonly Schema[];
-  not?: Schema;
-  'x-kubernetes-preserve-unknown-fields'?: boolean;
-  'x-kubernetes-int-or-string'?: boolean;
-  'x-kubernetes-embedded-resource'?: boolean;
-  'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
-  'x-kubernetes-list-map-keys'?: readonly string[];
-  'x-kubernetes-map-type'?: 'atomic' | 'granular';
-}
-
-/** The kinds of `field.Error` the API server reports, with its wording. */
-export type SchemaErrorType =
-  | 'Invalid value'
-  | 'Required value'
-  | 'Unsupported value'
-  | 'Too long'
-  | 'Too many'
-  | 'Duplicate value'
-  | 'Forbidden';
-
-export interface SchemaError {
-  /** Where, in the API server's notation: `spec.tls.certificates[0].alias`, `data[tls.crt]`. */
-  field: string;
-  type: SchemaErrorType;
-  /** What was expected, in words: `must be of type string`, `supported values: "a", "b"`. */
-  detail: string;
-  /** The offending value as JSON, shortened to about 100 characters (absent when it adds nothing). */
-  value?: string;
-}
+import type { Schema, SchemaError, SchemaType } from './types.js';
+import { childPath, deepEqual, indexPath, isPlainObject, jsonType, own, shortValue } from './values.js';
 
 export interface ValidateOptions {
   /** Path of `value` itself (default: the root, ''). */
@@ -86,52 +27,6 @@ export interface ValidateOptions {
    * validates) or `reject` (a `Forbidden` error, like `fieldValidation=Strict`).
    */
   unknownFields?: 'ignore' | 'reject';
-}
-
-/** How many characters of a value a message may show. */
-export const SHOWN_VALUE_CHARS = 100;
-
-/**
- * A value as JSON for a message, never longer than about `max` characters: longer texts are cut
- * and say how long they were (`"aaaa…" (1000000 characters)`).
- */
-export function shortValue(value: unknown, max = SHOWN_VALUE_CHARS): string {
-  if (typeof value === 'string' && value.length > max) {
-    return `${JSON.stringify(value.slice(0, max))}… (${value.length} characters)`;
-  }
-  let text: string;
-  try {
-    text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
-  } catch {
-    text = String(value);
-  }
-  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters of JSON)` : text;
-}
-
-/** One error as the API server prints a `field.Error`: `<field>: <type>[: <value>][: <detail>]`. */
-export function formatSchemaError(e: SchemaError): string {
-  return `${e.field || '<root>'}: ${e.type}${e.value !== undefined ? `: ${e.value}` : ''}${e.detail ? `: ${e.detail}` : ''}`;
-}
-
-/** Several errors in one line (the first `max`, then how many more). */
-export function formatSchemaErrors(errors: readonly SchemaError[], max = 10): string {
-  const shown = errors.slice(0, max).map(formatSchemaError);
-  if (errors.length > max) shown.push(`and ${errors.length - max} more`);
-  return shown.join('; ');
-}
-
-// ---- paths ----------------------------------------------------------------------------------
-
-const SIMPLE_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
-
-/** `spec` + `tls` → `spec.tls`; keys that are not identifiers go in brackets like map keys. */
-export function childPath(path: string, key: string): string {
-  if (!SIMPLE_KEY.test(key)) return `${path}[${key.length > 60 ? `${key.slice(0, 60)}…` : key}]`;
-  return path ? `${path}.${key}` : key;
-}
-
-function indexPath(path: string, i: number): string {
-  return `${path}[${i}]`;
 }
 
 // ---- formats --------------------------------------------------------------------------------
@@ -206,65 +101,10 @@ function compiled(pattern: string): RegExp | null {
   return re;
 }
 
-// ---- helpers --------------------------------------------------------------------------------
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/**
- * `o[key]` only when it is `o`'s own: field names come from the value's sender, and every object
- * inherits `constructor`, `toString`, `__proto__`... which no schema declares and no value has.
- */
-function own<T>(o: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
-  return o !== undefined && Object.hasOwn(o, key) ? o[key] : undefined;
-}
-
-/** `o[key] = value` as a field, even for `__proto__` (an assignment would set the prototype). */
-function setOwn(o: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__')
-    Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
-  else o[key] = value;
-}
-
-/** The JSON type of a value, in the schema's words (integers are numbers that are whole). */
-export function jsonType(v: unknown): SchemaType | 'null' | 'undefined' {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  switch (typeof v) {
-    case 'string':
-      return 'string';
-    case 'boolean':
-      return 'boolean';
-    case 'number':
-      return Number.isInteger(v) ? 'integer' : 'number';
-    case 'object':
-      return 'object';
-    default:
-      return 'undefined';
-  }
-}
-
 function typeMatches(type: SchemaType, v: unknown): boolean {
   const t = jsonType(v);
   if (type === 'number') return (t === 'number' || t === 'integer') && Number.isFinite(v as number);
   return t === type;
-}
-
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bb = b as unknown[];
-    return a.length === bb.length && a.every((x, i) => deepEqual(x, bb[i]));
-  }
-  const ka = Object.keys(a as object);
-  const kb = Object.keys(b as object);
-  return (
-    ka.length === kb.length &&
-    ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
-  );
 }
 
 /** Characters (code points) of `s`, counted no further than `cap + 1`: enough to compare with a bound. */
@@ -466,102 +306,4 @@ function checkObject(
       out.push({ field: child, type: 'Forbidden', detail: 'field not declared in schema' });
     }
   }
-}
-
-// ---- prune ----------------------------------------------------------------------------------
-
-export interface PruneOptions {
-  /** Top-level fields never pruned (the API server keeps `apiVersion`, `kind` and `metadata` of a resource). */
-  keep?: readonly string[];
-}
-
-/**
- * A copy of `value` without the fields `schema` does not declare (structural pruning), and the
- * paths it dropped. Objects marked `x-kubernetes-preserve-unknown-fields` keep their unknown
- * fields; declared fields inside them are still pruned.
- */
-export function pruneValue<T>(
-  schema: Schema,
-  value: T,
-  opts: PruneOptions = {},
-): { value: T; pruned: string[] } {
-  const pruned: string[] = [];
-  const keep = new Set(opts.keep ?? []);
-  const out = prune(schema, value, '', pruned, keep) as T;
-  return { value: out, pruned };
-}
-
-function prune(s: Schema, v: unknown, path: string, pruned: string[], keep: Set<string>): unknown {
-  if (Array.isArray(v))
-    return s.items ? v.map((x, i) => prune(s.items!, x, indexPath(path, i), pruned, keep)) : v;
-  if (!isPlainObject(v)) return v;
-  const out: Record<string, unknown> = {};
-  const preserve = !!s['x-kubernetes-preserve-unknown-fields'];
-  for (const [key, child] of Object.entries(v)) {
-    const at = childPath(path, key);
-    const declared = own(s.properties, key);
-    if (path === '' && keep.has(key)) setOwn(out, key, child);
-    else if (declared) setOwn(out, key, prune(declared, child, at, pruned, keep));
-    else if (s.additionalProperties && typeof s.additionalProperties === 'object')
-      setOwn(out, key, prune(s.additionalProperties, child, at, pruned, keep));
-    else if (preserve || s.additionalProperties === true) setOwn(out, key, child);
-    else pruned.push(at);
-  }
-  return out;
-}
-
-// ---- defaults -------------------------------------------------------------------------------
-
-/**
- * A copy of `value` with the schema's defaults filled in, as the API server does: a missing
- * property (or a `null` one that is not nullable) of an object that is there takes its default;
- * objects are never created just to hold defaults, and defaults are themselves defaulted.
- */
-export function applyDefaults<T>(schema: Schema, value: T): T {
-  return withDefaults(schema, value) as T;
-}
-
-function withDefaults(s: Schema, v: unknown): unknown {
-  if (Array.isArray(v)) return s.items ? v.map((x) => withDefaults(s.items!, x)) : v;
-  if (!isPlainObject(v)) return v;
-  const out: Record<string, unknown> = { ...v };
-  for (const [key, prop] of Object.entries(s.properties ?? {})) {
-    const current = own(out, key);
-    const missing = current === undefined || (current === null && !prop.nullable);
-    if (missing && prop.default !== undefined) setOwn(out, key, structuredClone(prop.default));
-    const now = own(out, key);
-    if (now !== undefined) setOwn(out, key, withDefaults(prop, now));
-  }
-  if (s.additionalProperties && typeof s.additionalProperties === 'object') {
-    const extra = s.additionalProperties;
-    for (const key of Object.keys(out))
-      if (!own(s.properties, key)) setOwn(out, key, withDefaults(extra, out[key]));
-  }
-  return out;
-}
-
-// ---- building schemas -----------------------------------------------------------------------
-
-/**
- * A copy of `schema` with extra keywords merged in at property paths — `'tls.issuerRef.name'`,
- * `'tls.certificates[].secretName'` (`[]` steps into `items`), `''` for the root. Used to tighten
- * a published schema (a CRD's) without copying it.
- */
-export function refineSchema(schema: Schema, refinements: Record<string, Partial<Schema>>): Schema {
-  // Through JSON, not structuredClone: a schema may reuse one node in several places, and the copy
-  // must not, or refining one place would refine them all.
-  const root = JSON.parse(JSON.stringify(schema)) as Schema;
-  for (const [path, extra] of Object.entries(refinements)) {
-    let node: Schema = root;
-    for (const step of path.split('.').filter(Boolean)) {
-      const list = step.endsWith('[]');
-      const name = list ? step.slice(0, -2) : step;
-      const next: Schema | undefined = own(node.properties, name);
-      if (!next) throw new Error(`refineSchema: ${path}: no property ${name}`);
-      node = list ? next.items! : next;
-      if (!node) throw new Error(`refineSchema: ${path}: ${name} is not a list`);
-    }
-    Object.assign(node, structuredClone(extra));
-  }
-  return root;
 }

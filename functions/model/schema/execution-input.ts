@@ -4,8 +4,9 @@
  * Validate checks the input against one of these before it reads anything from the cluster, with
  * unknown fields refused, so a typo or a wrong type is reported by name instead of travelling on.
  */
-import type { Schema } from './engine.js';
+
 import { reconfigureTlsSchema } from './ops-request.js';
+import type { Schema } from './types.js';
 
 const namespace: Schema = { type: 'string', minLength: 1, format: 'dns1123-label' };
 const objectName: Schema = { type: 'string', minLength: 1, format: 'dns1123-subdomain' };

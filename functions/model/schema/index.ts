@@ -1,26 +1,11 @@
 /**
- * Structural schemas: the engine (check, prune, default — generic, shared with the API
- * simulator) and the schemas of what this project reads (the PerconaXtraDBOpsRequest CRD, the
- * kmodules types it shares with the PerconaXtraDB CRD, the state machine's input).
+ * Structural schemas: the engine (check: engine.ts; prune, default: transform.ts; generic, shared
+ * with the API simulator) and the schemas of what this project reads (the PerconaXtraDBOpsRequest
+ * CRD, the kmodules types it shares with the PerconaXtraDB CRD, the state machine's input).
  */
 export {
-  applyDefaults,
-  childPath,
-  deepEqual,
-  formatSchemaError,
-  formatSchemaErrors,
   isDns1123Label,
   isDns1123Subdomain,
-  jsonType,
-  type PruneOptions,
-  pruneValue,
-  refineSchema,
-  type Schema,
-  type SchemaError,
-  type SchemaErrorType,
-  type SchemaType,
-  SHOWN_VALUE_CHARS,
-  shortValue,
   type ValidateOptions,
   validateValue,
 } from './engine.js';
@@ -41,3 +26,14 @@ export {
   reconfigureTlsSchema,
   reconfigureTlsSpecSchema,
 } from './ops-request.js';
+export { applyDefaults, type PruneOptions, pruneValue, refineSchema } from './transform.js';
+export type { Schema, SchemaError, SchemaErrorType, SchemaType } from './types.js';
+export {
+  childPath,
+  deepEqual,
+  formatSchemaError,
+  formatSchemaErrors,
+  jsonType,
+  SHOWN_VALUE_CHARS,
+  shortValue,
+} from './values.js';

@@ -8,7 +8,7 @@
  * (`kmapi.TypedObjectReference` for `issuerRef`, `kmapi.CertificateSpec`, `kmapi.Condition`),
  * copied field for field.
  */
-import type { Schema } from './engine.js';
+import type { Schema } from './types.js';
 
 const strings: Schema = { type: 'array', items: { type: 'string' } };
 

@@ -15,8 +15,10 @@
  * `reconfigureTlsSpecSchema()` adds what Kubernetes itself requires of the names a request
  * carries, and length bounds, where the CRD says only "string".
  */
-import { refineSchema, type Schema } from './engine.js';
+
 import { KMAPI_CERTIFICATE_SCHEMA, KMAPI_CONDITION_SCHEMA, KMAPI_ISSUER_REF_SCHEMA } from './kmapi.js';
+import { refineSchema } from './transform.js';
+import type { Schema } from './types.js';
 
 const QUANTITY_PATTERN =
   '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
