@@ -124,86 +124,100 @@ export function certificateSpecProblems(
     if (spec.secretName !== undefined && !isValidSecretName(spec.secretName)) {
       out.push(`${at}.secretName: ${show(spec.secretName)} is not a valid Secret name`);
     }
-
-    let durationMs: number | undefined;
-    try {
-      durationMs = parseDuration(spec.duration ?? DEFAULT_DURATION, `${at}.duration`);
-      if (durationMs < MIN_DURATION_MS) {
-        out.push(`${at}.duration: ${show(spec.duration)} is shorter than the minimum 1h`);
-      }
-    } catch (err) {
-      out.push((err as Error).message);
-    }
-    if (spec.renewBefore !== undefined) {
-      try {
-        const renewMs = parseDuration(spec.renewBefore, `${at}.renewBefore`);
-        if (renewMs < MIN_RENEW_BEFORE_MS) {
-          out.push(`${at}.renewBefore: ${show(spec.renewBefore)} is shorter than the minimum 5m`);
-        } else if (durationMs !== undefined && renewMs >= durationMs) {
-          out.push(
-            `${at}.renewBefore: ${show(spec.renewBefore)} must be shorter than duration ${formatDuration(durationMs)}`,
-          );
-        }
-      } catch (err) {
-        out.push((err as Error).message);
-      }
-    }
-
-    const lists: Array<[keyof CertificateSpec, (v: string) => boolean, string]> = [
-      [
-        'dnsNames',
-        isValidDnsName,
-        'is not a valid DNS name (RFC 1123; a wildcard only as the whole first label)',
-      ],
-      ['ipAddresses', isValidIp, 'is not an IPv4 or IPv6 address'],
-      ['emailAddresses', isValidEmail, 'is not a valid email address'],
-      ['uris', isValidUri, 'is not an absolute URI'],
-    ];
-    for (const [key, ok, problem] of lists) {
-      const values = spec[key];
-      if (values === undefined) continue;
-      if (!Array.isArray(values)) {
-        out.push(`${at}.${key}: ${show(values)} is not a list`);
-        continue;
-      }
-      values.forEach((v, j) => {
-        if (!ok(v as string)) out.push(`${at}.${key}[${j}]: ${show(v)} ${problem}`);
-      });
-    }
-
+    out.push(...lifetimeProblems(spec, at), ...nameListProblems(spec, at));
     const enc = spec.privateKey?.encoding;
     if (enc !== undefined && enc !== 'PKCS1' && enc !== 'PKCS8') {
       out.push(`${at}.privateKey.encoding: ${show(enc)} is not PKCS1 or PKCS8`);
     }
-
-    const subject = spec.subject;
-    if (subject !== undefined) {
-      for (const [key, values] of Object.entries(subject)) {
-        const field = `${at}.subject.${key}`;
-        if (!SUBJECT_KEYS.has(key)) {
-          out.push(`${field}: ${show(key)} is not a subject field (${[...SUBJECT_KEYS].join(', ')})`);
-          continue;
-        }
-        if (key === 'serialNumber') {
-          if (typeof values !== 'string' || !PRINTABLE.test(values) || values.length > 64) {
-            out.push(`${field}: ${show(values)} is not a printable string of at most 64 characters`);
-          }
-          continue;
-        }
-        if (!Array.isArray(values)) {
-          out.push(`${field}: ${show(values)} is not a list`);
-          continue;
-        }
-        values.forEach((v, j) => {
-          if (typeof v !== 'string' || v.length === 0 || v.length > 128) {
-            out.push(`${field}[${j}]: ${show(v)} must be a non-empty string of at most 128 characters`);
-          } else if (key === 'countries' && !/^[A-Za-z]{2}$/.test(v)) {
-            out.push(`${field}[${j}]: ${show(v)} is not a two-letter country code`);
-          }
-        });
-      }
-    }
+    if (spec.subject !== undefined) out.push(...subjectProblems(spec.subject, `${at}.subject`));
   });
+  return out;
+}
+
+/** `duration` (at least 1h) and `renewBefore` (at least 5m, and shorter than the duration). */
+function lifetimeProblems(spec: CertificateSpec, at: string): string[] {
+  const out: string[] = [];
+  let durationMs: number | undefined;
+  try {
+    durationMs = parseDuration(spec.duration ?? DEFAULT_DURATION, `${at}.duration`);
+    if (durationMs < MIN_DURATION_MS) {
+      out.push(`${at}.duration: ${show(spec.duration)} is shorter than the minimum 1h`);
+    }
+  } catch (err) {
+    out.push((err as Error).message);
+  }
+  if (spec.renewBefore !== undefined) {
+    try {
+      const renewMs = parseDuration(spec.renewBefore, `${at}.renewBefore`);
+      if (renewMs < MIN_RENEW_BEFORE_MS) {
+        out.push(`${at}.renewBefore: ${show(spec.renewBefore)} is shorter than the minimum 5m`);
+      } else if (durationMs !== undefined && renewMs >= durationMs) {
+        out.push(
+          `${at}.renewBefore: ${show(spec.renewBefore)} must be shorter than duration ${formatDuration(durationMs)}`,
+        );
+      }
+    } catch (err) {
+      out.push((err as Error).message);
+    }
+  }
+  return out;
+}
+
+const NAME_LISTS: ReadonlyArray<[keyof CertificateSpec, (v: string) => boolean, string]> = [
+  [
+    'dnsNames',
+    isValidDnsName,
+    'is not a valid DNS name (RFC 1123; a wildcard only as the whole first label)',
+  ],
+  ['ipAddresses', isValidIp, 'is not an IPv4 or IPv6 address'],
+  ['emailAddresses', isValidEmail, 'is not a valid email address'],
+  ['uris', isValidUri, 'is not an absolute URI'],
+];
+
+/** The subject alternative names: each list a list, each entry valid for its kind. */
+function nameListProblems(spec: CertificateSpec, at: string): string[] {
+  const out: string[] = [];
+  for (const [key, ok, problem] of NAME_LISTS) {
+    const values = spec[key];
+    if (values === undefined) continue;
+    if (!Array.isArray(values)) {
+      out.push(`${at}.${key}: ${show(values)} is not a list`);
+      continue;
+    }
+    values.forEach((v, j) => {
+      if (!ok(v as string)) out.push(`${at}.${key}[${j}]: ${show(v)} ${problem}`);
+    });
+  }
+  return out;
+}
+
+/** The subject's fields: known keys, lists of short strings, a printable serial number. */
+function subjectProblems(subject: NonNullable<CertificateSpec['subject']>, at: string): string[] {
+  const out: string[] = [];
+  for (const [key, values] of Object.entries(subject)) {
+    const field = `${at}.${key}`;
+    if (!SUBJECT_KEYS.has(key)) {
+      out.push(`${field}: ${show(key)} is not a subject field (${[...SUBJECT_KEYS].join(', ')})`);
+      continue;
+    }
+    if (key === 'serialNumber') {
+      if (typeof values !== 'string' || !PRINTABLE.test(values) || values.length > 64) {
+        out.push(`${field}: ${show(values)} is not a printable string of at most 64 characters`);
+      }
+      continue;
+    }
+    if (!Array.isArray(values)) {
+      out.push(`${field}: ${show(values)} is not a list`);
+      continue;
+    }
+    values.forEach((v, j) => {
+      if (typeof v !== 'string' || v.length === 0 || v.length > 128) {
+        out.push(`${field}[${j}]: ${show(v)} must be a non-empty string of at most 128 characters`);
+      } else if (key === 'countries' && !/^[A-Za-z]{2}$/.test(v)) {
+        out.push(`${field}[${j}]: ${show(v)} is not a two-letter country code`);
+      }
+    });
+  }
   return out;
 }
 
