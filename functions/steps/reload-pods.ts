@@ -20,14 +20,21 @@
  * the server reports. Throws StepTimeoutError never (a timeout falls back), Kube* errors from the
  * adapter for the reads it cannot do without (the Secret, the pods).
  */
-import { X509Certificate } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { KubeForbiddenError, KubeRequestError } from '../errors.js';
-import type { ExecResult } from '../kube/types.js';
 import { KINDS } from '../kube/types.js';
 import type { ConditionInput } from '../model/conditions.js';
 import { backupKey, backupSecretName } from '../model/names.js';
 import type { Plan } from '../model/plan.js';
+import {
+  mysqlCommand,
+  parseRows,
+  SQL,
+  sqlError,
+  unproven,
+  type Validity,
+  validityOf,
+} from '../model/reload.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import type { PodToRestart, Round } from './change-certificates.js';
 import {
@@ -47,30 +54,6 @@ export const SERVER_VOLUME = 'tls-server-config';
 export const DEFAULT_RELOAD_HOLD_SECONDS = 10;
 const POLL_MS = 250;
 const EXEC_TIMEOUT_SECONDS = 8;
-
-/** The SQL the step sends, in order (docs/reload.md, "The command the workflow sends"). */
-export const SQL = {
-  galeraTls: "SHOW GLOBAL VARIABLES LIKE 'pxc_encrypt_cluster_traffic'",
-  reloadTls: 'ALTER INSTANCE RELOAD TLS',
-  reloadGalera: "SET GLOBAL wsrep_provider_options='socket.ssl_reload=1'",
-  loaded: "SHOW GLOBAL STATUS LIKE 'Ssl_server_not%'",
-} as const;
-
-/**
- * The one command shape: the SQL travels as `$1`, the credentials are the container's own
- * environment (KubeDB's MYSQL_ROOT_USERNAME/PASSWORD), expanded by its shell, so they are in no
- * request, payload, log or Event. `mysql` without `-h` uses the Unix socket, which
- * require_secure_transport allows even while the server's certificate is broken.
- */
-export function mysqlCommand(sql: string): string[] {
-  return [
-    'sh',
-    '-c',
-    'exec mysql -u"$MYSQL_ROOT_USERNAME" -p"$MYSQL_ROOT_PASSWORD" -N -B -e "$1"',
-    'pxc-tls-ops',
-    sql,
-  ];
-}
 
 export interface ReloadFallback {
   name: string;
@@ -94,54 +77,6 @@ export interface ReloadRound extends Round {
 export interface ReloadPodsInput extends RequestIds {
   plan: Plan;
   round: ReloadRound;
-}
-
-/** What the server reports about the certificate it presents (`Ssl_server_not_*`, OpenSSL's format). */
-export interface Validity {
-  notBefore: string;
-  notAfter: string;
-}
-
-/** Tab-separated `-N -B` rows of `SHOW ... LIKE` into a map. */
-export function parseRows(stdout: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of stdout.split('\n')) {
-    const tab = line.indexOf('\t');
-    if (tab > 0) out[line.slice(0, tab)] = line.slice(tab + 1).trim();
-  }
-  return out;
-}
-
-/** The validity of the first certificate of a PEM, as MySQL/OpenSSL print it ("Apr 28 14:16:39 2027 GMT"). */
-export function validityOf(pem: string): Validity {
-  const x = new X509Certificate(pem);
-  return { notBefore: x.validFrom, notAfter: x.validTo };
-}
-
-/**
- * Pure: is the reload proven? The server reports the expected certificate's validity; and when
- * the pass replaced the certificate, that validity differs from the one it replaced (validity is
- * all MySQL shows of the loaded certificate: with the same validity the new and the old cannot be
- * told apart, so the reload is not proven). Returns undefined when proven, else why not.
- */
-export function unproven(
-  loaded: Partial<Validity>,
-  expected: Validity,
-  replaced: Validity | undefined,
-): string | undefined {
-  if (loaded.notBefore !== expected.notBefore || loaded.notAfter !== expected.notAfter) {
-    return `the server presents a certificate valid ${loaded.notBefore ?? '?'} – ${loaded.notAfter ?? '?'}, not the new one (${expected.notBefore} – ${expected.notAfter})`;
-  }
-  if (replaced && replaced.notBefore === expected.notBefore && replaced.notAfter === expected.notAfter) {
-    return 'the new certificate has the same validity as the one it replaces, so the server cannot show which one it loaded';
-  }
-  return undefined;
-}
-
-/** The first `ERROR ...` line of mysql's stderr (never the password warning, never the command). */
-export function sqlError(r: ExecResult): string {
-  const line = r.stderr.split('\n').find((l) => /^ERROR\b/.test(l.trim()));
-  return line?.trim() || r.message || `exit code ${r.exitCode}`;
 }
 
 function holdSeconds(): number {
@@ -171,7 +106,7 @@ interface Expected {
 }
 
 export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<ReloadRound> {
-  const { namespace: ns, plan, round } = input;
+  const { namespace: ns, round } = input;
   const now = deps.clock.now().getTime();
   // The failure path reloading pods back onto the restored files: fallbacks are reported, not restarted.
   const rollback = round.kind === 'rollback';
@@ -185,88 +120,22 @@ export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<Re
       })
     : await getOpsRequest(deps.kube, ns, input.opsRequest);
   const lease = ops && input.execution ? await holdLease(deps, ops, input.execution) : (round.lease ?? null);
-  const state: ReloadState = round.reload
-    ? structuredClone(round.reload)
-    : {
-        deadline: new Date(now + plan.timeoutSeconds * 1000).toISOString(),
-        pending: [...round.pods],
-        reloaded: [],
-        fallback: [],
-        done: false,
-      };
-  const fallBack = (pod: PodToRestart, reason: string) => {
-    state.pending = state.pending.filter((p) => p.name !== pod.name);
-    state.fallback.push({ name: pod.name, reason });
-    deps.logger.warn('reload not proven, the pod will be restarted', { pod: pod.name, reason });
-  };
-
-  if (!round.reload) {
-    if (!round.trustOverlap) {
-      for (const pod of [...state.pending])
-        fallBack(
-          pod,
-          'the old and the new certificates do not trust each other, so pods cannot switch one by one without a restart',
-        );
-    }
-    deps.logger.info('reloading TLS in running pods', {
-      pass: round.pass,
-      kind: round.kind,
-      pods: state.pending.map((p) => p.name),
-    });
-  }
+  const state = round.reload ? structuredClone(round.reload) : startReload(input, deps, now);
 
   const expected = state.pending.length ? await expectedMaterial(input, deps) : undefined;
   const hold = Math.min(holdSeconds(), Math.max(0, (Date.parse(state.deadline) - now) / 1000));
-  const until = now + hold * 1000;
-  const events: ReloadEvent[] = [];
-  for (;;) {
-    const pods = await podsByName(input, deps, round.selector);
-    const outcomes = await Promise.all(
-      state.pending.map(
-        async (pod) => [pod, await reloadOne(input, deps, pods.get(pod.name), pod, expected!)] as const,
-      ),
-    );
-    for (const [pod, o] of outcomes) {
-      if (o.state === 'reloaded') {
-        state.pending = state.pending.filter((p) => p.name !== pod.name);
-        state.reloaded.push(pod.name);
-        deps.logger.info('TLS reloaded', { pod: pod.name, detail: o.detail });
-        events.push({
-          type: 'Normal',
-          reason: 'ReloadTLS',
-          message: `Reloaded TLS in Pod ${ns}/${pod.name} ${rollback ? 'back onto the restored certificate files' : 'without a restart'} (${pod.index + 1}/${pod.total}): ${o.detail}`,
-        });
-      } else if (o.state === 'fallback') {
-        fallBack(pod, o.reason);
-      }
-    }
-    if (state.pending.length === 0 || deps.clock.now().getTime() >= until) break;
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
+  const events = await reloadPending(input, deps, state, now + hold * 1000, expected);
   if (state.pending.length > 0 && deps.clock.now().getTime() >= Date.parse(state.deadline)) {
     for (const pod of [...state.pending])
       fallBack(
+        deps,
+        state,
         pod,
         `its mounted Secret volume did not show the new files by the timeout (${state.deadline})`,
       );
   }
-  for (const f of state.fallback.filter((f) => !round.reload?.fallback.some((g) => g.name === f.name))) {
-    events.push({
-      type: 'Warning',
-      reason: 'ReloadFallback',
-      message: `Could not prove a TLS reload in Pod ${ns}/${f.name}: ${f.reason}; ${rollback ? 'it serves the failed request’s certificate until its next restart' : 'restarting it instead'}`,
-    });
-  }
-
   state.done = state.pending.length === 0;
-  if (!state.done) {
-    events.push({
-      type: 'Normal',
-      reason: 'WaitingForReload',
-      message: `Waiting for the new certificate files to reach ${state.pending.map((p) => `${ns}/${p.name}`).join(', ')} (the kubelet syncs Secret volumes about once a minute); a pod without them at ${state.deadline} is restarted instead`,
-      series: `reload/${round.kind}/${round.pass}`,
-    });
-  }
+  events.push(...progressEvents(input, state));
   if (ops) await record(input, deps, ops, state, events);
   if (!state.done) {
     deps.logger.info('waiting for the new files to reach the pods', {
@@ -283,6 +152,96 @@ export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<Re
     pods: restart.map((p, index) => ({ ...p, index, total: restart.length })),
     reload: state,
   };
+}
+
+/** A pod leaves the reload for a restart (or, in a rollback, for the final reason). */
+function fallBack(deps: Deps, state: ReloadState, pod: PodToRestart, reason: string): void {
+  state.pending = state.pending.filter((p) => p.name !== pod.name);
+  state.fallback.push({ name: pod.name, reason });
+  deps.logger.warn('reload not proven, the pod will be restarted', { pod: pod.name, reason });
+}
+
+/** The first call of a pass: every pod pending, unless old and new material do not trust each other. */
+function startReload({ plan, round }: ReloadPodsInput, deps: Deps, now: number): ReloadState {
+  const state: ReloadState = {
+    deadline: new Date(now + plan.timeoutSeconds * 1000).toISOString(),
+    pending: [...round.pods],
+    reloaded: [],
+    fallback: [],
+    done: false,
+  };
+  if (!round.trustOverlap) {
+    for (const pod of [...state.pending])
+      fallBack(
+        deps,
+        state,
+        pod,
+        'the old and the new certificates do not trust each other, so pods cannot switch one by one without a restart',
+      );
+  }
+  deps.logger.info('reloading TLS in running pods', {
+    pass: round.pass,
+    kind: round.kind,
+    pods: state.pending.map((p) => p.name),
+  });
+  return state;
+}
+
+/** Tries every pending pod, again every POLL_MS until all are done or `until`; the ReloadTLS Events. */
+async function reloadPending(
+  input: ReloadPodsInput,
+  deps: Deps,
+  state: ReloadState,
+  until: number,
+  expected: Expected | undefined,
+): Promise<ReloadEvent[]> {
+  const { namespace: ns, round } = input;
+  const events: ReloadEvent[] = [];
+  for (;;) {
+    const pods = await podsByName(input, deps, round.selector);
+    const outcomes = await Promise.all(
+      state.pending.map(
+        async (pod) => [pod, await reloadOne(input, deps, pods.get(pod.name), pod, expected!)] as const,
+      ),
+    );
+    for (const [pod, o] of outcomes) {
+      if (o.state === 'reloaded') {
+        state.pending = state.pending.filter((p) => p.name !== pod.name);
+        state.reloaded.push(pod.name);
+        deps.logger.info('TLS reloaded', { pod: pod.name, detail: o.detail });
+        events.push({
+          type: 'Normal',
+          reason: 'ReloadTLS',
+          message: `Reloaded TLS in Pod ${ns}/${pod.name} ${round.kind === 'rollback' ? 'back onto the restored certificate files' : 'without a restart'} (${pod.index + 1}/${pod.total}): ${o.detail}`,
+        });
+      } else if (o.state === 'fallback') {
+        fallBack(deps, state, pod, o.reason);
+      }
+    }
+    if (state.pending.length === 0 || deps.clock.now().getTime() >= until) return events;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/** A Warning per pod that fell back in this call, and the refreshed wait while pods are pending. */
+function progressEvents({ namespace: ns, round }: ReloadPodsInput, state: ReloadState): ReloadEvent[] {
+  const events: ReloadEvent[] = [];
+  for (const f of state.fallback.filter((f) => !round.reload?.fallback.some((g) => g.name === f.name))) {
+    events.push({
+      type: 'Warning',
+      reason: 'ReloadFallback',
+      message: `Could not prove a TLS reload in Pod ${ns}/${f.name}: ${f.reason}; ${round.kind === 'rollback' ? 'it serves the failed request’s certificate until its next restart' : 'restarting it instead'}`,
+    });
+  }
+  if (!state.done) {
+    events.push({
+      type: 'Normal',
+      reason: 'WaitingForReload',
+      message: `Waiting for the new certificate files to reach ${state.pending.map((p) => `${ns}/${p.name}`).join(', ')} (the kubelet syncs Secret volumes about once a minute); a pod without them at ${state.deadline} is restarted instead`,
+      series: `reload/${round.kind}/${round.pass}`,
+    });
+  }
+  return events;
 }
 
 /** The pass's server files and the validity the server must report once it has loaded them. */

@@ -67,7 +67,7 @@ export async function execIn(
 }
 
 /** The command the workflow sends (Reload pods' own): the simulator must run exactly that. */
-export { mysqlCommand } from '../../functions/steps/reload-pods.js';
+export { mysqlCommand } from '../../functions/model/reload.js';
 
 export interface TlsDatabase {
   name: string;
