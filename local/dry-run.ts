@@ -41,8 +41,12 @@ export function readOnly(kube: Kube): Kube {
 }
 
 export interface DryRun {
-  /** `plan`: the lines of the plan; `nothing`: nothing to do or change; `refused`: why not. */
-  verdict: 'plan' | 'nothing' | 'refused';
+  /**
+   * `plan`: the lines of the plan; `unchanged`: the database already has what the request asks
+   * (the run would end Successful, changing nothing); `nothing`: already finished or claimed;
+   * `refused`: why not.
+   */
+  verdict: 'plan' | 'unchanged' | 'nothing' | 'refused';
   lines: string[];
 }
 
@@ -110,7 +114,7 @@ async function decide(kube: Kube, rawInput: unknown, now: Date): Promise<DryRun>
     : undefined;
   if (asksForCurrentState(action, target, db!) && wiring && !wiring.changed)
     return {
-      verdict: 'nothing',
+      verdict: 'unchanged',
       lines: [`nothing to change: PerconaXtraDB ${ns}/${db!.metadata.name} already has these TLS settings`],
     };
   let issuer = '';

@@ -65,7 +65,8 @@ a second Ctrl-C exits at once and says what is left. A request an earlier run st
 waited for until that run's lease expires, then taken over: restored first, then carried out.
 
 Exit codes:
-  ${EXIT.succeeded}  succeeded: the OpsRequest is Successful (also when there was nothing to change)
+  ${EXIT.succeeded}  succeeded: the OpsRequest is Successful (also when there was nothing to change; for a
+     --dry-run: the plan was printed, or there is nothing to change)
   ${EXIT.failed}  failed: the change was rolled back, the database resumed, the OpsRequest is Failed
   ${EXIT.refused}  refused, nothing changed: invalid request or input, missing database, issuer,
      namespace or kubeconfig (a --dry-run that would be refused too)
@@ -146,6 +147,8 @@ async function main(): Promise<number> {
     console.log('dry run: reading only, nothing will be written\n');
     const plan = await dryRun(kube, input);
     for (const line of plan.lines) console.log(`  ${line}`);
+    // The exit code the run itself would end with: "nothing to change" is a success, as it is
+    // for the run (USAGE, README), not "nothing to do" (a request finished or claimed).
     return plan.verdict === 'refused'
       ? EXIT.refused
       : plan.verdict === 'nothing'
