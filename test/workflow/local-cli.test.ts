@@ -1,46 +1,77 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeFromKubeconfig } from '../../functions/kube/client.js';
+import { KINDS } from '../../functions/kube/types.js';
+import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
+import { bundleLocalCli, spawnLocal } from '../../local/cli-child.js';
+import { runExecution } from '../../local/runner/index.js';
 import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
 import { createPerconaXtraDB, waitForPodsReady } from '../../local/sim/fixtures.js';
 import { type Simulator, startSimulator } from '../../local/sim/index.js';
 
 const NS = 'demo';
-
-/** Runs `npm run local -- <args>` (tsx local/run.ts) and collects its exit code and output. */
-function runLocal(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['tsx', 'local/run.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
+const DB = 'px-cli';
 
 describe('npm run local', () => {
   let sim: Simulator;
   let dir: string;
   let kubeconfig: string;
+  let bundle: string;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pxc-local-'));
     kubeconfig = join(dir, 'kubeconfig');
+    bundle = await bundleLocalCli();
     sim = await startSimulator({ podReadyDelayMs: 150, podDeleteGraceMs: 30, kubeconfigPath: kubeconfig });
     await createCaIssuer(sim, { name: 'px-issuer', namespace: NS });
-    const db = createPerconaXtraDB(sim, { namespace: NS, name: 'px-cli', replicas: 3 });
+    const db = createPerconaXtraDB(sim, { namespace: NS, name: DB, replicas: 3 });
     await waitForPodsReady(sim, NS, db.podNames);
   });
   afterAll(async () => {
     await sim?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (bundle) rmSync(dirname(bundle), { recursive: true, force: true });
   });
+
+  /** Runs `npm run local -- <args>` (local/run.ts, bundled once) and collects its exit code and output. */
+  async function runLocal(args: string[], env: NodeJS.ProcessEnv = {}) {
+    const child = spawnLocal(args, env, bundle);
+    const code = await child.exit;
+    return { code, out: child.output() };
+  }
+  const ops = (name: string) =>
+    sim.store.get<PerconaXtraDBOpsRequest>(
+      KINDS.PerconaXtraDBOpsRequest.apiVersion,
+      'PerconaXtraDBOpsRequest',
+      NS,
+      name,
+    );
+  const db = () => sim.store.get<PerconaXtraDB>('kubedb.com/v1', 'PerconaXtraDB', NS, DB)!;
+  const paused = () => !!db().status?.conditions?.some((c) => c.type === 'Paused');
+  const podUids = () =>
+    [0, 1, 2].map(
+      (i) => sim.store.get<{ metadata: { uid: string } }>('v1', 'Pod', NS, `${DB}-${i}`)?.metadata.uid,
+    );
+  const podsReady = () =>
+    [0, 1, 2].every((i) =>
+      sim.store
+        .get<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(
+          'v1',
+          'Pod',
+          NS,
+          `${DB}-${i}`,
+        )
+        ?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
+  async function until(what: string, ok: () => boolean, ms = 15_000) {
+    const end = Date.now() + ms;
+    while (!ok()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
 
   it('runs an OpsRequest by name against a kubeconfig, prints progress and exits 0 when it is Successful', async () => {
     sim.store.create(
@@ -165,5 +196,151 @@ describe('npm run local', () => {
     );
     expect(out).not.toMatch(/roll/i);
     expect(code).toBe(2);
+  }, 60_000);
+
+  it('a --dry-run that would be refused exits 2; nothing to change exits 0, with --dry-run or without', async () => {
+    sim.store.create(
+      opsRequestFrom('pxcops-rotate', { name: 'cli-dry-nodb', namespace: NS, database: 'px-none' }),
+    );
+    // TLS is on with requireSSL since cli-add: asking for it again changes nothing.
+    sim.store.create(
+      opsRequestFrom('pxcops-require-ssl-on', { name: 'cli-same', namespace: NS, database: DB }),
+    );
+    const common = ['--kubeconfig', kubeconfig, '-n', NS, '--wait-scale', '0.05'];
+
+    const [refused, dry] = await Promise.all([
+      runLocal([...common, '--ops-request', 'cli-dry-nodb', '--dry-run']),
+      runLocal([...common, '--ops-request', 'cli-same', '--dry-run']),
+    ]);
+    const run = await runLocal([...common, '--ops-request', 'cli-same']);
+
+    expect(refused.out).toMatch(/PerconaXtraDB.*px-none.*not found|px-none/);
+    expect(refused.code, refused.out).toBe(2);
+    expect(dry.out).toContain('nothing to change: PerconaXtraDB demo/px-cli already has these TLS settings');
+    expect(dry.code, dry.out).toBe(0);
+    expect(run.out).toContain('SUCCEEDED: PerconaXtraDBOpsRequest demo/cli-same is Successful');
+    expect(run.out).toMatch(/reason: .*nothing to change/);
+    expect(run.code, run.out).toBe(0);
+  }, 60_000);
+
+  it('exits 4 when the request failed and its rollback could not bring a pod back', async () => {
+    sim.store.create(
+      opsRequestFrom('pxcops-rotate', {
+        name: 'cli-stuck',
+        namespace: NS,
+        database: DB,
+        spec: { timeout: '2s' },
+      }),
+    );
+    // The first pod the request restarts never gets Ready again, its rollback replacement neither.
+    const before = podUids();
+    let held = '';
+    const watching = until('a pod restarted', () => {
+      const i = podUids().findIndex((uid, n) => uid !== undefined && uid !== before[n]);
+      if (i < 0) return false;
+      held = `${DB}-${i}`;
+      sim.faults.holdNotReady(NS, held, 'held by the test');
+      return true;
+    });
+
+    const { code, out } = await runLocal([
+      '--kubeconfig',
+      kubeconfig,
+      '-n',
+      NS,
+      '--ops-request',
+      'cli-stuck',
+      '--wait-scale',
+      '0.05',
+    ]);
+    await watching;
+    sim.faults.release(NS, held);
+    await until('every pod Ready', podsReady);
+
+    expect(out).toMatch(/FAILED, rollback incomplete: PerconaXtraDBOpsRequest demo\/cli-stuck is Failed/);
+    expect(out).toMatch(/reason: .*rollback did not complete.*Secret demo\/px-cli-tls-backup-cli-stuck/);
+    expect(code, out).toBe(4);
+    expect(paused()).toBe(false);
+  }, 60_000);
+
+  it('a second Ctrl-C exits at once (130) saying what is left; --recover then ends the request (exit 0)', async () => {
+    sim.store.create(opsRequestFrom('pxcops-rotate', { name: 'cli-twice', namespace: NS, database: DB }));
+    const before = podUids();
+    const common = ['--kubeconfig', kubeconfig, '-n', NS, '--wait-scale', '0.05', '--lease-seconds', '2'];
+    const child = spawnLocal(
+      [...common, '--ops-request', 'cli-twice'],
+      { PXC_TLS_OPS_HOLD_BEFORE: 'Restart pod#2' },
+      bundle,
+    );
+    await child.waitFor(/^holding before Restart pod #2/);
+    // The pod restarted on the new certificates stops being Ready: the recovery must restart it
+    // and wait for it, so the second Ctrl-C lands while the recovery runs.
+    const restarted = `${DB}-${podUids().findIndex((uid, n) => uid !== before[n])}`;
+    sim.faults.holdNotReady(NS, restarted, 'held by the test');
+
+    child.process.kill('SIGINT');
+    await child.waitFor(/^interrupted: stopping after the step in flight/);
+    await child.waitFor(/recover/i);
+    child.process.kill('SIGINT');
+    const code = await child.exit;
+    sim.faults.release(NS, restarted);
+
+    expect(child.output()).toMatch(
+      /exiting at once\. Left: PerconaXtraDBOpsRequest demo\/cli-twice .*claimed by execution local-\S+ until .*Run `npm run local -- --namespace demo --recover cli-twice`/,
+    );
+    expect(code, child.output()).toBe(130);
+    expect(paused()).toBe(true);
+    expect(ops('cli-twice')?.status?.phase).toBe('Progressing');
+
+    const recovered = await runLocal([...common, '--recover', 'cli-twice']);
+
+    expect(recovered.out).toMatch(
+      /RECOVERED in .*: PerconaXtraDBOpsRequest demo\/cli-twice is Failed, the database resumed/,
+    );
+    expect(recovered.code, recovered.out).toBe(0);
+    expect(ops('cli-twice')?.status?.phase).toBe('Failed');
+    expect(paused()).toBe(false);
+    await until('every pod Ready', podsReady);
+  }, 60_000);
+
+  it('--recover resumes a database left Paused by a request that no longer exists (exit 0), and says when there is nothing (exit 3)', async () => {
+    sim.store.create(opsRequestFrom('pxcops-rotate', { name: 'cli-gone', namespace: NS, database: DB }));
+    // A run killed after its first restart (no Catch runs), then its request deleted.
+    const stop = new AbortController();
+    const killed = await runExecution({
+      kube: kubeFromKubeconfig(sim.kubeconfig),
+      input: { namespace: NS, opsRequest: 'cli-gone' },
+      waitScale: 0.05,
+      retryScale: 0.02,
+      logger: new Logger({ logLevel: 'SILENT' }),
+      signal: stop.signal,
+      wrapTask: (state, fn) =>
+        state !== 'Restart pod'
+          ? fn
+          : async (input) => {
+              const out = await fn(input);
+              stop.abort();
+              return out;
+            },
+    });
+    expect(killed.status).toBe('ABORTED');
+    sim.store.delete(KINDS.PerconaXtraDBOpsRequest.apiVersion, 'PerconaXtraDBOpsRequest', NS, 'cli-gone');
+    expect(paused()).toBe(true);
+    const common = ['--kubeconfig', kubeconfig, '-n', NS, '--wait-scale', '0.05'];
+
+    const [recovered, nothing] = await Promise.all([
+      runLocal([...common, '--recover', 'cli-gone']),
+      runLocal([...common, '--recover', 'cli-never-was']),
+    ]);
+
+    expect(recovered.out).toMatch(/RECOVERED in .*: PerconaXtraDB demo\/px-cli resumed/);
+    expect(recovered.out).toMatch(/reason: .*PerconaXtraDBOpsRequest demo\/cli-gone, which no longer exists/);
+    expect(recovered.code, recovered.out).toBe(0);
+    expect(paused()).toBe(false);
+    expect(nothing.out).toContain(
+      'NOTHING TO DO: PerconaXtraDBOpsRequest demo/cli-never-was does not exist and pauses no database',
+    );
+    expect(nothing.code).toBe(3);
+    await until('every pod Ready', podsReady);
   }, 60_000);
 });
