@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -14,6 +14,14 @@ import { type Simulator, startSimulator } from '../../local/sim/index.js';
 
 const NS = 'demo';
 const DB = 'px-cli';
+
+// biome-ignore lint/suspicious/noExplicitAny: a console input, edited by key
+type Input = Record<string, any>;
+
+/** A valid console input adding TLS to the CLI's database (events/console/add-tls.json, retargeted). */
+function addTlsInput(): Input {
+  return { ...JSON.parse(readFileSync('events/console/add-tls.json', 'utf8')), database: DB };
+}
 
 describe('npm run local', () => {
   let sim: Simulator;
@@ -342,5 +350,49 @@ describe('npm run local', () => {
     );
     expect(nothing.code).toBe(3);
     await until('every pod Ready', podsReady);
+  }, 60_000);
+
+  it.each([
+    { where: 'at the top level', path: 'constructor', at: (i: Input) => i },
+    { where: 'in tls.issuerRef', path: 'tls.issuerRef.constructor', at: (i: Input) => i.tls.issuerRef },
+    { where: 'as toString in tls', path: 'tls.toString', at: (i: Input) => i.tls },
+  ])(
+    'refuses an inherited key $where (exit 2), and nothing reaches the cluster but reads',
+    async ({ path, at }) => {
+      const input = addTlsInput();
+      const key = path.split('.').at(-1)!;
+      at(input)[key] = 5;
+      const before = structuredClone(db().spec);
+      sim.requests.reset();
+
+      const { code, out } = await runLocal(['--kubeconfig', kubeconfig, '--input', JSON.stringify(input)]);
+
+      // Named in the refusal: an unknown top-level field, or one the schema of its object does not declare.
+      expect(out).toContain(
+        path === key ? `unexpected field(s) ${key}` : `${path}: Forbidden: field not declared in schema`,
+      );
+      expect(out).toContain('REFUSED, nothing changed');
+      expect(code).toBe(2);
+      expect(sim.requests.all().filter((r) => r.verb !== 'get' && r.verb !== 'list')).toEqual([]);
+      expect(db().spec).toEqual(before);
+    },
+    60_000,
+  );
+
+  it('refuses a __proto__ key (exit 2) rather than letting it change what the input inherits', async () => {
+    // JSON.parse makes "__proto__" an own field, as the console's JSON does; written by hand so the
+    // test's own object literal cannot turn it into a prototype.
+    const text = JSON.stringify(addTlsInput()).replace('"tls":{', '"tls":{"__proto__":{"remove":true},');
+    expect(text).toContain('"__proto__"');
+    const before = structuredClone(db().spec);
+    sim.requests.reset();
+
+    const { code, out } = await runLocal(['--kubeconfig', kubeconfig, '--input', text]);
+
+    expect(out).toContain('tls.__proto__: Forbidden: field not declared in schema');
+    expect(out).toContain('REFUSED, nothing changed');
+    expect(code).toBe(2);
+    expect(sim.requests.all().filter((r) => r.verb !== 'get' && r.verb !== 'list')).toEqual([]);
+    expect(db().spec).toEqual(before);
   }, 60_000);
 });

@@ -16,6 +16,7 @@
  * carries, and length bounds, where the CRD says only "string".
  */
 
+import { CERTIFICATE_ALIASES } from '../types.js';
 import { KMAPI_CERTIFICATE_SCHEMA, KMAPI_CONDITION_SCHEMA, KMAPI_ISSUER_REF_SCHEMA } from './kmapi.js';
 import { refineSchema } from './transform.js';
 import type { Schema } from './types.js';
@@ -178,12 +179,19 @@ export const OPS_REQUEST_CRD_SCHEMA: Schema = {
   },
 };
 
-const bounded = (max: number): Partial<Schema> => ({ items: { type: 'string', maxLength: max } });
+/** A list of strings: at most `items` of them (no certificate needs more), each at most `chars` long. */
+const bounded = (chars: number, items = 100): Partial<Schema> => ({
+  maxItems: items,
+  items: { type: 'string', maxLength: chars },
+});
 
 /**
  * What the CRD leaves as "string" but Kubernetes, X.509 or DNS bound: object names (DNS-1123), and
  * lengths no valid value exceeds (a DNS name 253, an e-mail address 254, a subject field 128
- * characters...), so an oversized value is refused by the schema before it goes anywhere.
+ * characters...), so an oversized value is refused by the schema before it goes anywhere. Lists are
+ * bounded too: one certificate per alias (server, client, metrics-exporter), at most 100 names or
+ * addresses per certificate, 16 values per subject field — a request with more is a mistake, and
+ * the plan, its Events and the Step Functions payload stay small.
  */
 const TIGHTER: Record<string, Partial<Schema>> = {
   'databaseRef.name': { format: 'dns1123-label', minLength: 1 },
@@ -191,6 +199,7 @@ const TIGHTER: Record<string, Partial<Schema>> = {
   'tls.issuerRef.name': { format: 'dns1123-subdomain', minLength: 1 },
   'tls.issuerRef.kind': { maxLength: 63 },
   'tls.issuerRef.apiGroup': { maxLength: 253 },
+  'tls.certificates': { maxItems: CERTIFICATE_ALIASES.length },
   'tls.certificates[].alias': { maxLength: 63 },
   'tls.certificates[].issuerRef.name': { format: 'dns1123-subdomain', minLength: 1 },
   'tls.certificates[].secretName': { format: 'dns1123-subdomain', minLength: 1 },
@@ -200,13 +209,13 @@ const TIGHTER: Record<string, Partial<Schema>> = {
   'tls.certificates[].ipAddresses': bounded(45),
   'tls.certificates[].emailAddresses': bounded(254),
   'tls.certificates[].uris': bounded(2048),
-  'tls.certificates[].subject.countries': bounded(2),
-  'tls.certificates[].subject.localities': bounded(128),
-  'tls.certificates[].subject.organizationalUnits': bounded(128),
-  'tls.certificates[].subject.organizations': bounded(128),
-  'tls.certificates[].subject.postalCodes': bounded(128),
-  'tls.certificates[].subject.provinces': bounded(128),
-  'tls.certificates[].subject.streetAddresses': bounded(128),
+  'tls.certificates[].subject.countries': bounded(2, 16),
+  'tls.certificates[].subject.localities': bounded(128, 16),
+  'tls.certificates[].subject.organizationalUnits': bounded(128, 16),
+  'tls.certificates[].subject.organizations': bounded(128, 16),
+  'tls.certificates[].subject.postalCodes': bounded(128, 16),
+  'tls.certificates[].subject.provinces': bounded(128, 16),
+  'tls.certificates[].subject.streetAddresses': bounded(128, 16),
   'tls.certificates[].subject.serialNumber': { maxLength: 64 },
 };
 

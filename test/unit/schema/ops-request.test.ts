@@ -107,6 +107,29 @@ describe('The PerconaXtraDBOpsRequest schema', () => {
   ])('refuses $why', ({ spec, error }) => {
     expect(specErrors(spec).join('\n')).toContain(error);
   });
+
+  it('bounds every list: one certificate per alias, 100 names per certificate, 16 values per subject field', () => {
+    const cert = (alias: string, extra: Record<string, unknown> = {}) => ({ alias, ...extra });
+    const spec = (certificates: unknown[]) => ({
+      type: 'ReconfigureTLS',
+      databaseRef: { name: 'db' },
+      tls: { rotateCertificates: true, certificates },
+    });
+    const many = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i));
+
+    expect(specErrors(spec(['server', 'client', 'metrics-exporter'].map((a) => cert(a))))).toEqual([]);
+    expect(specErrors(spec(['server', 'client', 'metrics-exporter', 'extra'].map((a) => cert(a))))).toEqual([
+      'spec.tls.certificates: Too many: 4 items: must have at most 3 items',
+    ]);
+    expect(specErrors(spec([cert('server', { dnsNames: many(100, (i) => `n${i}.demo.svc`) })]))).toEqual([]);
+    for (const field of ['dnsNames', 'ipAddresses', 'emailAddresses', 'uris'])
+      expect(specErrors(spec([cert('server', { [field]: many(101, (i) => `x${i}`) })])), field).toContain(
+        `spec.tls.certificates[0].${field}: Too many: 101 items: must have at most 100 items`,
+      );
+    expect(
+      specErrors(spec([cert('server', { subject: { organizations: many(17, (i) => `o${i}`) } })])),
+    ).toEqual(['spec.tls.certificates[0].subject.organizations: Too many: 17 items: must have at most 16 items']);
+  });
 });
 
 describe('The execution input schemas', () => {
