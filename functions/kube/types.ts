@@ -62,6 +62,19 @@ export const KINDS = {
     plural: 'appbindings',
     namespaced: true,
   },
+  // KubeDB supervisor's maintenance windows (read by the expiry scan when the CRDs are installed).
+  MaintenanceWindow: {
+    apiVersion: 'supervisor.appscode.com/v1alpha1',
+    kind: 'MaintenanceWindow',
+    plural: 'maintenancewindows',
+    namespaced: true,
+  },
+  ClusterMaintenanceWindow: {
+    apiVersion: 'supervisor.appscode.com/v1alpha1',
+    kind: 'ClusterMaintenanceWindow',
+    plural: 'clustermaintenancewindows',
+    namespaced: false,
+  },
   ValidatingWebhookConfiguration: {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingWebhookConfiguration',

@@ -447,12 +447,14 @@ export function resolveWindow(
       }
       if (typeof o.cron !== 'string' || typeof o.duration !== 'string')
         throw new InvalidRequestError(`${source}: "cron" and "duration" strings are required`);
+      const zone = typeof o.timeZone === 'string' ? o.timeZone : undefined;
       return {
         window: cronWindow({
           cron: o.cron,
           durationMs: sources.parseDuration(o.duration, `${source} duration`),
-          ...(typeof o.timeZone === 'string' ? { timeZone: o.timeZone } : {}),
-          source,
+          ...(zone ? { timeZone: zone } : {}),
+          // The value is part of the name: two databases' annotations are two windows.
+          source: `${source} (${o.cron}, ${o.duration}${zone ? `, ${zone}` : ''})`,
         }),
       };
     }

@@ -10,7 +10,15 @@ import {
   type RenewalPolicy,
   renewalPolicyFromEnv,
   renewalTimeFor,
+  renewBeforeFor,
 } from '../model/renewal-policy.js';
+import {
+  limitsFromEnv,
+  type ScheduleLimits,
+  type StartReason,
+  scheduleRenewals,
+  type Waiting,
+} from '../model/schedule.js';
 import {
   CERTIFICATE_ALIASES,
   type CertificateAlias,
@@ -18,6 +26,13 @@ import {
   type PerconaXtraDB,
   type PerconaXtraDBOpsRequest,
 } from '../model/types.js';
+import {
+  type KubeDbWindowObject,
+  resolveWindow,
+  type StackWindow,
+  type WindowSchedule,
+  windowProblem,
+} from '../model/windows.js';
 import { loadPki, type Pki } from '../pki/load.js';
 import type { StartExecution } from '../triggers/aws.js';
 import { isWaiting } from '../triggers/events.js';
@@ -75,6 +90,9 @@ export interface Renewal {
   renewalTime: string;
   /** Set when the renewal starts early (or at all) because of the CA: the issuer has a new CA and the old one expires before the next renewal. */
   caReason?: string;
+  /** Why it starts now: no window applies, inside a window, or a deadline override (scheduleRenewals). */
+  startReason?: StartReason;
+  startDetail?: string;
 }
 
 /** A database whose CA expires before its certificates' next renewal, and nobody has renewed the CA yet. */
@@ -115,6 +133,12 @@ export interface ExpirySummary {
   minDaysToExpiry?: number;
   /** Databases whose CA expires before their certificates' next renewal and has not been renewed. */
   caRenewalNeeded: number;
+  /** Databases whose maintenance window cannot be met or read (set by the scan after scheduling). */
+  windowProblems?: number;
+  /** Due renewals held for a window or a limit. */
+  waiting?: number;
+  /** Renewals started outside a window by deadline override. */
+  startedByDeadline?: number;
 }
 
 /** Pure: the metrics of a plan. */
@@ -301,6 +325,7 @@ export function renewalOpsRequest(r: Renewal, restartMode: RestartMode = 'Restar
           ? `certificate expired at ${r.notAfter}`
           : (r.caReason ?? `certificate renewal time ${r.renewalTime} passed (expires ${r.notAfter})`),
         [RESTART_MODE_ANNOTATION]: restartMode,
+        ...(r.startDetail ? { [START_REASON_ANNOTATION]: r.startDetail } : {}),
       },
     },
     spec: {
@@ -309,6 +334,22 @@ export function renewalOpsRequest(r: Renewal, restartMode: RestartMode = 'Restar
       tls: { rotateCertificates: true },
       apply: r.apply,
     },
+  };
+}
+
+/** Why a renewal started when it did (inside a window, or by deadline override): `kubectl get pxcops -o yaml` shows it. */
+export const START_REASON_ANNOTATION = `${GROUP}/start-reason`;
+
+/** The stack's RenewalWindowCron / RenewalWindowDuration / RenewalWindowTimeZone parameters; absent when the cron is empty. */
+export function stackWindow(
+  env: NodeJS.ProcessEnv,
+  parse: (text: string, field: string) => number,
+): StackWindow | undefined {
+  if (!env.RENEWAL_WINDOW_CRON) return undefined;
+  return {
+    cron: env.RENEWAL_WINDOW_CRON,
+    durationMs: parse(env.RENEWAL_WINDOW_DURATION || '4h', 'RenewalWindowDuration'),
+    ...(env.RENEWAL_WINDOW_TIME_ZONE ? { timeZone: env.RENEWAL_WINDOW_TIME_ZONE } : {}),
   };
 }
 
@@ -329,6 +370,10 @@ export interface ScanExpiryDeps {
   policy?: RenewalPolicy;
   /** A namespaced install's namespaces (WATCH_NAMESPACES); empty or absent: the whole cluster. */
   namespaces?: readonly string[];
+  /** Default: the stack's MaxRenewalsPerCluster / MaxRenewalsPerNamespace / DeadlineMarginHours. */
+  limits?: ScheduleLimits;
+  /** Default: the stack's RenewalWindow* parameters (env); tests pass their own. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface ScanExpiryInput {
@@ -347,6 +392,12 @@ export interface ScanExpiryResult {
   executionsEnsured: number;
   skipped: RenewalPlan['skipped'];
   caRenewalNeeded: CaRenewalNeeded[];
+  /** Due, not started in this scan: outside the window, or over a parallelism limit. */
+  waiting: Waiting[];
+  /** Renewals started in this scan, by reason (no-window, in-window, deadline). */
+  started: Record<StartReason, number>;
+  /** Databases whose window cannot be met (or read), reported at once. */
+  windowProblems: Array<{ namespace: string; database: string; problem: string }>;
   listCalls: number;
 }
 
@@ -363,15 +414,18 @@ export interface ScanExpiryResult {
 export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): Promise<ScanExpiryResult> {
   const now = deps.now();
   const { kube, pageSize, namespaces } = deps;
-  const [dbs, secrets, requests] = await Promise.all([
+  const [dbs, secrets, requests, namespaceWindows, clusterWindows] = await Promise.all([
     listWatched<PerconaXtraDB>(kube, KINDS.PerconaXtraDB, namespaces, { pageSize }),
     listWatched<Secret>(kube, KINDS.Secret, namespaces, {
       fieldSelector: 'type=kubernetes.io/tls',
       pageSize,
     }),
     listWatched<PerconaXtraDBOpsRequest>(kube, KINDS.PerconaXtraDBOpsRequest, namespaces, { pageSize }),
+    listIfServed<KubeDbWindowObject & KubeObject>(kube, KINDS.MaintenanceWindow, namespaces, pageSize),
+    listIfServed<KubeDbWindowObject & KubeObject>(kube, KINDS.ClusterMaintenanceWindow, undefined, pageSize),
   ]);
-  const listCalls = dbs.calls + secrets.calls + requests.calls;
+  const listCalls =
+    dbs.calls + secrets.calls + requests.calls + namespaceWindows.calls + clusterWindows.calls;
 
   const secretByKey = new Map(secrets.items.map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s]));
   const withTls = dbs.items.filter((db) => db.spec?.tls?.issuerRef && !db.metadata.deletionTimestamp);
@@ -388,12 +442,52 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
   }
 
   const plan = planRenewals(databases, existing, now, { policy, issuerCas });
+
+  // Maintenance windows and parallelism limits decide which of the due renewals start now.
+  const env = deps.env ?? process.env;
+  const limits = deps.limits ?? limitsFromEnv(env);
+  const sources = {
+    namespaceWindows: namespaceWindows.items,
+    clusterWindows: clusterWindows.items,
+    stack: pki ? stackWindow(env, pki.parseDuration) : undefined,
+    parseDuration: (text: string, field: string) => pki!.parseDuration(text, field),
+  };
+  const dbByKey = new Map(withTls.map((db) => [`${db.metadata.namespace}/${db.metadata.name}`, db]));
+  const windows = new Map<string, { window?: WindowSchedule; problem?: string }>();
+  const windowOf = (c: { namespace: string; database: string }) => {
+    const key = `${c.namespace}/${c.database}`;
+    let found = windows.get(key);
+    if (!found) {
+      found = resolveWindow(
+        { namespace: c.namespace, annotations: dbByKey.get(key)?.metadata.annotations },
+        sources,
+      );
+      windows.set(key, found);
+    }
+    return found;
+  };
+  const inFlight = requests.items
+    .filter((r) => r.spec?.type === 'ReconfigureTLS' && (r.status?.phase === 'Progressing' || isWaiting(r)))
+    .map((r) => r.metadata.namespace ?? '');
+  const schedule = scheduleRenewals(plan.renew, windowOf, inFlight, limits, now.getTime());
+  plan.renew = schedule.start;
+  const windowProblems = findWindowProblems(databases, windowOf, policy, limits, now);
+
   // One log line per database (searchable, free of metric charges), a fixed set of metrics per cluster.
   for (const { days, ...d } of plan.daysToExpiry)
     deps.logger.info('certificate expiry', { ...d, daysToExpiry: days });
   for (const c of plan.caRenewalNeeded) deps.logger.warn('CA renewal needed', { ...c });
-  deps.recordExpiry(expirySummary(plan));
-  const due = plan.renew.length + plan.restart.length + plan.skipped.length;
+  for (const w of windowProblems) deps.logger.warn('maintenance window cannot be met', { ...w });
+  for (const w of schedule.waiting) deps.logger.info('renewal waits', { ...w });
+  const started: Record<StartReason, number> = { 'no-window': 0, 'in-window': 0, deadline: 0 };
+  for (const r of schedule.start) started[r.startReason] += 1;
+  deps.recordExpiry({
+    ...expirySummary(plan),
+    windowProblems: windowProblems.length,
+    waiting: schedule.waiting.length,
+    startedByDeadline: started.deadline,
+  });
+  const due = plan.renew.length + plan.restart.length + plan.skipped.length + schedule.waiting.length;
 
   const created: string[] = [];
   let executionsStarted = 0;
@@ -408,6 +502,9 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
     plan.restart = [];
   }
   if (!input.dryRun) {
+    await forEachLimited(windowProblems, 4, (w) =>
+      windowEvent(kube, dbByKey.get(`${w.namespace}/${w.database}`)!, w.problem, now),
+    );
     await forEachLimited([...plan.renew, ...plan.restart], 4, async (r) => {
       if (fresh.has(r)) {
         try {
@@ -436,6 +533,9 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
     executionsEnsured,
     skipped: plan.skipped,
     caRenewalNeeded: plan.caRenewalNeeded,
+    waiting: schedule.waiting,
+    started,
+    windowProblems,
     listCalls,
   };
   deps.logger.info('expiry scan done', { ...result, dryRun: Boolean(input.dryRun) });
@@ -523,6 +623,85 @@ async function gatherIssuerCas(
     out.set(key, await found);
   }
   return out;
+}
+
+/** A list of a custom resource whose CRD may not be installed: none (and no error) when the API server does not serve it. */
+async function listIfServed<T extends KubeObject>(
+  kube: Kube,
+  kind: (typeof KINDS)[keyof typeof KINDS],
+  namespaces: readonly string[] | undefined,
+  pageSize: number | undefined,
+): Promise<{ items: T[]; calls: number }> {
+  try {
+    return await listWatched<T>(kube, kind, namespaces, { pageSize });
+  } catch (err) {
+    if ((err as { status?: { code?: number } }).status?.code === 404) return { items: [], calls: 1 };
+    throw err;
+  }
+}
+
+/**
+ * Pure: databases whose window cannot be met (or read). The question is asked once per window and
+ * renewal slack: the slack of a database is that of its shortest-lived certificate.
+ */
+export function findWindowProblems(
+  databases: DatabaseCerts[],
+  windowOf: (c: { namespace: string; database: string }) => { window?: WindowSchedule; problem?: string },
+  policy: RenewalPolicy,
+  limits: ScheduleLimits,
+  now: Date,
+): Array<{ namespace: string; database: string; problem: string }> {
+  const out: Array<{ namespace: string; database: string; problem: string }> = [];
+  const asked = new Map<string, string | undefined>();
+  for (const db of databases) {
+    const { window, problem } = windowOf(db);
+    if (problem) {
+      out.push({ namespace: db.namespace, database: db.database, problem });
+      continue;
+    }
+    const lifetimes = db.certs
+      .filter((c) => c.notBefore && c.notAfter)
+      .map((c) => Date.parse(c.notAfter!) - Date.parse(c.notBefore!));
+    if (!window || lifetimes.length === 0) continue;
+    const slack = renewBeforeFor(Math.min(...lifetimes), policy);
+    const key = `${window.source}|${slack}`;
+    if (!asked.has(key)) asked.set(key, windowProblem(window, now.getTime(), slack, limits.marginMs));
+    const found = asked.get(key);
+    if (found) out.push({ namespace: db.namespace, database: db.database, problem: found });
+  }
+  return out;
+}
+
+/**
+ * A Warning Event on the database for a window that cannot be met, named by the problem: the same
+ * problem on every hourly scan is one Event (409 is success), a new problem a new Event.
+ */
+async function windowEvent(kube: Kube, db: PerconaXtraDB, problem: string, now: Date): Promise<void> {
+  const namespace = db.metadata.namespace!;
+  const hash = createHash('sha256').update(problem).digest('hex').slice(0, 12);
+  try {
+    await kube.create(KINDS.Event, {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { namespace, name: `${db.metadata.name}.window-${hash}` },
+      involvedObject: {
+        apiVersion: KINDS.PerconaXtraDB.apiVersion,
+        kind: KINDS.PerconaXtraDB.kind,
+        namespace,
+        name: db.metadata.name,
+        uid: db.metadata.uid,
+      },
+      type: 'Warning',
+      reason: 'MaintenanceWindowUnsatisfiable',
+      message: problem.slice(0, 1000),
+      source: { component: MANAGED_BY },
+      firstTimestamp: now.toISOString(),
+      lastTimestamp: now.toISOString(),
+      count: 1,
+    } as KubeObject);
+  } catch (err) {
+    if (!(err instanceof KubeAlreadyExistsError)) throw err;
+  }
 }
 
 function minIso(values: string[]): string {

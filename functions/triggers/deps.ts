@@ -71,7 +71,7 @@ function required(name: string, env: NodeJS.ProcessEnv): string {
 }
 
 /**
- * The expiry scan's metrics, in embedded metric format (no PutMetricData calls): five series per
+ * The expiry scan's metrics, in embedded metric format (no PutMetricData calls): eight series per
  * cluster whatever the number of databases — a series per database would cost $0.30 a month each.
  * Published by the handler's logMetrics middleware.
  */
@@ -84,6 +84,9 @@ function expiryMetrics(cluster: string): (summary: ExpirySummary) => void {
     if (s.minDaysToExpiry !== undefined)
       metrics.addMetric('MinDaysToExpiry', MetricUnit.Count, s.minDaysToExpiry);
     metrics.addMetric('CaRenewalNeeded', MetricUnit.Count, s.caRenewalNeeded);
+    metrics.addMetric('WindowsUnsatisfiable', MetricUnit.Count, s.windowProblems ?? 0);
+    metrics.addMetric('RenewalsWaiting', MetricUnit.Count, s.waiting ?? 0);
+    metrics.addMetric('RenewalsStartedByDeadline', MetricUnit.Count, s.startedByDeadline ?? 0);
   };
 }
 

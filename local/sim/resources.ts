@@ -83,6 +83,31 @@ export const RESOURCES: SimResource[] = [
     [],
     ['catalog', 'appscode', 'all'],
   ),
+  // KubeDB supervisor's maintenance windows (kubeops/supervisor CRDs, status subresource).
+  r(
+    'supervisor.appscode.com',
+    'v1alpha1',
+    'MaintenanceWindow',
+    'maintenancewindows',
+    true,
+    [],
+    true,
+    false,
+    [],
+    ['kubeops', 'appscode'],
+  ),
+  r(
+    'supervisor.appscode.com',
+    'v1alpha1',
+    'ClusterMaintenanceWindow',
+    'clustermaintenancewindows',
+    false,
+    [],
+    true,
+    false,
+    [],
+    ['kubeops', 'appscode'],
+  ),
   // Admission webhooks: KubeDB's enterprise ops-manager registers `validators.ops.kubedb.com`.
   r(
     'admissionregistration.k8s.io',

@@ -320,7 +320,47 @@ export const APPBINDING_SCHEMA: Schema = customResource({
 });
 
 /** By `<plural>.<group>`, as the store keys resources. */
+/**
+ * KubeDB supervisor's MaintenanceWindow / ClusterMaintenanceWindow (kubeops/supervisor
+ * `apis/supervisor/v1alpha1/maintenancewindow_types.go`): days of the week → time windows, dates,
+ * time zone, isDefault. Times of day are strings ("00:00", "2:00AM").
+ */
+const timeWindow: Schema = {
+  type: 'object',
+  required: ['start', 'end'],
+  properties: { start: str, end: str },
+};
+const MAINTENANCE_WINDOW_SCHEMA = customResource({
+  spec: {
+    type: 'object',
+    properties: {
+      isDefault: bool,
+      timezone: str,
+      days: {
+        type: 'object',
+        properties: Object.fromEntries(
+          ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'].map((d) => [
+            d,
+            { type: 'array', items: timeWindow },
+          ]),
+        ),
+      },
+      dates: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['start', 'end'],
+          properties: { start: dateTime, end: dateTime },
+        },
+      },
+    },
+  },
+  status: kept,
+});
+
 export const SCHEMAS: Record<string, Schema> = {
+  'maintenancewindows.supervisor.appscode.com': MAINTENANCE_WINDOW_SCHEMA,
+  'clustermaintenancewindows.supervisor.appscode.com': MAINTENANCE_WINDOW_SCHEMA,
   'perconaxtradbs.kubedb.com': PERCONAXTRADB_SCHEMA,
   'perconaxtradbopsrequests.ops.kubedb.com': OPS_REQUEST_CRD_SCHEMA,
   'certificates.cert-manager.io': CERTIFICATE_SCHEMA,

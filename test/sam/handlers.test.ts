@@ -140,7 +140,7 @@ describe('Trigger handlers, configured by the environment', () => {
       .flatMap((s) => s.split('\n'))
       .filter((l) => l.includes('"_aws"'))
       .map((l) => JSON.parse(l));
-    // Five series per cluster, named by the cluster, never by a database: the metric bill does not
+    // Eight series per cluster, named by the cluster, never by a database: the metric bill does not
     // grow with the number of databases (the per-database figures are log lines).
     const series = emf.flatMap((e) =>
       e._aws.CloudWatchMetrics.flatMap(
@@ -152,9 +152,16 @@ describe('Trigger handlers, configured by the environment', () => {
     );
     expect(new Set(series)).toEqual(
       new Set(
-        ['DatabasesWithTls', 'DatabasesDue', 'DatabasesExpired', 'MinDaysToExpiry', 'CaRenewalNeeded'].map(
-          (name) => `PxcTlsOps/${name} by service+Cluster`,
-        ),
+        [
+          'DatabasesWithTls',
+          'DatabasesDue',
+          'DatabasesExpired',
+          'MinDaysToExpiry',
+          'CaRenewalNeeded',
+          'WindowsUnsatisfiable',
+          'RenewalsWaiting',
+          'RenewalsStartedByDeadline',
+        ].map((name) => `PxcTlsOps/${name} by service+Cluster`),
       ),
     );
     expect(emf.at(-1)).toMatchObject({ Cluster: 'demo-cluster', DatabasesWithTls: 2, DatabasesDue: 1 });

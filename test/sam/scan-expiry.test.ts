@@ -288,13 +288,16 @@ describe('Scan expiry: 1,000 databases in 50 namespaces, 10 due', () => {
     console.info(`expiry scan of 1,000 databases in 50 namespaces: ${firstLists} list calls`);
   });
 
-  it('publishes five figures for 1,000 databases and logs each database’s days to expiry', () => {
+  it('publishes eight figures for 1,000 databases and logs each database’s days to expiry', () => {
     expect(summaries[0]).toEqual({
       databases: 1000,
       due: DUE.size + EXPIRED.size,
       expired: EXPIRED.size,
       minDaysToExpiry: expect.any(Number),
       caRenewalNeeded: 0,
+      windowProblems: 0,
+      waiting: 0,
+      startedByDeadline: 0,
     });
     expect(summaries[0]!.minDaysToExpiry).toBeLessThan(0);
     const perDatabase = firstLog.lines.filter((l) => l.message === 'certificate expiry');
@@ -399,5 +402,80 @@ describe("Scan expiry beside KubeDB's enterprise ops-manager", () => {
       { namespace: 'demo', database: 'due', reason: expect.stringMatching(/ops-manager is installed/) },
     ]);
     expect(aws.executions).toEqual([]);
+  });
+});
+
+describe('Scan expiry: maintenance windows', () => {
+  let sim: Simulator;
+  let aws: AwsStandIn;
+  let result: ScanExpiryResult;
+  const annotate = (name: string, value: string) => {
+    const db = sim.store.get<{ metadata: { annotations?: Record<string, string> } }>(
+      'kubedb.com/v1',
+      'PerconaXtraDB',
+      'demo',
+      name,
+    )!;
+    sim.store.put({
+      ...db,
+      metadata: { ...db.metadata, annotations: { 'pxc-tls-ops.io/maintenance-window': value } },
+    });
+  };
+
+  beforeAll(async () => {
+    sim = await startSimulator({ namespaces: ['demo'] });
+    aws = await startAwsStandIn({ stateMachineArns: [STATE_MACHINE_ARN] });
+    const pems = await certificateAges(NOW);
+    // NOW is Saturday 03:15 UTC; the cluster's default window is Wednesdays 01:00–05:00.
+    sim.store.create({
+      apiVersion: 'supervisor.appscode.com/v1alpha1',
+      kind: 'ClusterMaintenanceWindow',
+      metadata: { name: 'wednesdays' },
+      spec: { isDefault: true, timezone: 'UTC', days: { Wednesday: [{ start: '01:00', end: '05:00' }] } },
+    });
+    putDatabaseWithTls(sim, 'demo', 'waits', pems.due); // 20 days left: waits for Wednesday
+    putDatabaseWithTls(sim, 'demo', 'expired', pems.expired); // deadline override
+    putDatabaseWithTls(sim, 'demo', 'own-window', pems.due);
+    annotate('own-window', '{"cron": "0 3 * * *", "duration": "1h"}'); // open now
+    putDatabaseWithTls(sim, 'demo', 'yearly', pems.fresh);
+    annotate('yearly', '{"cron": "0 2 1 1 *", "duration": "1h"}'); // opens once a year: cannot be met
+    result = await scanExpiry({}, scanDeps(kubeFromKubeconfig(sim.kubeconfig), aws));
+  });
+  afterAll(async () => {
+    await sim?.stop();
+    await aws?.stop();
+  });
+
+  const startReason = (database: string) =>
+    sim.store
+      .list<PerconaXtraDBOpsRequest>('ops.kubedb.com/v1alpha1', 'PerconaXtraDBOpsRequest', 'demo')
+      .find((o) => o.spec.databaseRef.name === database)?.metadata.annotations?.[
+      'pxc-tls-ops.io/start-reason'
+    ];
+
+  it('starts a renewal only inside its window, or by deadline override saying why', () => {
+    expect(result.started).toEqual({ 'no-window': 0, 'in-window': 1, deadline: 1 });
+    expect(startReason('own-window')).toMatch(/^inside annotation pxc-tls-ops.io\/maintenance-window/);
+    expect(startReason('expired')).toMatch(
+      /^deadline override: .*ClusterMaintenanceWindow wednesdays opens next at 2026-12-02T01:00:00.000Z/,
+    );
+    expect(startReason('waits')).toBeUndefined();
+    expect(result.waiting).toEqual([
+      expect.objectContaining({
+        database: 'waits',
+        reason: 'outside-window',
+        detail: expect.stringMatching(/2026-12-02T01:00/),
+      }),
+    ]);
+  });
+
+  it('reports a window that cannot be met at once, with a Warning Event on the database', () => {
+    expect(result.windowProblems).toEqual([
+      { namespace: 'demo', database: 'yearly', problem: expect.stringMatching(/opens only every .* days/) },
+    ]);
+    const events = sim.store
+      .list<{ reason: string; involvedObject: { name: string } }>('v1', 'Event', 'demo')
+      .filter((e) => e.reason === 'MaintenanceWindowUnsatisfiable');
+    expect(events.map((e) => e.involvedObject.name)).toEqual(['yearly']);
   });
 });

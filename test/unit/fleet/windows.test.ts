@@ -242,7 +242,7 @@ describe('Maintenance windows: which one applies', () => {
         annotations: { 'pxc-tls-ops.io/maintenance-window': '{"cron": "0 4 * * *", "duration": "1h"}' },
       },
       sources(),
-      'annotation pxc-tls-ops.io/maintenance-window',
+      'annotation pxc-tls-ops.io/maintenance-window (0 4 * * *, 1h)',
     ],
     [
       "the namespace's default MaintenanceWindow (first by name)",
