@@ -222,9 +222,17 @@ export class HttpKube implements Kube {
     return JSON.parse(res.body) as T;
   }
 
-  async delete(kind: ResourceKind, ref: ObjectRef, opts: { uid?: string } = {}): Promise<boolean> {
-    const body = opts.uid
-      ? { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: opts.uid } }
+  async delete(
+    kind: ResourceKind,
+    ref: ObjectRef,
+    opts: { uid?: string; resourceVersion?: string } = {},
+  ): Promise<boolean> {
+    const preconditions = {
+      ...(opts.uid ? { uid: opts.uid } : {}),
+      ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}),
+    };
+    const body = Object.keys(preconditions).length
+      ? { apiVersion: 'v1', kind: 'DeleteOptions', preconditions }
       : undefined;
     const res = await this.request(
       'DELETE',

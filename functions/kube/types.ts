@@ -179,8 +179,15 @@ export interface Kube {
     type: PatchType,
     subresource?: 'status',
   ): Promise<T>;
-  /** True when this call deleted it, false when it was already gone (404). */
-  delete(kind: ResourceKind, ref: ObjectRef, opts?: { uid?: string }): Promise<boolean>;
+  /**
+   * True when this call deleted it, false when it was already gone (404). `uid` and
+   * `resourceVersion` are preconditions: another object or a newer version is KubeConflictError.
+   */
+  delete(
+    kind: ResourceKind,
+    ref: ObjectRef,
+    opts?: { uid?: string; resourceVersion?: string },
+  ): Promise<boolean>;
   /**
    * Eviction API (policy/v1). A PodDisruptionBudget refusal is KubeThrottledError (429); with `uid`,
    * a pod of that name with another UID is left alone (409, KubeConflictError).

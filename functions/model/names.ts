@@ -24,6 +24,11 @@ export const LEASE_SECONDS_ANNOTATION = `${GROUP}/lease-seconds`;
  * is found with one list call across namespaces, knowing only the execution's name.
  */
 export const CLAIM_LABEL = `${GROUP}/claimed-by`;
+/**
+ * On every object a request writes or restores: the execution whose writes the API server still
+ * accepts (../steps/fence.ts). A take-over changes it first, so a late write of the old holder is refused.
+ */
+export const FENCE_ANNOTATION = `${GROUP}/fenced-by`;
 /** On the OpsRequest: `Reload` or `Restart`, how pods pick up new certificates (default: the stack's DefaultRestartMode). */
 export const RESTART_MODE_ANNOTATION = `${GROUP}/restart-mode`;
 /** On console-created OpsRequests: where the request came from. */

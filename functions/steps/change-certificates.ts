@@ -73,6 +73,7 @@ import {
   upsertSecret,
   type Workload,
 } from './common.js';
+import { fenced } from './fence.js';
 import { describeIssuer, issuersByAlias } from './issuers.js';
 import { holdLease } from './lease.js';
 
@@ -150,9 +151,13 @@ export function secretNamesOf(
   ) as Record<CertificateAlias, string>;
 }
 
-export async function changeCertificates(input: ChangeCertificatesInput, deps: Deps): Promise<Round> {
-  const { kube, logger } = deps;
+export async function changeCertificates(input: ChangeCertificatesInput, given: Deps): Promise<Round> {
   const { namespace: ns, opsRequest, plan, pass } = input;
+  // Every write below is refused by the API server once another execution holds the request.
+  const deps = input.execution
+    ? fenced(given, { namespace: ns, opsRequest, execution: input.execution })
+    : given;
+  const { kube, logger } = deps;
   const kind = plan.passes[pass];
   if (!kind) throw new InvalidRequestError(`pass ${pass} is not in the plan (${plan.passes.join(', ')})`);
   const final = pass === plan.passes.length - 1;

@@ -31,14 +31,19 @@ import {
   recordEvent,
   updateOpsStatus,
 } from './common.js';
+import { fenced } from './fence.js';
 import { holdLease } from './lease.js';
 
 export interface PauseInput extends RequestIds {
   plan: Plan;
 }
 
-export async function pause(input: PauseInput, deps: Deps): Promise<{ paused: boolean }> {
+export async function pause(input: PauseInput, given: Deps): Promise<{ paused: boolean }> {
   const { namespace: ns, opsRequest, plan } = input;
+  // The pause is refused by the API server once another execution holds the request.
+  const deps = input.execution
+    ? fenced(given, { namespace: ns, opsRequest, execution: input.execution })
+    : given;
   const db = await getDatabase(deps.kube, ns, plan.database);
   if (!db) throw new DatabaseStateError(`PerconaXtraDB ${ns}/${plan.database} not found`);
   const ops = await getOpsRequest(deps.kube, ns, opsRequest);

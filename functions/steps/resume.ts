@@ -25,6 +25,7 @@ import {
   type SecretObject,
   updateOpsStatus,
 } from './common.js';
+import { fenced } from './fence.js';
 import { holdLease } from './lease.js';
 
 export interface ResumeInput extends RequestIds {
@@ -83,9 +84,13 @@ export interface Outcome {
   refused?: boolean;
 }
 
-export async function resume(input: ResumeInput, deps: Deps): Promise<Outcome> {
-  const { kube } = deps;
+export async function resume(input: ResumeInput, given: Deps): Promise<Outcome> {
   const { namespace: ns, opsRequest, plan } = input;
+  // Refused by the API server once another execution holds the request (a late Resume changes nothing).
+  const deps = input.execution
+    ? fenced(given, { namespace: ns, opsRequest, execution: input.execution })
+    : given;
+  const { kube } = deps;
   const ops = await getOpsRequest(kube, ns, opsRequest);
   if (input.execution && ops.status?.phase !== 'Successful') await holdLease(deps, ops, input.execution);
   const db = await getDatabase(kube, ns, plan.database);

@@ -16,7 +16,7 @@
  */
 import type { Deps } from '../deps.js';
 import { LAMBDA_TIMEOUT, PxcTlsOpsError, RollbackError } from '../errors.js';
-import { KINDS } from '../kube/types.js';
+import { KINDS, type ObjectRef, type ResourceKind } from '../kube/types.js';
 import type { Lease } from '../model/lease.js';
 import {
   BACKUP_STATE_ANNOTATION,
@@ -33,7 +33,7 @@ import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { restoreWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
 import { ensureAppBinding } from './appbinding.js';
-import { probeName, restoreCertificates } from './cert-manager.js';
+import { listCertificates, probeName, restoreCertificates } from './cert-manager.js';
 import type { BackupState, PodToRestart } from './change-certificates.js';
 import {
   causeMessage,
@@ -50,6 +50,7 @@ import {
   updateOpsStatus,
   upsertSecret,
 } from './common.js';
+import { fenceAll, fenced } from './fence.js';
 import { holdLease } from './lease.js';
 import type { ReloadRound } from './reload-pods.js';
 import type { Outcome } from './resume.js';
@@ -163,8 +164,10 @@ function databaseOf(s: FailedState, ops: PerconaXtraDBOpsRequest | undefined): s
   return typeof s.database === 'string' && isDns1123Label(s.database) ? s.database : '';
 }
 
-async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput> {
-  const { kube, logger } = deps;
+async function restore(input: RollBackInput, given: Deps): Promise<RestoreOutput> {
+  let deps = given;
+  let { kube } = deps;
+  const { logger } = deps;
   const { ns, ops, claimed, orphaned, name } = await locate(input, deps);
   const database = databaseOf(input.state, ops);
   let requested = input.state.plan?.timeoutSeconds ?? 600;
@@ -201,7 +204,11 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
     return out;
   }
   out.claimed = true;
-  if (ops) out.lease = await holdLease(deps, ops, input.execution);
+  if (ops) {
+    out.lease = await holdLease(deps, ops, input.execution);
+    deps = fenced(deps, { namespace: ns, opsRequest: name, execution: input.execution });
+    kube = deps.kube;
+  }
   const backupName = backupSecretName(database, name);
   const backup = await kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name: backupName });
   const rawState = backup?.metadata.annotations?.[BACKUP_STATE_ANNOTATION];
@@ -210,6 +217,16 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
     return out;
   }
   const saved = JSON.parse(rawState) as BackupState;
+  // FIRST, before restoring anything: this execution's fence on every object it will restore, so
+  // that a write still in flight from the execution it took over from is refused from now on.
+  if (ops) {
+    const fencedNow = await fenceAll(
+      given,
+      { namespace: ns, opsRequest: name, execution: input.execution },
+      await restoredObjects(deps, ns, database, name, saved),
+    );
+    if (fencedNow) logger.info('fenced the objects to restore', { objects: fencedNow });
+  }
   try {
     // cert-manager mode: the Certificates first, or cert-manager re-issues over the restored Secrets.
     if (saved.certificates)
@@ -343,6 +360,40 @@ async function restore(input: RollBackInput, deps: Deps): Promise<RestoreOutput>
   return out;
 }
 
+/** Every object a restore may write: the take-over fences each of them before restoring any. */
+async function restoredObjects(
+  deps: Deps,
+  ns: string,
+  database: string,
+  opsRequest: string,
+  saved: BackupState,
+): Promise<Array<{ kind: ResourceKind; ref: ObjectRef }>> {
+  const at = (name: string) => ({ namespace: ns, name });
+  const probe = probeName(database, opsRequest);
+  const certificates = saved.certificates
+    ? (await listCertificates(deps, ns))
+        .filter(
+          (c) =>
+            saved.managed.includes(c.spec?.secretName) ||
+            c.metadata.name === probe ||
+            saved.certificates!.some((s) => s.name === c.metadata.name),
+        )
+        .map((c) => ({ kind: KINDS.Certificate, ref: at(c.metadata.name!) }))
+    : [];
+  return [
+    { kind: KINDS.Secret, ref: at(backupSecretName(database, opsRequest)) },
+    // Certificates before their Secrets, as they are restored.
+    ...certificates,
+    ...saved.managed.map((n) => ({ kind: KINDS.Secret, ref: at(n) })),
+    { kind: KINDS.PerconaXtraDB, ref: at(database) },
+    { kind: KINDS.AppBinding, ref: at(database) },
+    {
+      kind: saved.workload.kind === 'PetSet' ? KINDS.PetSet : KINDS.StatefulSet,
+      ref: at(saved.workload.name),
+    },
+  ];
+}
+
 /**
  * The pods a rollback restarts: those this request restarted (their UID is not the one saved before
  * the first change) and that are not Ready now (they cannot start on what the change left, or are
@@ -366,10 +417,13 @@ export function restartedAndNotReady(
   });
 }
 
-async function finish(input: RollBackInput, deps: Deps): Promise<Outcome> {
-  const { kube } = deps;
+async function finish(input: RollBackInput, given: Deps): Promise<Outcome> {
   const s = input.state;
-  const { ns, ops, claimed, orphaned, name } = await locate(input, deps);
+  const { ns, ops, claimed, orphaned, name } = await locate(input, given);
+  // A late Finish rollback of an execution that lost the request is refused by the API server.
+  const deps =
+    ops && claimed ? fenced(given, { namespace: ns, opsRequest: name, execution: input.execution }) : given;
+  const { kube } = deps;
   const database = databaseOf(s, ops);
   const errorName = s.error?.Error ?? 'Error';
   // Refused: the failure came before any change (nothing was restored, no pass ran, nothing

@@ -68,8 +68,10 @@ export interface AwsStandInOptions {
   onEvent?: (event: PutEvent) => void;
   /**
    * StopExecution (or `stopExecution()`): called once the execution is marked ABORTED / TIMED_OUT, to stop
-   * whatever runs it (e.g. abort the local runner). Its status-change event is emitted when the
-   * returned promise settles (the in-flight Task calls have returned), as on AWS.
+   * whatever runs it (e.g. abort the local runner). As on AWS, the execution is closed and its
+   * status-change event emitted at once, and StopExecution returns without waiting: a Lambda
+   * invocation already running is not stopped, and goes on writing while the recovery the event
+   * starts runs (what ../../functions/steps/fence.ts is for).
    */
   onStop?: (execution: Execution) => Promise<void> | void;
   /** Every "Step Functions Execution Status Change" event (default bus), when an execution closes. */
@@ -139,11 +141,8 @@ export async function startAwsStandIn(opts: AwsStandInOptions = {}): Promise<Aws
       ...(error ? { error } : {}),
       ...(cause ? { cause } : {}),
     });
-    try {
-      await opts.onStop?.(e);
-    } finally {
-      statusChanged(e);
-    }
+    statusChanged(e);
+    void Promise.resolve(opts.onStop?.(e)).catch(() => undefined);
   }
   const failures = new Map<string, { type: string; status: number; times: number }>();
 

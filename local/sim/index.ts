@@ -28,7 +28,7 @@ import { ExecEndpoint } from './exec.js';
 import { Mysqld, type MysqldView, type ReloadFault, type ReloadRecord } from './mysqld.js';
 import { Provisioner, type ProvisionerOptions, type ProvisionerWrite } from './provisioner.js';
 import { findByKind } from './resources.js';
-import { type FaultRule, Handler, type RequestRecord } from './server.js';
+import { type FaultAction, type FaultRule, Handler, type RequestRecord } from './server.js';
 import { ApiError, clone, type J, type Obj, Store } from './store.js';
 import { SecretVolumes } from './volumes.js';
 
@@ -100,12 +100,7 @@ export interface Simulator {
   };
   faults: {
     /** Fail the next `times` requests matching method and path regex. */
-    inject(rule: {
-      method?: string;
-      path: RegExp | string;
-      times?: number;
-      action: { status: 403 | 409 | 429 | 500 | 503 } | { drop: true } | { delayMs: number };
-    }): void;
+    inject(rule: { method?: string; path: RegExp | string; times?: number; action: FaultAction }): void;
     holdNotReady(namespace: string, podName: string, message?: string): void; // pod (any UID) stays NotReady
     release(namespace: string, podName: string): void;
     reset(): void;

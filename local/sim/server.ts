@@ -27,7 +27,15 @@ export interface RequestRecord {
 }
 
 /** 403: what RBAC answers a request it does not allow (e.g. pods/exec outside a Role's resourceNames). */
-export type FaultAction = { status: 403 | 409 | 429 | 500 | 503 } | { drop: true } | { delayMs: number };
+export type FaultAction =
+  | { status: 403 | 409 | 429 | 500 | 503 }
+  | { drop: true }
+  | { delayMs: number }
+  /**
+   * A slow API server whose timing the test controls: `hold` is called when the request arrives,
+   * and the request is served once the promise it returns settles.
+   */
+  | { hold: () => Promise<unknown> };
 
 export interface FaultRule {
   method?: string;
@@ -234,6 +242,10 @@ export class Handler {
     }
     if ('delayMs' in a) {
       await new Promise((r) => setTimeout(r, a.delayMs));
+      return undefined;
+    }
+    if ('hold' in a) {
+      await a.hold().catch(() => undefined);
       return undefined;
     }
     return a.status;

@@ -339,6 +339,95 @@ describe('Recovery on AWS: the status-change rule, and the sweep when an event i
     expect(ops('aws-after-delete').status?.phase).toBe('Successful');
   }, 120_000);
 
+  it('a step still in flight after StopExecution changes nothing once the recovery has restored: the API server refuses its write', async () => {
+    const LATE = 'px-aws-late';
+    const created = createPerconaXtraDB(sim, { namespace: NS, name: LATE, replicas: 3 });
+    await waitForPodsReady(sim, NS, created.podNames);
+    const get = <T>(kind: { apiVersion: string; kind: string }, name: string) =>
+      sim.store.get<T>(kind.apiVersion, kind.kind, NS, name);
+    /** What a late write could change: the database's TLS spec, the PetSet's pod template, the Secrets. */
+    const state = () => {
+      const d = get<PerconaXtraDB>(KINDS.PerconaXtraDB, LATE)!;
+      const secrets = ['server', 'client', 'metrics-exporter', 'tls-backup-aws-late'].map(
+        (s) =>
+          get<{ data?: unknown }>(KINDS.Secret, `${LATE}-${s}${s.startsWith('tls-') ? '' : '-cert'}`)?.data ??
+          null,
+      );
+      return {
+        tls: d.spec.tls ?? null,
+        requireSSL: d.spec.requireSSL ?? null,
+        template: get<{ spec: { template: unknown } }>(KINDS.PetSet, LATE)!.spec.template,
+        secrets,
+        appBinding: get<{ spec?: unknown }>(KINDS.AppBinding, LATE)?.spec ?? null,
+      };
+    };
+    const before = state();
+    sim.store.create(opsRequestFrom('pxcops-add-tls', { name: 'aws-late', namespace: NS, database: LATE }));
+    ruleStarted.length = 0;
+    let atWrite!: () => void;
+    const heldAtWrite = new Promise<void>((r) => {
+      atWrite = r;
+    });
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+
+    // Change certificates has issued and written the certificates; its write of spec.tls is held
+    // by a slow API server while the execution is stopped and the recovery runs.
+    await start({ namespace: NS, opsRequest: 'aws-late' }, 'aws-late-1', (state, fn) =>
+      state !== 'Change certificates'
+        ? fn
+        : async (input) => {
+            sim.faults.inject({
+              method: 'PATCH',
+              path: new RegExp(`/perconaxtradbs/${LATE}$`),
+              times: 1,
+              action: {
+                hold: () => {
+                  atWrite();
+                  return released;
+                },
+              },
+            });
+            return fn(input);
+          },
+    );
+    await heldAtWrite;
+    const heldWrite = sim.requests
+      .all()
+      .filter((r) => r.verb === 'patch' && r.path.endsWith(`/perconaxtradbs/${LATE}`))
+      .at(-1)!;
+    const arn = aws.executions.find((e) => e.name === 'aws-late-1')!.executionArn;
+    await sfn.send(new StopExecutionCommand({ executionArn: arn }));
+    for (let i = 0; i < 400 && ops('aws-late').status?.phase !== 'Failed'; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    // The rule's recovery ran to its end while the stopped execution's step was still in flight.
+    expect(ops('aws-late').status?.phase).toBe('Failed');
+    expect(ruleStarted).toHaveLength(1);
+    const restored = state();
+    expect(restored).toEqual(before);
+    const releasedAt = Date.now();
+
+    release();
+    await settle();
+
+    // The late write was refused (409: the recovery had fenced the database), and nothing followed it.
+    const refused = sim.requests.all().find((r) => r.at === heldWrite.at && r.path === heldWrite.path);
+    expect(refused?.status).toBe(409);
+    const after = sim.requests
+      .all()
+      .filter((r) => r.at >= releasedAt && !['get', 'list', 'watch'].includes(r.verb));
+    expect(after.map((r) => `${r.verb} ${r.path} ${r.status}`)).toEqual([]);
+    expect(state()).toEqual(restored);
+    expect(ops('aws-late').status?.phase).toBe('Failed');
+    expect(
+      sim.store
+        .get<PerconaXtraDB>(KINDS.PerconaXtraDB.apiVersion, 'PerconaXtraDB', NS, LATE)!
+        .status?.conditions?.some((c) => c.type === 'Paused'),
+    ).toBe(false);
+  }, 120_000);
+
   it('used only API requests that k8s/rbac.yaml allows', () => {
     const rules = anyFunctionRules(rbacObjects('k8s/rbac.yaml'));
     const denied = sim.requests

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KINDS } from '../../functions/kube/types.js';
+import { FENCE_ANNOTATION } from '../../functions/model/names.js';
 import { chainsTo } from '../../functions/pki/index.js';
 import { type CaIssuer, createCaIssuer, issuerRef, opsRequestFrom } from '../../local/runner/world.js';
 import { addTls, NS, secretPem, startWorld, type World } from './helpers.js';
@@ -68,7 +69,10 @@ function pauseSeen(world: World, db: string) {
     paused: d.status?.conditions?.find((c) => c.type === 'Paused')?.status,
     disableWriteCheck: (d.spec.healthChecker as { disableWriteCheck?: boolean } | undefined)
       ?.disableWriteCheck,
-    annotations: Object.keys(d.metadata.annotations ?? {}).filter((k) => k.startsWith('pxc-tls-ops.io/')),
+    // The fence stays on purpose (docs/fencing.md): it names the last execution that wrote here.
+    annotations: Object.keys(d.metadata.annotations ?? {}).filter(
+      (k) => k.startsWith('pxc-tls-ops.io/') && k !== FENCE_ANNOTATION,
+    ),
   };
 }
 
