@@ -26,6 +26,12 @@ import { KINDS } from '../functions/kube/types.js';
 import { claimOf, leaseLeft } from '../functions/model/lease.js';
 import { EXECUTION_LABEL, LEASE_UNTIL_ANNOTATION, labelSafe } from '../functions/model/names.js';
 import { plainReason } from '../functions/model/reasons.js';
+import {
+  BY_NAME_INPUT_SCHEMA,
+  formatSchemaErrors,
+  shortValue,
+  validateValue,
+} from '../functions/model/schema/index.js';
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../functions/model/types.js';
 import { causeMessage, pausedBy } from '../functions/steps/common.js';
 import { dryRun } from './dry-run.js';
@@ -108,8 +114,27 @@ async function main(): Promise<number> {
       return EXIT.refused;
     }
   } catch (err) {
-    console.error(`--input ${values.input}: ${(err as Error).message}`);
+    // Neither the input nor the parser's quote of it comes back whole.
+    console.error(`--input ${shortValue(values.input, 80)}: ${shortValue((err as Error).message, 200)}`);
     return EXIT.refused;
+  }
+  const named = values['ops-request'] ?? values.recover;
+  if (!values.input && values.namespace && named) {
+    // Checked like an execution input's names before anything is printed or sent with them.
+    const errors = validateValue(
+      BY_NAME_INPUT_SCHEMA,
+      { namespace: values.namespace, opsRequest: named },
+      { unknownFields: 'reject' },
+    );
+    if (errors.length) {
+      const flag = values['ops-request'] ? '--ops-request' : '--recover';
+      console.error(
+        `REFUSED, nothing changed: ${formatSchemaErrors(errors)
+          .replace(/(^|; )namespace:/g, '$1--namespace:')
+          .replace(/(^|; )opsRequest:/g, `$1${flag}:`)}`,
+      );
+      return EXIT.refused;
+    }
   }
 
   const kubeconfigPath =

@@ -192,7 +192,10 @@ export function parseExecutionInput(raw: unknown): ExecutionInput {
       ? [BY_NAME, BY_NAME_INPUT_SCHEMA]
       : [CONSOLE, consoleInputSchema()];
   const extra = keys.filter((k) => !shape[0].includes(k));
-  if (extra.length > 0) reject(`unexpected field(s) ${extra.map(fieldName).join(', ')}`);
+  if (extra.length > 0)
+    reject(
+      `unexpected field(s) ${extra.slice(0, 5).map(fieldName).join(', ')}${extra.length > 5 ? ` and ${extra.length - 5} more` : ''}`,
+    );
   const errors = validateValue(shape[1], o, { unknownFields: 'reject' });
   if (errors.length > 0) reject(formatSchemaErrors(errors));
   if (shape[1] === RECOVER_INPUT_SCHEMA) {

@@ -8,6 +8,7 @@
  * not happen.
  */
 import { plainReason, retryReason } from '../../functions/model/reasons.js';
+import { isDns1123Label, isDns1123Subdomain, shortValue } from '../../functions/model/schema/index.js';
 import { causeMessage } from '../../functions/steps/common.js';
 import type { Progress } from './index.js';
 
@@ -23,6 +24,20 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 function at(p: Progress, iso: unknown): number {
   const t = typeof iso === 'string' ? Date.parse(iso) : Number.NaN;
   return Number.isNaN(t) ? p.elapsedMs : Math.max(0, t - p.startedAt);
+}
+
+/**
+ * A name from the execution input as typed when it is a valid name, else clipped to a few dozen
+ * characters: the input is printed before Validate has checked it, and must not come back whole.
+ */
+const NAME_RULES = {
+  namespace: isDns1123Label,
+  database: isDns1123Label,
+  object: isDns1123Subdomain,
+  execution: (v: unknown) => typeof v === 'string' && /^[A-Za-z0-9_-]{1,80}$/.test(v),
+} as const;
+export function inputName(kind: keyof typeof NAME_RULES, value: unknown): string {
+  return NAME_RULES[kind](value) ? (value as string) : shortValue(value, 40);
 }
 
 const podLabel = (p: Progress) => (p.pod ? `pod ${p.pod.index + 1}/${p.pod.total} ${p.pod.name}` : 'pod');
@@ -60,13 +75,13 @@ export function describe(p: Progress): News | undefined {
       const r: Json = i.request ?? i;
       if (r?.recover) {
         const of = r.recover.opsRequest
-          ? `PerconaXtraDBOpsRequest ${r.recover.namespace}/${r.recover.opsRequest}`
-          : `the request execution ${r.recover.execution} claimed`;
+          ? `PerconaXtraDBOpsRequest ${inputName('namespace', r.recover.namespace)}/${inputName('object', r.recover.opsRequest)}`
+          : `the request execution ${inputName('execution', r.recover.execution)} claimed`;
         return { text: `recovering ${of}` };
       }
       const what = r?.opsRequest
-        ? `PerconaXtraDBOpsRequest ${r.namespace}/${r.opsRequest}`
-        : `a new request for PerconaXtraDB ${r?.namespace}/${r?.database}`;
+        ? `PerconaXtraDBOpsRequest ${inputName('namespace', r.namespace)}/${inputName('object', r.opsRequest)}`
+        : `a new request for PerconaXtraDB ${inputName('namespace', r?.namespace)}/${inputName('database', r?.database)}`;
       return { text: `checking ${what}, its database and issuer` };
     }
     return undefined;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -394,5 +394,36 @@ describe('npm run local', () => {
     expect(code).toBe(2);
     expect(sim.requests.all().filter((r) => r.verb !== 'get' && r.verb !== 'list')).toEqual([]);
     expect(db().spec).toEqual(before);
+  }, 60_000);
+
+  it('refuses a 590 KB namespace in a few lines that say what is wrong, never echoing it', async () => {
+    const file = join(dir, 'huge.json');
+    writeFileSync(file, JSON.stringify({ ...addTlsInput(), namespace: 'n'.repeat(590_000) }));
+    sim.requests.reset();
+
+    const { code, out } = await runLocal(['--kubeconfig', kubeconfig, '--input', `@${file}`]);
+
+    expect(out).toContain('namespace: Too long: "nnnn');
+    expect(out).toContain('(590000 characters): may not be more than 63 characters');
+    expect(out.length, out.slice(0, 2000)).toBeLessThan(3_000);
+    expect(code).toBe(2);
+    expect(sim.requests.all().filter((r) => r.verb !== 'get' && r.verb !== 'list')).toEqual([]);
+  }, 60_000);
+
+  it('refuses a --namespace or --ops-request that is not a name before printing or sending it', async () => {
+    const { code, out } = await runLocal([
+      '--kubeconfig',
+      kubeconfig,
+      '--namespace',
+      'n'.repeat(100_000),
+      '--ops-request',
+      'Not_A_Name',
+    ]);
+
+    expect(out).toContain('--namespace: Too long: "nnnn');
+    expect(out).toContain('(100000 characters): may not be more than 63 characters');
+    expect(out).toContain('--ops-request: Invalid value: "Not_A_Name": must be a DNS-1123 subdomain');
+    expect(out.length, out.slice(0, 2000)).toBeLessThan(2_000);
+    expect(code).toBe(2);
   }, 60_000);
 });

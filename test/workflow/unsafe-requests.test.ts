@@ -297,7 +297,7 @@ describe('Requests that would damage the database are refused, changing nothing'
       {
         why: 'a namespace of a million characters',
         input: { namespace: 'a'.repeat(1_000_000), opsRequest: 'pxops-rotate' },
-        reason: /namespace: Invalid value: "a{100}"… \(1000000 characters\): must be a DNS-1123 label/,
+        reason: /namespace: Too long: "a{100}"… \(1000000 characters\): may not be more than 63 characters/,
       },
       {
         why: 'a huge console input tls field',

@@ -8,9 +8,11 @@
 import { reconfigureTlsSchema } from './ops-request.js';
 import type { Schema } from './types.js';
 
-const namespace: Schema = { type: 'string', minLength: 1, format: 'dns1123-label' };
-const objectName: Schema = { type: 'string', minLength: 1, format: 'dns1123-subdomain' };
-const database: Schema = { type: 'string', minLength: 1, format: 'dns1123-label' };
+// The lengths are in the formats already; said again as maxLength so that an oversized name is
+// refused as "Too long" with the limit, rather than as a name of the wrong shape.
+const namespace: Schema = { type: 'string', minLength: 1, maxLength: 63, format: 'dns1123-label' };
+const objectName: Schema = { type: 'string', minLength: 1, maxLength: 253, format: 'dns1123-subdomain' };
+const database: Schema = { type: 'string', minLength: 1, maxLength: 63, format: 'dns1123-label' };
 /** Step Functions execution names: 1–80 letters, digits, '-' or '_'. */
 const executionName: Schema = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,80}$' };
 

@@ -156,7 +156,7 @@ describe('The execution input schemas', () => {
       why: 'a namespace of a million characters, without echoing it',
       schema: BY_NAME_INPUT_SCHEMA,
       input: { namespace: 'a'.repeat(1_000_000), opsRequest: 'r' },
-      error: /^namespace: Invalid value: "a{100}"… \(1000000 characters\): must be a DNS-1123 label/,
+      error: /^namespace: Too long: "a{100}"… \(1000000 characters\): may not be more than 63 characters$/,
     },
     {
       why: 'a namespace that is a number',

@@ -95,6 +95,20 @@ describe('Execution input shapes', () => {
     expect(() => parseExecutionInput(input)).toThrow('"opsRequest": "<name>"');
   });
 
+  it('names at most five unexpected fields, however many were sent', () => {
+    const input: Record<string, unknown> = { namespace: 'demo', opsRequest: 'r' };
+    for (let i = 0; i < 10_000; i++) input[`extra-${i}-${'x'.repeat(100)}`] = i;
+
+    expect(() => parseExecutionInput(input)).toThrow(
+      /unexpected field\(s\) ("extra-\d-x+"…[^,]*, ){4}"extra-4-x+"… \(\d+ characters\) and 9995 more\)/,
+    );
+    try {
+      parseExecutionInput(input);
+    } catch (err) {
+      expect((err as Error).message.length).toBeLessThan(1000);
+    }
+  });
+
   it('never echoes more than about 100 characters of a value', () => {
     const huge = { namespace: 'a'.repeat(1_000_000), opsRequest: 'r'.repeat(300_000) };
     let message = '';

@@ -170,4 +170,23 @@ describe('What a DBA sees of a recovery', () => {
       )?.text,
     ).toBe('checking PerconaXtraDBOpsRequest demo/r, its database and issuer');
   });
+
+  it.each([
+    { why: 'a 590 KB namespace', request: { namespace: 'n'.repeat(590_000), opsRequest: 'r' } },
+    { why: 'a 590 KB database', request: { namespace: 'demo', database: 'd'.repeat(590_000), tls: {} } },
+    {
+      why: 'a 590 KB request name to recover',
+      request: { recover: { namespace: 'demo', opsRequest: 'o'.repeat(590_000) } },
+    },
+    { why: 'a 590 KB execution to recover', request: { recover: { execution: 'e'.repeat(590_000) } } },
+    {
+      why: 'a namespace that is an object',
+      request: { namespace: { x: 'y'.repeat(590_000) }, opsRequest: 'r' },
+    },
+  ])('prints an input name Validate has not checked yet only clipped: $why', ({ request }) => {
+    const line = news(at({ event: 'entered', input: { request, execution: 'e' } }))!.text;
+
+    expect(line.length).toBeLessThan(200);
+    expect(line).toMatch(/… \(590\d{3} characters( of JSON)?\)/);
+  });
 });
