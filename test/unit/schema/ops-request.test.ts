@@ -128,7 +128,9 @@ describe('The PerconaXtraDBOpsRequest schema', () => {
       );
     expect(
       specErrors(spec([cert('server', { subject: { organizations: many(17, (i) => `o${i}`) } })])),
-    ).toEqual(['spec.tls.certificates[0].subject.organizations: Too many: 17 items: must have at most 16 items']);
+    ).toEqual([
+      'spec.tls.certificates[0].subject.organizations: Too many: 17 items: must have at most 16 items',
+    ]);
   });
 });
 
