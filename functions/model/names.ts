@@ -40,6 +40,8 @@ export const BACKUP_STATE_ANNOTATION = `${GROUP}/previous-state`;
 /** On the rollback backup Secret: which certificate Secrets existed before (JSON list of names). */
 export const BACKUP_SECRETS_ANNOTATION = `${GROUP}/previous-secrets`;
 export const BACKUP_LABEL = `${GROUP}/backup-of`;
+/** On the rollback backup Secret: the execution that wrote it (a backup is trusted only if proven: ../model/backup.ts). */
+export const BACKUP_WRITER_ANNOTATION = `${GROUP}/written-by`;
 /**
  * On a certificate Secret: when its ca.crt last changed (RFC 3339). A pod created since then loaded
  * that trust bundle; one created before still trusts only what ca.crt held when it started.

@@ -60,6 +60,11 @@ export interface Plan {
   issuance: 'local' | 'cert-manager';
   /** Restart unless the request (or the stack default) asks for Reload. */
   restartMode?: RestartMode;
+  /**
+   * The certificate Secret names Validate checked for this request (the database's now and the
+   * request's): a rollback restores or deletes no other Secret, whatever a backup lists.
+   */
+  secretNames?: string[];
 }
 
 /** The TLS part of the database spec a request leads to. */

@@ -18,6 +18,7 @@
 import type { Deps } from '../deps.js';
 import { DatabaseStateError, InvalidIssuerError, InvalidRequestError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
+import { backupProblem } from '../model/backup.js';
 import type { CertManagerCertificate } from '../model/certificates.js';
 import type { ConditionInput } from '../model/conditions.js';
 import { assertSpecFrozen } from '../model/frozen-spec.js';
@@ -25,6 +26,7 @@ import type { Lease } from '../model/lease.js';
 import {
   BACKUP_LABEL,
   BACKUP_STATE_ANNOTATION,
+  BACKUP_WRITER_ANNOTATION,
   backupKey,
   backupSecretName,
   CA_SINCE_ANNOTATION,
@@ -209,6 +211,8 @@ export async function changeCertificates(input: ChangeCertificatesInput, given: 
       managed,
       appBinding: appBindingTlsOf(appBinding?.binding),
       pods: Object.fromEntries(pods.items.map((p) => [p.metadata.name!, p.metadata.uid ?? ''])),
+      ...(input.execution ? { execution: input.execution } : {}),
+      approved: [...new Set([...(plan.secretNames ?? []), ...managed])],
       ...(plan.issuance === 'cert-manager'
         ? { certificates: savedCertificates(await listCertificates(deps, ns), managed) }
         : {}),
@@ -663,6 +667,10 @@ async function ensureBackup(
     appBinding: AppBindingTls | undefined;
     certificates?: SavedCertificate[];
     pods: Record<string, string>;
+    /** The execution writing it, recorded in it. */
+    execution?: string;
+    /** The Secret names Validate approved (an existing backup listing others is not ours). */
+    approved: string[];
   },
 ): Promise<void> {
   const opsRequest = a.ops.metadata.name!;
@@ -694,19 +702,23 @@ async function ensureBackup(
         }
       : {}),
   };
+  const name = backupSecretName(a.db.metadata.name!, opsRequest);
   try {
     await deps.kube.create(KINDS.Secret, {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'Opaque',
       metadata: {
-        name: backupSecretName(a.db.metadata.name!, opsRequest),
+        name,
         namespace: a.ns,
         labels: {
           'app.kubernetes.io/managed-by': MANAGED_BY,
           [BACKUP_LABEL]: opsRequest,
         },
-        annotations: { [BACKUP_STATE_ANNOTATION]: JSON.stringify(state) },
+        annotations: {
+          [BACKUP_STATE_ANNOTATION]: JSON.stringify(state),
+          [BACKUP_WRITER_ANNOTATION]: a.execution || 'unknown',
+        },
         // Owned by the request: it holds private keys, and goes when the request goes.
         ...(a.ops.metadata.uid
           ? {
@@ -724,8 +736,18 @@ async function ensureBackup(
       data,
     } as SecretObject);
   } catch (err) {
-    // Already there from an earlier attempt: it holds the state before any write, keep it.
+    // Already there from an earlier attempt: it holds the state before any write, keep it — when
+    // it is provably this request's (../model/backup.ts); a Secret someone else put under that
+    // name fails the request now, before anything is written.
     if ((err as Error).name !== 'KubeAlreadyExistsError') throw err;
+    const existing = await deps.kube.get<SecretObject>(KINDS.Secret, { namespace: a.ns, name });
+    const why = existing
+      ? backupProblem(existing, { name: opsRequest, uid: a.ops.metadata.uid }, new Set(a.approved))
+      : undefined;
+    if (why)
+      throw new InvalidRequestError(
+        `Secret ${a.ns}/${name} already exists and is not this request's backup: ${why}; nothing was changed`,
+      );
   }
 }
 

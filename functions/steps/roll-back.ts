@@ -16,7 +16,8 @@
  */
 import type { Deps } from '../deps.js';
 import { LAMBDA_TIMEOUT, PxcTlsOpsError, RollbackError } from '../errors.js';
-import { KINDS, type ObjectRef, type ResourceKind } from '../kube/types.js';
+import { KINDS, type Kube, type ObjectRef, type ResourceKind } from '../kube/types.js';
+import { backupProblem } from '../model/backup.js';
 import type { Lease } from '../model/lease.js';
 import {
   BACKUP_STATE_ANNOTATION,
@@ -34,7 +35,7 @@ import { restoreWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
 import { ensureAppBinding } from './appbinding.js';
 import { listCertificates, probeName, restoreCertificates } from './cert-manager.js';
-import type { BackupState, PodToRestart } from './change-certificates.js';
+import { type BackupState, type PodToRestart, secretNamesOf } from './change-certificates.js';
 import {
   causeMessage,
   ensureDatabasePaused,
@@ -216,6 +217,17 @@ async function restore(input: RollBackInput, given: Deps): Promise<RestoreOutput
     logger.info('nothing to roll back: no change was made');
     return out;
   }
+  // Found by its name only: used only when proven this request's (../model/backup.ts), before any
+  // write — a refused backup never makes this execution write or delete anything.
+  const refused = backupProblem(
+    backup,
+    { name, uid: ops?.metadata.uid ?? input.state.plan?.opsRequestUid },
+    await approvedSecretNames(kube, ns, database, ops, input.state.plan),
+  );
+  if (refused)
+    throw new RollbackError(
+      `refused Secret ${ns}/${backupName} as this request's backup: ${refused}; nothing was restored or deleted`,
+    );
   const saved = JSON.parse(rawState) as BackupState;
   // FIRST, before restoring anything: this execution's fence on every object it will restore, so
   // that a write still in flight from the execution it took over from is refused from now on.
@@ -360,6 +372,25 @@ async function restore(input: RollBackInput, given: Deps): Promise<RestoreOutput
   return out;
 }
 
+/**
+ * The certificate Secret names this request may restore or delete: those Validate approved (in the
+ * plan), and, for a recovery that has no plan, those the database and the request name now.
+ */
+async function approvedSecretNames(
+  kube: Kube,
+  ns: string,
+  database: string,
+  ops: PerconaXtraDBOpsRequest | undefined,
+  plan: Plan | undefined,
+): Promise<Set<string>> {
+  const db = await getDatabase(kube, ns, database);
+  return new Set([
+    ...(plan?.secretNames ?? []),
+    ...Object.values(secretNamesOf(db?.spec.tls?.certificates, database)),
+    ...Object.values(secretNamesOf(ops?.spec.tls?.certificates, database)),
+  ]);
+}
+
 /** Every object a restore may write: the take-over fences each of them before restoring any. */
 async function restoredObjects(
   deps: Deps,
@@ -442,7 +473,10 @@ async function finish(input: RollBackInput, given: Deps): Promise<Outcome> {
       s.rollbackError.Error === LAMBDA_TIMEOUT
         ? `a rollback step ${retryReason(LAMBDA_TIMEOUT, causeMessage(s.rollbackError.Cause))}`
         : causeMessage(s.rollbackError.Cause) || s.rollbackError.Error;
-    reason += `; rollback did not complete (${why}); the previous state is kept in Secret ${ns}/${backupName}`;
+    // A backup this request could not prove its own was never used: nothing was restored from it.
+    reason += why?.startsWith('refused Secret')
+      ? `; nothing was rolled back: ${why}`
+      : `; rollback did not complete (${why}); the previous state is kept in Secret ${ns}/${backupName}`;
   } else if (s.rollback?.restored) {
     reason +=
       '; rolled back to the previous certificates and TLS settings' +

@@ -343,6 +343,7 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
     issuance,
     ...(process.env.DEFAULT_RESTART_MODE ? { stackRestartMode: process.env.DEFAULT_RESTART_MODE } : {}),
   });
+  plan.secretNames = [...new Set(names)];
 
   if (ops.status?.phase !== 'Progressing') {
     await updateOpsStatus(deps, ops, {
