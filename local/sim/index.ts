@@ -104,7 +104,10 @@ export interface Simulator {
     holdNotReady(namespace: string, podName: string, message?: string): void; // pod (any UID) stays NotReady
     release(namespace: string, podName: string): void;
     reset(): void;
-    /** Reloads inside the pod (`ALTER INSTANCE RELOAD TLS`, `socket.ssl_reload`) fail, keeping the old material. */
+    /**
+     * Reloads inside the pod (`ALTER INSTANCE RELOAD TLS`, `socket.ssl_reload`) fail, keeping the old
+     * material; or (what: read / connect) reading the certificate files, reaching mysqld, fails.
+     */
     failReload(namespace: string, podName: string, fault?: ReloadFault): void;
   };
   /**

@@ -75,9 +75,14 @@ export interface ReloadRecord {
 }
 
 export interface ReloadFault {
-  /** Which reload fails; default both. */
-  what?: 'tls' | 'galera' | 'any';
-  /** How many reloads fail; default all until cleared. */
+  /**
+   * Which reload fails; default both. Two faults of what a reload needs around it, only when
+   * named: `read`, `cat` of the Secret volume's files is refused (Permission denied: a volume
+   * whose defaultMode the container's user cannot read); `connect`, the mysql client cannot
+   * reach the server (ERROR 2002: mysqld restarting inside a pod still marked Ready).
+   */
+  what?: 'tls' | 'galera' | 'any' | 'read' | 'connect';
+  /** How many reloads (reads, connections) fail; default all until cleared. */
   times?: number;
   /** The SSL library error text to report. */
   message?: string;
@@ -186,6 +191,15 @@ export class Mysqld {
     let stdout = '';
     let stderr = '';
     let exitCode = 0;
+    if (this.takeFault(rp.ns, rp.name, 'read'))
+      return {
+        stdout,
+        stderr: args
+          .slice(1)
+          .map((path) => `cat: ${path}: Permission denied\n`)
+          .join(''),
+        exitCode: 1,
+      };
     const read = this.kubelet.volumeReader(rp.uid);
     for (const path of args.slice(1)) {
       const mount = ((c.volumeMounts ?? []) as J[])
@@ -230,7 +244,7 @@ export class Mysqld {
     let stderr = '';
     if (opts.password)
       stderr += 'mysql: [Warning] Using a password on the command line interface can be insecure.\n';
-    if (!isUp(rp)) {
+    if (!isUp(rp) || this.takeFault(rp.ns, rp.name, 'connect')) {
       stderr += `ERROR 2002 (HY000): Can't connect to local MySQL server through socket '${SOCKET}' (2)\n`;
       return { stdout: '', stderr, exitCode: 1 };
     }
@@ -418,9 +432,11 @@ export class Mysqld {
     return undefined;
   }
 
-  private takeFault(ns: string, pod: string, what: 'tls' | 'galera'): ReloadFault | undefined {
+  private takeFault(ns: string, pod: string, what: 'tls' | 'galera' | 'read' | 'connect'): ReloadFault | undefined {
     const f = this.faults.get(`${ns}/${pod}`);
-    if (!f || f.remaining <= 0 || (f.what && f.what !== 'any' && f.what !== what)) return undefined;
+    if (!f || f.remaining <= 0) return undefined;
+    const reload = what === 'tls' || what === 'galera';
+    if (reload ? f.what && f.what !== 'any' && f.what !== what : f.what !== what) return undefined;
     f.remaining--;
     return f;
   }
