@@ -321,8 +321,15 @@ async function reloadOne(
     );
   try {
     const files = await run(['cat', `${SERVER_MOUNT}/tls.crt`, `${SERVER_MOUNT}/ca.crt`]);
-    if (files.exitCode !== 0)
-      return { state: 'fallback', reason: `cannot read its certificate files (${sqlError(files)})` };
+    if (files.exitCode !== 0) {
+      // cat says why on stderr (Permission denied, No such file); it prints no ERROR line.
+      const why =
+        files.stderr
+          .split('\n')
+          .find((l) => l.trim())
+          ?.trim() || sqlError(files);
+      return { state: 'fallback', reason: `cannot read its certificate files (${why})` };
+    }
     if (files.stdout !== expected.files) return { state: 'waiting' };
 
     const galera = await run(mysqlCommand(SQL.galeraTls));
