@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KINDS } from '../../functions/kube/types.js';
 import { RESTART_MODE_ANNOTATION } from '../../functions/model/names.js';
 import { chainsTo, inspectTlsSecret } from '../../functions/pki/index.js';
+import type { TaskFn } from '../../local/runner/index.js';
 import { progressPrinter } from '../../local/runner/progress.js';
 import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
 import { waitForPodsReady } from '../../local/sim/fixtures.js';
@@ -194,6 +195,92 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
     expect(
       conditions(world, 'reload-forbidden').find((c) => c.type === `ReloadFallback--${PODS[2]}`)?.message,
     ).toMatch(/pods\/exec is not allowed \(apply k8s\/rbac-reload\.yaml/);
+  });
+
+  it('restarts, each saying why, a pod whose files cannot be read, one whose mysql does not answer, one whose Galera reload fails', async () => {
+    // Galera's own TLS is on since the change of issuer above: its reload is sent too.
+    expect(world.sim.mysqld.view(NS, PODS[2]!)?.encryptClusterTraffic).toBe(true);
+    const before = podUids(world, DB);
+    world.sim.faults.failReload(NS, PODS[0]!, { what: 'read' });
+    world.sim.faults.failReload(NS, PODS[1]!, { what: 'connect' });
+    world.sim.faults.failReload(NS, PODS[2]!, {
+      what: 'galera',
+      message: 'injected: galera cannot load the key',
+    });
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', {
+        name: 'reload-exec-faults',
+        database: DB,
+        annotations: RELOAD,
+        spec: { timeout: '3s' },
+      }),
+    );
+
+    const result = await world.run({ namespace: NS, opsRequest: 'reload-exec-faults' });
+    world.sim.faults.reset();
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const why = (pod: string) =>
+      conditions(world, 'reload-exec-faults').find((c) => c.type === `ReloadFallback--${pod}`)?.message;
+    expect(Object.fromEntries(PODS.map((p) => [p, why(p)]))).toEqual({
+      [PODS[0]!]: expect.stringMatching(/cannot read its certificate files \(.*Permission denied/),
+      [PODS[1]!]: expect.stringMatching(
+        /mysql did not answer: ERROR 2002 \(HY000\): Can't connect to local MySQL server/,
+      ),
+      [PODS[2]!]: expect.stringMatching(/Galera's ssl_reload failed: ERROR 1210/),
+    });
+    expect(evictions(world)).toEqual(Object.fromEntries(PODS.map((p) => [p, 1])));
+    const after = podUids(world, DB);
+    for (const pod of PODS) expect(after[pod], pod).not.toBe(before[pod]);
+    const serial = serverSerial(world);
+    expect(loadedSerials(world)).toEqual(Object.fromEntries(PODS.map((p) => [p, serial])));
+  });
+
+  it('restarts a pod replaced, and one no longer Ready, between the check and the exec', async () => {
+    const before = podUids(world, DB);
+    const [replaced, sick, fine] = PODS as [string, string, string];
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', {
+        name: 'reload-moved',
+        database: DB,
+        annotations: RELOAD,
+        spec: { timeout: '3s' },
+      }),
+    );
+    let first = true;
+    // As Reload pods starts: one pod deleted (its controller replaces it), another NotReady for a
+    // moment (a readiness probe that failed once).
+    const wrapTask = (state: string, fn: TaskFn): TaskFn =>
+      state !== 'Reload pods'
+        ? fn
+        : async (input) => {
+            if (!first) return fn(input);
+            first = false;
+            world.sim.store.delete('v1', 'Pod', NS, replaced);
+            world.sim.faults.holdNotReady(NS, sick, 'held by the test');
+            try {
+              return await fn(input);
+            } finally {
+              world.sim.faults.release(NS, sick);
+            }
+          };
+
+    const result = await world.run({ namespace: NS, opsRequest: 'reload-moved' }, { wrapTask });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const why = (pod: string) =>
+      conditions(world, 'reload-moved').find((c) => c.type === `ReloadFallback--${pod}`)?.message;
+    expect(why(replaced)).toMatch(/the pod was replaced or is going away/);
+    expect(why(sick)).toMatch(/the pod is not Ready/);
+    expect(why(fine)).toBeUndefined();
+    // The replaced pod is not evicted again (its replacement already runs on the new files).
+    expect(evictions(world)).toEqual({ [sick]: 1 });
+    const after = podUids(world, DB);
+    expect(after[fine]).toBe(before[fine]);
+    expect(after[replaced]).not.toBe(before[replaced]);
+    expect(after[sick]).not.toBe(before[sick]);
+    const serial = serverSerial(world);
+    expect(loadedSerials(world)).toEqual(Object.fromEntries(PODS.map((p) => [p, serial])));
   });
 
   it('waits for the kubelet to sync the files, saying so in the terminal and in a refreshed Event', async () => {
