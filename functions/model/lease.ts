@@ -18,6 +18,7 @@ import {
   LEASE_SECONDS_ANNOTATION,
   LEASE_UNTIL_ANNOTATION,
   labelSafe,
+  RECOVERY_ATTEMPTS_ANNOTATION,
 } from './names.js';
 import type { PerconaXtraDBOpsRequest } from './types.js';
 
@@ -128,4 +129,16 @@ export function mayRunAgain(ops: PerconaXtraDBOpsRequest): boolean {
   const claimedAt = Date.parse(ops.metadata.annotations?.[CLAIMED_AT_ANNOTATION] ?? '');
   const failedAt = Date.parse(failed.lastTransitionTime ?? '');
   return Number.isNaN(claimedAt) || Number.isNaN(failedAt) || claimedAt <= failedAt;
+}
+
+/**
+ * Recoveries a request gets: a recovery whose own failure path keeps failing (Finish rollback
+ * refused, say) would otherwise be started again by every sweep, re-running the restore each time.
+ */
+export const MAX_RECOVERY_ATTEMPTS = 3;
+
+/** How many recoveries have taken the request over so far. */
+export function recoveryAttempts(ops: PerconaXtraDBOpsRequest): number {
+  const n = Number(ops.metadata.annotations?.[RECOVERY_ATTEMPTS_ANNOTATION]);
+  return Number.isInteger(n) && n > 0 ? n : 0;
 }

@@ -19,6 +19,8 @@ export const CLAIMED_AT_ANNOTATION = `${GROUP}/claimed-at`;
  */
 export const LEASE_UNTIL_ANNOTATION = `${GROUP}/lease-until`;
 export const LEASE_SECONDS_ANNOTATION = `${GROUP}/lease-seconds`;
+/** On the OpsRequest: how many recoveries have taken it over (bounded: ../model/lease.ts MAX_RECOVERY_ATTEMPTS). */
+export const RECOVERY_ATTEMPTS_ANNOTATION = `${GROUP}/recovery-attempts`;
 /**
  * Label (label-safe form of the claiming execution's name), so the request an execution claimed
  * is found with one list call across namespaces, knowing only the execution's name.

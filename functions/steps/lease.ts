@@ -22,7 +22,7 @@ import {
   renewalDue,
   renewalPatch,
 } from '../model/lease.js';
-import { CLAIMED_AT_ANNOTATION, SPEC_HASH_ANNOTATION } from '../model/names.js';
+import { CLAIMED_AT_ANNOTATION, RECOVERY_ATTEMPTS_ANNOTATION, SPEC_HASH_ANNOTATION } from '../model/names.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 
 export interface RequestRef {
@@ -84,6 +84,8 @@ export async function claimRequest(
   execution: string,
   deps: Deps,
   rerun = false,
+  /** Extra annotations written with the claim (a recovery counts itself: RECOVERY_ATTEMPTS_ANNOTATION). */
+  extra: Record<string, string> = {},
 ): Promise<PerconaXtraDBOpsRequest> {
   // A concurrent claim makes this a KubeConflictError, the ASL retries, and the re-read finds the
   // other execution's claim.
@@ -103,9 +105,12 @@ export async function claimRequest(
           : {}),
         // The spec is frozen at the first claim (../model/frozen-spec.ts): a take-over keeps that hash.
         [SPEC_HASH_ANNOTATION]: before[SPEC_HASH_ANNOTATION] ?? specHash(ops.spec),
+        ...extra,
       },
     },
   };
+  // A request run again starts with a clean count of recoveries.
+  if (rerun) delete claimed.metadata.annotations![RECOVERY_ATTEMPTS_ANNOTATION];
   delete (claimed as { status?: unknown }).status;
   const written = await deps.kube.replace<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, claimed);
   deps.logger.info(rerun ? 'request claimed again after an interrupted execution' : 'request claimed', {

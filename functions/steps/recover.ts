@@ -15,8 +15,8 @@
 import type { Deps } from '../deps.js';
 import { EXECUTION_INTERRUPTED } from '../errors.js';
 import { KINDS } from '../kube/types.js';
-import { claimOf } from '../model/lease.js';
-import { CLAIM_LABEL, labelSafe } from '../model/names.js';
+import { claimOf, MAX_RECOVERY_ATTEMPTS, recoveryAttempts } from '../model/lease.js';
+import { CLAIM_LABEL, labelSafe, RECOVERY_ATTEMPTS_ANNOTATION } from '../model/names.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { getDatabase, pausedBy, recordEvent } from './common.js';
 import { claimRequest } from './lease.js';
@@ -93,7 +93,14 @@ export async function recoverRequest(
   if (!holder) return skip('not claimed by any execution: nothing was started');
   if (r.execution && holder !== r.execution && holder !== execution)
     return skip(`claimed by execution ${holder}, not by ${r.execution}`);
-  if (holder !== execution) ops = await claimRequest(ops, execution, deps);
+  if (holder !== execution) {
+    const attempts = recoveryAttempts(ops);
+    if (attempts >= MAX_RECOVERY_ATTEMPTS) return giveUp(ops, holder, attempts, deps, skip);
+    // Counted with the claim, in the same write: a recovery that dies after it still counts.
+    ops = await claimRequest(ops, execution, deps, false, {
+      [RECOVERY_ATTEMPTS_ANNOTATION]: String(attempts + 1),
+    });
+  }
 
   const cause = `execution ${holder === execution ? r.execution : holder} ${whatHappened(r.status)}; recovered by execution ${execution} (${via})`;
   logger.warn('recovering a request an interrupted execution left behind', { from: holder, via });
@@ -115,6 +122,48 @@ export async function recoverRequest(
     },
     error: { Error: EXECUTION_INTERRUPTED, Cause: cause },
   };
+}
+
+/**
+ * Enough recoveries have failed to finish: the request is left as it is (still claimed by the last
+ * one, so the sweep starts no more), for a person to look at, with a Warning Event and a metric.
+ */
+async function giveUp(
+  ops: PerconaXtraDBOpsRequest,
+  holder: string,
+  attempts: number,
+  deps: Deps,
+  skip: (reason: string) => ValidateOutput,
+): Promise<ValidateOutput> {
+  const ns = ops.metadata.namespace!;
+  const reason =
+    `not recovered again: ${attempts} recoveries took PerconaXtraDBOpsRequest ${ns}/${ops.metadata.name} over ` +
+    `and none finished (the last, execution ${holder}, ended without marking it Failed); it is left as it is — ` +
+    "see the Events and the recoveries' executions, fix the cause, then run `npm run local -- --recover` or delete the request";
+  deps.logger.error('recovery abandoned', { attempts, last: holder });
+  await recordEvent(deps, ops, 'Warning', 'RecoveryAbandoned', reason, { series: 'recovery-abandoned' });
+  recoveryAbandonedMetric(ns);
+  return skip(reason);
+}
+
+/** One CloudWatch metric in embedded metric format (a log line; no PutMetricData call). */
+function recoveryAbandonedMetric(namespace: string): void {
+  process.stdout.write(
+    `${JSON.stringify({
+      _aws: {
+        Timestamp: Date.now(),
+        CloudWatchMetrics: [
+          {
+            Namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'PxcTlsOps',
+            Dimensions: [['Namespace']],
+            Metrics: [{ Name: 'RecoveriesAbandoned', Unit: 'Count' }],
+          },
+        ],
+      },
+      Namespace: namespace,
+      RecoveriesAbandoned: 1,
+    })}\n`,
+  );
 }
 
 /** A database left Paused by a request that was deleted: nothing holds it any more, resume it. */

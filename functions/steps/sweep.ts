@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Kube } from '../kube/types.js';
 import { KINDS } from '../kube/types.js';
-import { claimOf, leaseExpired } from '../model/lease.js';
+import { claimOf, leaseExpired, MAX_RECOVERY_ATTEMPTS, recoveryAttempts } from '../model/lease.js';
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../model/types.js';
 import type { DescribeExecution, StartExecution } from '../triggers/aws.js';
 import {
@@ -87,6 +87,8 @@ export function claimNeedsRecovery(
   status: string | undefined,
   now: Date,
 ): boolean {
+  // Given up on (../steps/recover.ts): left for a person, not restarted every sweep.
+  if (recoveryAttempts(ops) >= MAX_RECOVERY_ATTEMPTS) return false;
   if (status === undefined) return leaseExpired(claimOf(ops), now);
   return CLOSED.has(status);
 }

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KINDS, type Kube } from '../../functions/kube/types.js';
+import { RECOVERY_ATTEMPTS_ANNOTATION } from '../../functions/model/names.js';
 import { inspectTlsSecret } from '../../functions/pki/index.js';
+import { claimNeedsRecovery } from '../../functions/steps/sweep.js';
 import type { RunResult, TaskFn } from '../../local/runner/index.js';
 import { opsRequestFrom } from '../../local/runner/world.js';
 import { anyFunctionRules, rbacAllows, rbacObjects, rbacRequest } from '../sam/helpers.js';
@@ -246,6 +248,70 @@ describe('No interrupted execution strands a database', () => {
       .map((r) => rbacRequest(r.method, r.path, r.verb))
       .filter((r) => !rbacAllows(rules, r));
     expect(denied).toEqual([]);
+  });
+
+  it('a recovery whose Finish rollback keeps failing is tried 3 times, then left as it is with a reason, an Event and a metric', async () => {
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-bounded', database: DB }));
+    const killed = await world.run(
+      { namespace: NS, opsRequest: 'rec-bounded' },
+      { ...interruptAt('Restart pod', { nth: 1, when: 'after' }), executionName: 'rec-bounded-0' },
+    );
+    expect(killed.status).toBe('ABORTED');
+    // Finish rollback can never mark the request Failed (its status writes are refused).
+    world.sim.faults.inject({
+      method: 'PATCH',
+      path: /\/perconaxtradbopsrequests\/rec-bounded\/status$/,
+      times: 1000,
+      action: { status: 403 },
+    });
+    let last = 'rec-bounded-0';
+    try {
+      for (const attempt of [1, 2, 3]) {
+        const r = await world.run(
+          { recover: { execution: last, status: attempt === 1 ? 'ABORTED' : 'FAILED', via: 'sweep' } },
+          { executionName: `rec-bounded-${attempt}` },
+        );
+        expect(r.status).toBe('FAILED');
+        expect(entered(r)).toContain('Roll back');
+        expect(world.ops('rec-bounded').metadata.annotations?.[RECOVERY_ATTEMPTS_ANNOTATION]).toBe(
+          String(attempt),
+        );
+        last = r.executionName;
+      }
+      world.sim.requests.reset();
+      const from = world.logs.length;
+
+      const fourth = await world.run({ recover: { execution: last, status: 'FAILED', via: 'sweep' } });
+
+      expect(fourth.output).toMatchObject({
+        skip: true,
+        reason: expect.stringMatching(
+          /^not recovered again: 3 recoveries took PerconaXtraDBOpsRequest demo\/rec-bounded over and none finished \(the last, execution rec-bounded-3,/,
+        ),
+      });
+      expect(entered(fourth)).not.toContain('Roll back');
+      // Nothing but its Event was written: no restore, no pod replaced again.
+      expect(
+        world.sim.requests
+          .all()
+          .filter((r) => !['get', 'list', 'watch'].includes(r.verb) && r.resource !== 'events'),
+      ).toEqual([]);
+      const events = world.sim.store.list<{ reason: string; involvedObject: { name: string } }>(
+        'v1',
+        'Event',
+        NS,
+      );
+      expect(
+        events.some((e) => e.reason === 'RecoveryAbandoned' && e.involvedObject.name === 'rec-bounded'),
+      ).toBe(true);
+      expect(world.logs.slice(from).join('')).toContain('"RecoveriesAbandoned":1');
+      expect(world.ops('rec-bounded').metadata.annotations?.[RECOVERY_ATTEMPTS_ANNOTATION]).toBe('3');
+      // The sweep starts no more recoveries for it.
+      expect(claimNeedsRecovery(world.ops('rec-bounded'), 'FAILED', new Date())).toBe(false);
+    } finally {
+      world.sim.faults.reset();
+      await world.kube.delete(KINDS.PerconaXtraDBOpsRequest, { namespace: NS, name: 'rec-bounded' });
+    }
   });
 
   it('a Paused condition whose request was deleted is recovered, and later requests say why they wait', async () => {
