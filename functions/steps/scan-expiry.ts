@@ -90,6 +90,8 @@ export interface Renewal {
   renewalTime: string;
   /** Set when the renewal starts early (or at all) because of the CA: the issuer has a new CA and the old one expires before the next renewal. */
   caReason?: string;
+  /** The shortest lifetime among its certificates (short-lived ones renew in Reload mode). */
+  lifetimeMs?: number;
   /** Why it starts now: no window applies, inside a window, or a deadline override (scheduleRenewals). */
   startReason?: StartReason;
   startDetail?: string;
@@ -282,6 +284,9 @@ export function planRenewals(
       expired,
       notAfter,
       renewalTime,
+      lifetimeMs: Math.min(
+        ...readable.map((c) => (c.notBefore ? Date.parse(c.notAfter!) - Date.parse(c.notBefore) : Infinity)),
+      ),
       ...(caReason ? { caReason } : {}),
     };
     const requests = existing.get(key) ?? [];
@@ -356,6 +361,23 @@ export function stackWindow(
 /** The stack's DefaultRestartMode parameter (env DEFAULT_RESTART_MODE): Reload only when it says so. */
 export function stackRestartMode(env: NodeJS.ProcessEnv = process.env): RestartMode {
   return env.DEFAULT_RESTART_MODE === 'Reload' ? 'Reload' : 'Restart';
+}
+
+/** Certificates living at most this long are short-lived: renewed weekly or more often. */
+export const SHORT_LIVED_MS = 14 * DAY_MS;
+
+/**
+ * The restart mode of a renewal: Reload for a database with short-lived certificates (a weekly
+ * renewal restarts nothing: no state transfer, no dropped connections, each week), else the
+ * stack's DefaultRestartMode. Without k8s/rbac-reload.yaml a reload is refused and the pod is
+ * restarted as usual, so Reload is never worse than Restart.
+ */
+export function renewalRestartMode(
+  r: Pick<Renewal, 'lifetimeMs'>,
+  env: NodeJS.ProcessEnv = process.env,
+): RestartMode {
+  if (r.lifetimeMs !== undefined && r.lifetimeMs <= SHORT_LIVED_MS) return 'Reload';
+  return stackRestartMode(env);
 }
 
 export interface ScanExpiryDeps {
@@ -508,7 +530,7 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
     await forEachLimited([...plan.renew, ...plan.restart], 4, async (r) => {
       if (fresh.has(r)) {
         try {
-          await kube.create(KINDS.PerconaXtraDBOpsRequest, renewalOpsRequest(r, stackRestartMode()));
+          await kube.create(KINDS.PerconaXtraDBOpsRequest, renewalOpsRequest(r, renewalRestartMode(r, env)));
           created.push(`${r.namespace}/${r.opsRequest}`);
         } catch (err) {
           // Created by a run that died before StartExecution, or by a concurrent run: ours either way.

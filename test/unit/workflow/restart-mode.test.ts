@@ -8,7 +8,11 @@ import { mergeTrustBundle, retireTrust, trustOverlap } from '../../../functions/
 import { issueTime } from '../../../functions/steps/change-certificates.js';
 import { mountProblem } from '../../../functions/steps/reload-pods.js';
 import { reloadSummary } from '../../../functions/steps/resume.js';
-import { renewalOpsRequest, stackRestartMode } from '../../../functions/steps/scan-expiry.js';
+import {
+  renewalOpsRequest,
+  renewalRestartMode,
+  stackRestartMode,
+} from '../../../functions/steps/scan-expiry.js';
 import { issueCert, makeCa } from '../../../local/sim/ca.js';
 
 const ops = (annotations?: Record<string, string>) =>
@@ -50,6 +54,11 @@ describe('Restart mode', () => {
 
   it('writes the stack default on the renewals the expiry scanner creates', () => {
     expect(stackRestartMode({})).toBe('Restart');
+    // Short-lived certificates renew in Reload mode whatever the stack says: a weekly renewal restarts nothing.
+    const DAY = 86_400_000;
+    expect(renewalRestartMode({ lifetimeMs: 7 * DAY }, {})).toBe('Reload');
+    expect(renewalRestartMode({ lifetimeMs: 90 * DAY }, {})).toBe('Restart');
+    expect(renewalRestartMode({ lifetimeMs: 90 * DAY }, { DEFAULT_RESTART_MODE: 'Reload' })).toBe('Reload');
     expect(stackRestartMode({ DEFAULT_RESTART_MODE: 'Reload' })).toBe('Reload');
     const renewal = {
       namespace: 'demo',
