@@ -10,6 +10,7 @@
  *   npm run bench -- --json bench.json     # also write the figures as JSON
  *   npm run bench -- --runs 5              # repetitions of each rotation case (default 3)
  *   npm run bench -- --only recovery       # time a database stays paused after an interruption (about 6 minutes)
+ *   npm run bench -- --only fleet          # hourly scans of 3 clusters + 1 unreachable over 21 simulated days (docs/fleet.md)
  *
  * Groups: rotation, transitions, requests (these three share the executions), reload (Reload
  * mode against Restart mode, Secret propagation 2 s), coldstart, certificates, scale; `recovery`
@@ -21,6 +22,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchColdStart } from './coldstart.js';
 import { benchExecutions } from './executions.js';
+import { benchFleet } from './fleet.js';
 import { benchCertificates } from './pki.js';
 import { benchRecovery } from './recovery.js';
 import { benchReload } from './reload.js';
@@ -36,9 +38,10 @@ export const GROUPS = [
   'certificates',
   'scale',
   'recovery',
+  'fleet',
 ] as const;
-/** Groups that run only when named with --only (they take minutes and measure no target). */
-const ON_REQUEST: readonly Group[] = ['recovery'];
+/** Groups that run only when named with --only (they take minutes). */
+const ON_REQUEST: readonly Group[] = ['recovery', 'fleet'];
 type Group = (typeof GROUPS)[number];
 
 const { values } = parseArgs({
@@ -176,6 +179,18 @@ if (selected('reload')) {
   });
 }
 
+if (selected('fleet')) {
+  await section('fleet', async () => {
+    const f = await benchFleet({
+      databasesPerCluster: quick ? 40 : 100,
+      days: quick ? 7 : 21,
+      onProgress: log,
+    });
+    details.fleet = f.result;
+    figures.push(...f.figures);
+  });
+}
+
 if (selected('recovery')) {
   await section('recovery', async () => {
     const r = await benchRecovery({ onProgress: log });
@@ -193,6 +208,7 @@ const ORDER = [
   'Certificates',
   'Scale (expiry scan)',
   'Recovery',
+  'Fleet (windows, deadlines, limits)',
 ];
 const ordered = [...figures].sort((a, b) => ORDER.indexOf(a.group) - ORDER.indexOf(b.group));
 const durationS = (Date.now() - started) / 1000;

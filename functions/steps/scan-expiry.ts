@@ -38,6 +38,7 @@ import type { StartExecution } from '../triggers/aws.js';
 import { isWaiting } from '../triggers/events.js';
 import { listWatched } from '../triggers/list.js';
 import type { StepLogger } from '../triggers/logger.js';
+import { rateLimitedKube } from '../triggers/rate.js';
 import { otherProcessor } from './ops-manager.js';
 
 export const MANAGED_BY = 'pxc-tls-ops';
@@ -396,7 +397,11 @@ export interface ScanExpiryDeps {
   limits?: ScheduleLimits;
   /** Default: the stack's RenewalWindow* parameters (env); tests pass their own. */
   env?: NodeJS.ProcessEnv;
+  /** Requests a second the scan may put on the API server (default: ApiRequestsPerSecond, env API_REQUESTS_PER_SECOND, else 20). */
+  requestsPerSecond?: number;
 }
+
+export const DEFAULT_REQUESTS_PER_SECOND = 20;
 
 export interface ScanExpiryInput {
   /** Plan and report only: create nothing, start nothing. */
@@ -435,7 +440,12 @@ export interface ScanExpiryResult {
  */
 export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): Promise<ScanExpiryResult> {
   const now = deps.now();
-  const { kube, pageSize, namespaces } = deps;
+  const env = deps.env ?? process.env;
+  const perSecond =
+    deps.requestsPerSecond ?? (Number(env.API_REQUESTS_PER_SECOND) || DEFAULT_REQUESTS_PER_SECOND);
+  // However large the fleet, the scan stays under the API request budget of the cluster.
+  const kube = rateLimitedKube(deps.kube, perSecond);
+  const { pageSize, namespaces } = deps;
   const [dbs, secrets, requests, namespaceWindows, clusterWindows] = await Promise.all([
     listWatched<PerconaXtraDB>(kube, KINDS.PerconaXtraDB, namespaces, { pageSize }),
     listWatched<Secret>(kube, KINDS.Secret, namespaces, {
@@ -466,7 +476,6 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
   const plan = planRenewals(databases, existing, now, { policy, issuerCas });
 
   // Maintenance windows and parallelism limits decide which of the due renewals start now.
-  const env = deps.env ?? process.env;
   const limits = deps.limits ?? limitsFromEnv(env);
   const sources = {
     namespaceWindows: namespaceWindows.items,
@@ -524,9 +533,19 @@ export async function scanExpiry(input: ScanExpiryInput, deps: ScanExpiryDeps): 
     plan.restart = [];
   }
   if (!input.dryRun) {
-    await forEachLimited(windowProblems, 4, (w) =>
-      windowEvent(kube, dbByKey.get(`${w.namespace}/${w.database}`)!, w.problem, now),
-    );
+    if (windowProblems.length) {
+      // One list tells which problems already have their Event: an hourly scan does not re-send them.
+      const reported = await listWatched<KubeObject>(kube, KINDS.Event, namespaces, {
+        fieldSelector: `reason=${WINDOW_EVENT_REASON}`,
+        pageSize,
+      });
+      const have = new Set(reported.items.map((e) => `${e.metadata.namespace}/${e.metadata.name}`));
+      await forEachLimited(
+        windowProblems.filter((w) => !have.has(`${w.namespace}/${windowEventName(w.database, w.problem)}`)),
+        4,
+        (w) => windowEvent(kube, dbByKey.get(`${w.namespace}/${w.database}`)!, w.problem, now),
+      );
+    }
     await forEachLimited([...plan.renew, ...plan.restart], 4, async (r) => {
       if (fresh.has(r)) {
         try {
@@ -696,16 +715,21 @@ export function findWindowProblems(
 
 /**
  * A Warning Event on the database for a window that cannot be met, named by the problem: the same
- * problem on every hourly scan is one Event (409 is success), a new problem a new Event.
+ * problem on every hourly scan is one Event (listed first; 409 is success too), a new problem a new Event.
  */
+const WINDOW_EVENT_REASON = 'MaintenanceWindowUnsatisfiable';
+
+function windowEventName(database: string, problem: string): string {
+  return `${database}.window-${createHash('sha256').update(problem).digest('hex').slice(0, 12)}`;
+}
+
 async function windowEvent(kube: Kube, db: PerconaXtraDB, problem: string, now: Date): Promise<void> {
   const namespace = db.metadata.namespace!;
-  const hash = createHash('sha256').update(problem).digest('hex').slice(0, 12);
   try {
     await kube.create(KINDS.Event, {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { namespace, name: `${db.metadata.name}.window-${hash}` },
+      metadata: { namespace, name: windowEventName(db.metadata.name!, problem) },
       involvedObject: {
         apiVersion: KINDS.PerconaXtraDB.apiVersion,
         kind: KINDS.PerconaXtraDB.kind,
@@ -714,7 +738,7 @@ async function windowEvent(kube: Kube, db: PerconaXtraDB, problem: string, now: 
         uid: db.metadata.uid,
       },
       type: 'Warning',
-      reason: 'MaintenanceWindowUnsatisfiable',
+      reason: WINDOW_EVENT_REASON,
       message: problem.slice(0, 1000),
       source: { component: MANAGED_BY },
       firstTimestamp: now.toISOString(),

@@ -41,6 +41,8 @@ const scanDeps = (
   recordExpiry,
   now: () => NOW,
   logger,
+  // The budget's own test is test/unit/fleet/rate.test.ts; here it would only add waiting.
+  requestsPerSecond: 500,
 });
 
 describe('Scan expiry: deciding', () => {
