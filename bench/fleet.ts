@@ -28,7 +28,7 @@ import {
 } from '../functions/steps/scan-expiry.js';
 import { sfnStartExecution } from '../functions/triggers/aws.js';
 import type { StepLogger } from '../functions/triggers/logger.js';
-import { type AwsStandIn, startAwsStandIn } from '../local/aws/index.js';
+import { startAwsStandIn } from '../local/aws/index.js';
 import { putDatabaseWithTls } from '../local/fixtures/expiry.js';
 import { runExecution } from '../local/runner/index.js';
 import { ALIASES, tlsSecret } from '../local/sim/fixtures.js';

@@ -5,7 +5,12 @@ import { rateLimitedKube } from '../../../functions/triggers/rate.js';
 describe('API request budget of the scan', () => {
   it('starts no more than the budget of requests in any second, however many are asked at once', async () => {
     let now = 0;
-    const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
+    const clock = {
+      now: () => now,
+      sleep: async (ms: number) => {
+        now += ms;
+      },
+    };
     const started: number[] = [];
     const fake = { list: async () => void started.push(now) } as unknown as Kube;
     const kube = rateLimitedKube(fake, 10, clock);
