@@ -18,8 +18,9 @@ import {
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../functions/model/types.js';
 import { applyWiring } from '../functions/model/wiring.js';
 import { resolveIssuer } from '../functions/pki/index.js';
-import { rollsItself, secretNamesOf } from '../functions/steps/change-certificates.js';
+import { rollsItself } from '../functions/steps/change-certificates.js';
 import { getWorkload } from '../functions/steps/common.js';
+import { secretNamesOf } from '../functions/steps/pass-context.js';
 import { consoleRequestSpec, parseExecutionInput } from '../functions/steps/validate.js';
 
 /** A Kube that answers reads and refuses every write. */

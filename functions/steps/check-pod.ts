@@ -16,9 +16,9 @@ import type { Deps } from '../deps.js';
 import { StepTimeoutError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import { type Lease, leaseLeft } from '../model/lease.js';
-import type { PodToRestart } from './change-certificates.js';
 import { isPodReady, opsRef, type PodObject, readinessMessage, recordEvent } from './common.js';
 import { keepLease } from './lease.js';
+import type { PodToRestart } from './round.js';
 
 export interface CheckPodInput {
   namespace: string;

@@ -6,13 +6,14 @@ import { InvalidRequestError } from '../errors.js';
 import { numberField, objectOf, stringField } from '../middleware/index.js';
 import type { Lease } from '../model/lease.js';
 import type { Plan } from '../model/plan.js';
-import type { ChangeCertificatesInput, PodToRestart } from './change-certificates.js';
 import type { CheckPodInput } from './check-pod.js';
+import type { ChangeCertificatesInput } from './pass-context.js';
 import type { PauseInput } from './pause.js';
 import type { ReloadPodsInput, ReloadRound } from './reload-pods.js';
 import type { RestartPodInput } from './restart-pod.js';
 import type { ResumeInput } from './resume.js';
 import type { FailedState, RollBackInput } from './roll-back.js';
+import type { PodToRestart } from './round.js';
 
 function plan(o: Record<string, unknown>, what: string): Plan {
   const p = objectOf(o.plan, `${what}.plan`);

@@ -36,7 +36,6 @@ import {
   validityOf,
 } from '../model/reload.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
-import type { PodToRestart, Round } from './change-certificates.js';
 import {
   getOpsRequest,
   isPodReady,
@@ -47,6 +46,7 @@ import {
   updateOpsStatus,
 } from './common.js';
 import { holdLease } from './lease.js';
+import type { PodToRestart, Round } from './round.js';
 
 export const CONTAINER = 'perconaxtradb';
 export const SERVER_MOUNT = '/etc/mysql/certs/server';

@@ -23,10 +23,10 @@ import type { Deps } from '../deps.js';
 import { EvictionBlockedError, KubeThrottledError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import type { Lease } from '../model/lease.js';
-import type { PodToRestart } from './change-certificates.js';
 import { awaitRestart, type CheckPodOutput } from './check-pod.js';
 import { isPodReady, opsRef, type PodObject, readinessMessage, recordEvent } from './common.js';
 import { keepLease } from './lease.js';
+import type { PodToRestart } from './round.js';
 
 export interface RestartPodInput {
   namespace: string;

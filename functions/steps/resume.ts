@@ -14,8 +14,8 @@ import type { ConditionInput } from '../model/conditions.js';
 import { BACKUP_STATE_ANNOTATION, backupSecretName } from '../model/names.js';
 import type { Plan } from '../model/plan.js';
 import { ensureAppBinding } from './appbinding.js';
+import type { BackupState } from './backup.js';
 import { deleteCertificates } from './cert-manager.js';
-import type { BackupState } from './change-certificates.js';
 import {
   ensureDatabasePaused,
   getDatabase,

@@ -34,8 +34,8 @@ import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { restoreWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
 import { ensureAppBinding } from './appbinding.js';
+import type { BackupState } from './backup.js';
 import { listCertificates, probeName, restoreCertificates } from './cert-manager.js';
-import { type BackupState, type PodToRestart, secretNamesOf } from './change-certificates.js';
 import {
   causeMessage,
   ensureDatabasePaused,
@@ -53,8 +53,10 @@ import {
 } from './common.js';
 import { fenceAll, fenced } from './fence.js';
 import { holdLease } from './lease.js';
+import { secretNamesOf } from './pass-context.js';
 import type { ReloadRound } from './reload-pods.js';
 import type { Outcome } from './resume.js';
+import type { PodToRestart } from './round.js';
 import type { Recovery } from './validate.js';
 
 interface ErrorInfo {

@@ -85,7 +85,6 @@ import { applyWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
 import { defaultSecretName } from '../pki/profile.js';
 import { listCertificates } from './cert-manager.js';
-import { secretNamesOf } from './change-certificates.js';
 import {
   getDatabase,
   getWorkload,
@@ -99,6 +98,7 @@ import {
 import { issuersByAlias } from './issuers.js';
 import { claimRequest, holdLease } from './lease.js';
 import { assertOnlyProcessor } from './ops-manager.js';
+import { secretNamesOf } from './pass-context.js';
 import { recoverRequest } from './recover.js';
 import type { Outcome } from './resume.js';
 

@@ -5,7 +5,7 @@ import { passesFor, restartModeOf } from '../../../functions/model/plan.js';
 import { parseRows, sqlError, unproven } from '../../../functions/model/reload.js';
 import type { PerconaXtraDBOpsRequest } from '../../../functions/model/types.js';
 import { mergeTrustBundle, retireTrust, trustOverlap } from '../../../functions/pki/index.js';
-import { issueTime } from '../../../functions/steps/change-certificates.js';
+import { issueTime } from '../../../functions/steps/issue-certificates.js';
 import { mountProblem } from '../../../functions/steps/reload-pods.js';
 import { reloadSummary } from '../../../functions/steps/resume.js';
 import {
