@@ -432,7 +432,11 @@ export class Mysqld {
     return undefined;
   }
 
-  private takeFault(ns: string, pod: string, what: 'tls' | 'galera' | 'read' | 'connect'): ReloadFault | undefined {
+  private takeFault(
+    ns: string,
+    pod: string,
+    what: 'tls' | 'galera' | 'read' | 'connect',
+  ): ReloadFault | undefined {
     const f = this.faults.get(`${ns}/${pod}`);
     if (!f || f.remaining <= 0) return undefined;
     const reload = what === 'tls' || what === 'galera';
