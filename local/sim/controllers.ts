@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type Api, isPodReady, PDB, POD, type Timers } from './api.js';
+import type { GaleraServers } from './galera.js';
 import { findByKind, RESOURCES, type SimResource } from './resources.js';
 import type { J, Obj, Store, StoreEvent } from './store.js';
 import { clusterTrafficEncrypted, loadPodTls, peerTrust, type TlsSnapshot } from './tls.js';
@@ -73,8 +74,9 @@ export class Controllers {
     timers: Timers,
     podReadyDelayMs: number,
     volumes?: SecretVolumes,
+    galera?: GaleraServers,
   ) {
-    this.kubelet = new Kubelet(store, api, timers, podReadyDelayMs, volumes);
+    this.kubelet = new Kubelet(store, api, timers, podReadyDelayMs, volumes, galera);
     this.unsubscribe = store.subscribe((ev) => this.onEvent(ev));
   }
 
@@ -324,9 +326,16 @@ export class Kubelet {
     private readonly timers: Timers,
     private readonly podReadyDelayMs: number,
     private readonly volumes?: SecretVolumes,
+    /** Real servers (`--mysqld mariadb`): readiness is theirs, not the TLS stand-in's. */
+    private readonly servers?: GaleraServers,
   ) {
     this.interval = setInterval(() => this.recheck(), 100);
     this.interval.unref();
+    if (servers)
+      servers.onChange = (uid) => {
+        const st = this.pods.get(uid);
+        if (st?.started) this.evaluate(st);
+      };
   }
 
   stop(): void {
@@ -341,6 +350,7 @@ export class Kubelet {
       this.pods.delete(uid);
       this.notReady.delete(uid);
       this.volumes?.unmount(uid);
+      this.servers?.remove(uid);
       if (st?.ownerUid) this.byOwner.get(st.ownerUid)?.delete(uid);
       return;
     }
@@ -383,6 +393,7 @@ export class Kubelet {
     if (st && ev.obj.metadata.deletionTimestamp && !ev.old?.metadata.deletionTimestamp) {
       this.notReady.delete(uid);
       st.started = false;
+      this.servers?.stop(uid);
       if (st.ready) {
         st.ready = false;
         this.writeReady(ev.obj, st, false, 'Terminating', 'pod is being deleted');
@@ -419,6 +430,7 @@ export class Kubelet {
     const pod = this.store.get(POD, st.ns, st.name);
     if (!pod || pod.metadata.uid !== uid || pod.metadata.deletionTimestamp) return;
     st.started = true;
+    this.servers?.start(pod, st.ownerUid);
     this.evaluate(st, true);
   }
 
@@ -452,12 +464,20 @@ export class Kubelet {
     const changed = first || verdict.ready !== st.ready || verdict.reason !== st.reason;
     st.ready = verdict.ready;
     this.writeReady(pod, st, verdict.ready, verdict.reason, verdict.message, changed);
-    if (!verdict.ready && verdict.reason !== 'HeldNotReady') this.warn(pod, verdict.reason, verdict.message);
+    // Real servers pass through many transient reasons while they join; only a crash is a warning.
+    const warn = this.servers ? verdict.reason === 'CrashLoopBackOff' : verdict.reason !== 'HeldNotReady';
+    if (!verdict.ready && warn) this.warn(pod, verdict.reason, verdict.message);
   }
 
   private verdict(pod: Obj, st: PodState): { ready: boolean; reason: string; message: string } {
     const held = this.holds.get(`${st.ns}/${st.name}`);
     if (held !== undefined) return { ready: false, reason: 'HeldNotReady', message: held };
+    if (this.servers) {
+      const s = this.servers.status(st.uid);
+      return s
+        ? { ready: s.ready, reason: s.reason, message: s.message }
+        : { ready: false, reason: 'ContainerCreating', message: 'starting mariadbd' };
+    }
     if (!st.everReady) {
       // Not running yet (or crash-looping): (re)load the files, as a fresh mysqld would.
       const load = loadPodTls(pod, this.secrets(st.uid));

@@ -136,9 +136,9 @@ export class ExecEndpoint {
     socket.once('close', () => this.open.delete(socket));
   }
 
-  private run(t: ExecTarget, stdin: Buffer[] | undefined): ExecResult {
+  private async run(t: ExecTarget, stdin: Buffer[] | undefined): Promise<ExecResult> {
     const input = stdin ? Buffer.concat(stdin).toString('utf8') : undefined;
-    const r = this.mysqld.exec(t.namespace, t.pod, t.container, t.command, input);
+    const r = await this.mysqld.execAsync(t.namespace, t.pod, t.container, t.command, input);
     // With a TTY the container has one output stream.
     return t.tty ? { stdout: r.stdout + r.stderr, stderr: '', exitCode: r.exitCode } : r;
   }
@@ -149,10 +149,10 @@ export class ExecEndpoint {
     const protocol = ws.protocol;
     const stdin: Buffer[] = [];
     let ran = false;
-    const finish = () => {
+    const finish = async () => {
       if (ran) return;
       ran = true;
-      const r = this.run(t, t.stdin ? stdin : undefined);
+      const r = await this.run(t, t.stdin ? stdin : undefined);
       const send = (channel: number, data: string | Buffer) => {
         if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([channel]), Buffer.from(data)]));
       };
@@ -172,12 +172,12 @@ export class ExecEndpoint {
           : Buffer.from(data);
       if (buf.length === 0) return;
       if (buf[0] === STDIN) stdin.push(buf.subarray(1));
-      else if (buf[0] === CLOSE && buf[1] === STDIN && protocol === 'v5.channel.k8s.io') finish();
+      else if (buf[0] === CLOSE && buf[1] === STDIN && protocol === 'v5.channel.k8s.io') void finish();
     });
     ws.on('error', () => {});
     // Without stdin the command runs at once; with it, once the client half-closes stdin (v5) —
     // older protocols have no half-close, so the command runs on what arrived when they hang up.
-    if (!t.stdin) finish();
+    if (!t.stdin) void finish();
     else
       ws.on('close', () => {
         ran = true;
@@ -213,10 +213,11 @@ export class ExecEndpoint {
     const stdin: Buffer[] = [];
     let stdinDone = !t.stdin;
     let ran = false;
-    const maybeRun = () => {
+    const maybeRun = async () => {
       if (ran || !stdinDone || [...expected].some((s) => !streams.has(s))) return;
       ran = true;
-      const r = this.run(t, t.stdin ? stdin : undefined);
+      const r = await this.run(t, t.stdin ? stdin : undefined);
+      if (socket.destroyed) return;
       const out = streams.get('stdout');
       const err = streams.get('stderr');
       if (out !== undefined && r.stdout) conn.data(out, Buffer.from(r.stdout));
@@ -232,7 +233,7 @@ export class ExecEndpoint {
           conn.reply(id);
           const type = headers.streamtype ?? '';
           streams.set(type, id);
-          maybeRun();
+          void maybeRun();
         },
         onData: (id, data) => {
           if (id === streams.get('stdin')) stdin.push(data);
@@ -240,7 +241,7 @@ export class ExecEndpoint {
         onEnd: (id) => {
           if (id === streams.get('stdin')) {
             stdinDone = true;
-            maybeRun();
+            void maybeRun();
           }
         },
         onClose: () => {

@@ -48,6 +48,11 @@ export interface PerconaXtraDBFixture {
   workload?: 'PetSet' | 'StatefulSet';
   updateStrategy?: 'OnDelete' | 'RollingUpdate';
   version?: string;
+  /**
+   * Arguments appended to the perconaxtradb container's (kept by the TLS wiring), e.g.
+   * `--pxc-encrypt-cluster-traffic=ON` for Galera TLS on real servers.
+   */
+  args?: string[];
   /** Create with TLS on: spec.tls + the pod wiring; `secrets` are written as `<db>-<alias>-cert`. */
   tls?: {
     issuerRef?: { apiGroup?: string; kind: string; name: string };
@@ -184,6 +189,10 @@ export function createPerconaXtraDB(sim: Simulator, f: PerconaXtraDBFixture): Cr
     spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
   });
   let podSpec = basePodSpec(name, f.version ?? '8.0.40');
+  if (f.args?.length) {
+    const c = podSpec.containers.find((x: J) => x.name === 'perconaxtradb');
+    c.args = [...(c.args ?? []), ...f.args];
+  }
   if (f.tls) podSpec = addTlsWiring(podSpec, name, f.tls.requireSSL ?? false);
   const workloadApiVersion = workloadKind === 'PetSet' ? 'apps.k8s.appscode.com/v1' : 'apps/v1';
   const workload = sim.store.create<J>({

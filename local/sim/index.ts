@@ -25,10 +25,12 @@ import {
 } from './cert-manager.js';
 import { Controllers, type ReadinessRecord } from './controllers.js';
 import { ExecEndpoint } from './exec.js';
+import { type GaleraOptions, GaleraServers, type ServerInfo } from './galera.js';
 import { Mysqld, type MysqldView, type ReloadFault, type ReloadRecord } from './mysqld.js';
 import { Provisioner, type ProvisionerOptions, type ProvisionerWrite } from './provisioner.js';
 import { findByKind } from './resources.js';
 import { type FaultAction, type FaultRule, Handler, type RequestRecord } from './server.js';
+import type { ExecResult } from './shell.js';
 import { ApiError, clone, type J, type Obj, Store } from './store.js';
 import { SecretVolumes } from './volumes.js';
 
@@ -42,6 +44,7 @@ export type {
   ReloadFault,
   ReloadRecord,
   RequestRecord,
+  ServerInfo,
   SimSigner,
 };
 export { signerKey };
@@ -83,6 +86,13 @@ export interface SimulatorOptions {
    * rules. On by default, as on a cluster where KubeDB's TLS runs; `false` for one without cert-manager.
    */
   certManager?: boolean | CertManagerOptions;
+  /**
+   * What runs in each pod's database container: the mysqld stand-in (default), or a real
+   * `mariadbd` with Galera per pod, the pods of a workload one cluster on loopback (galera.ts;
+   * needs Debian's mariadb-server and galera-4).
+   */
+  mysqld?: 'stand-in' | 'mariadb';
+  galera?: GaleraOptions;
 }
 
 export interface Simulator {
@@ -123,6 +133,20 @@ export interface Simulator {
       argv: string[],
       opts?: { container?: string; stdin?: string },
     ): { stdout: string; stderr: string; exitCode: number };
+    /** As `pods/exec` runs it: against the real server in `mysqld: 'mariadb'` mode. */
+    execAsync(
+      namespace: string,
+      podName: string,
+      argv: string[],
+      opts?: { container?: string; stdin?: string },
+    ): Promise<ExecResult>;
+  };
+  /** The real servers (`mysqld: 'mariadb'`), undefined with the stand-in. */
+  galera?: {
+    root: string;
+    servers(): ServerInfo[];
+    /** SQL as root over the pod's Unix socket (`-N -B`). */
+    sql(namespace: string, podName: string, sql: string): Promise<ExecResult>;
   };
   /** Secret volume propagation delay (ms); may be changed while running. */
   secretPropagationMs: number;
@@ -163,7 +187,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const timers = new Timers();
   const api = new Api(store, timers, opts.podDeleteGraceMs ?? 50);
   const volumes = new SecretVolumes(store, opts.secretPropagationMs ?? 0);
-  const controllers = new Controllers(store, api, timers, opts.podReadyDelayMs ?? 200, volumes);
+  const galera =
+    opts.mysqld === 'mariadb'
+      ? new GaleraServers((ns, name, uid, frozen) => volumes.read(ns, name, uid, frozen), opts.galera)
+      : undefined;
+  const controllers = new Controllers(store, api, timers, opts.podReadyDelayMs ?? 200, volumes, galera);
   const provisioner =
     opts.provisioner === false
       ? undefined
@@ -182,7 +210,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return opts.token === undefined;
   };
   const kubelet = controllers.kubelet;
-  const mysqld = new Mysqld(store, kubelet);
+  const mysqld = new Mysqld(store, kubelet, galera);
   const exec = new ExecEndpoint(store, mysqld);
   const control = (key: string, input: J): unknown => {
     if (key === 'POST /_sim/reload-fault') {
@@ -285,7 +313,23 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       view: (ns, pod) => mysqld.view(ns, pod),
       reloads: () => mysqld.reloads.map((r) => ({ ...r })),
       exec: (ns, pod, argv, o = {}) => mysqld.exec(ns, pod, o.container ?? 'perconaxtradb', argv, o.stdin),
+      execAsync: (ns, pod, argv, o = {}) =>
+        mysqld.execAsync(ns, pod, o.container ?? 'perconaxtradb', argv, o.stdin),
     },
+    ...(galera
+      ? {
+          galera: {
+            root: galera.root,
+            servers: () => galera.info(),
+            sql: async (ns: string, pod: string, sql: string) => {
+              const rp = kubelet.running(ns, pod);
+              return rp
+                ? galera.sql(rp.uid, sql)
+                : { stdout: '', stderr: `pod ${ns}/${pod} is not running`, exitCode: 1 };
+            },
+          },
+        }
+      : {}),
     get secretPropagationMs() {
       return volumes.propagationMs;
     },
@@ -316,6 +360,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       stopped = true;
       timers.clear();
       controllers.stop();
+      await galera?.shutdown();
       volumes.stop();
       provisioner?.stop();
       certManager?.stop();

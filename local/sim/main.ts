@@ -22,12 +22,14 @@ const { values } = parseArgs({
     empty: { type: 'boolean', default: false },
     'secret-propagation-seconds': { type: 'string', default: '0' },
     'pod-restart-seconds': { type: 'string', default: '1.5' },
+    mysqld: { type: 'string', default: 'stand-in' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 const USAGE = `usage: npm run sim -- [--kubeconfig <path>] [--port <n>] [--https] [--token <t>] [--empty]
                       [--pod-restart-seconds <s>] [--secret-propagation-seconds <s>]
+                      [--mysqld stand-in|mariadb]
 
   --kubeconfig <path>          where to write the kubeconfig (default ./sim.kubeconfig)
   --port <n>                   port on 127.0.0.1 (default: a free one)
@@ -38,12 +40,21 @@ const USAGE = `usage: npm run sim -- [--kubeconfig <path>] [--port <n>] [--https
                                e.g. 30 to watch realistic restarts, KubeDB says ~70 s per pod)
   --secret-propagation-seconds <s>
                                delay before a changed Secret shows in pods' mounted files
-                               (default 0; the kubelet takes up to about a minute)`;
+                               (default 0; the kubelet takes up to about a minute)
+  --mysqld <m>                 what runs in each pod's database container: the TLS stand-in
+                               (default), or mariadb: a real mariadbd with Galera per pod, the
+                               pods one cluster on 127.0.0.1 (apt-get install mariadb-server
+                               galera-4 rsync; see docs/galera.md)`;
 
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
+if (values.mysqld !== 'stand-in' && values.mysqld !== 'mariadb') {
+  console.error(`--mysqld: "${values.mysqld}" is neither stand-in nor mariadb\n\n${USAGE}`);
+  process.exit(2);
+}
+const mysqld = values.mysqld;
 const restartSeconds = Number(values['pod-restart-seconds']);
 if (!Number.isFinite(restartSeconds) || restartSeconds < 0) {
   console.error(
@@ -68,6 +79,7 @@ const sim = await startSimulator({
   kubeconfigPath,
   secretPropagationMs: propagationS * 1000,
   podReadyDelayMs: Math.round(restartSeconds * 1000),
+  mysqld,
 });
 
 /** A CA Secret and the Ready cert-manager issuer that names it, as a user's cluster would have. */
@@ -103,7 +115,7 @@ if (!values.empty) {
   seedCaIssuer('Issuer', 'px-issuer', { namespace: 'demo', name: 'px-ca' }, 'px-issuer-ca');
   seedCaIssuer('ClusterIssuer', 'px-new-ca', { namespace: 'cert-manager', name: 'px-new-ca' }, 'px-new-ca');
   const db = createPerconaXtraDB(sim, { namespace: 'demo', name: 'sample-pxc' });
-  await waitForPodsReady(sim, 'demo', db.podNames);
+  await waitForPodsReady(sim, 'demo', db.podNames, mysqld === 'mariadb' ? 180_000 : 30_000);
 }
 
 const k = `kubectl --kubeconfig ${kubeconfigPath}`;
@@ -130,7 +142,7 @@ Faults (reserved HTTP paths, JSON bodies):
   curl -X POST ${sim.url}/_sim/reload-fault -d '{"namespace":"demo","pod":"sample-pxc-1"}'  # its TLS reloads fail
   curl ${sim.url}/_sim/mysqld          # TLS reloads run inside pods (ALTER INSTANCE RELOAD TLS, socket.ssl_reload)
 
-Exec (mysqld stand-in; secret volumes follow Secrets after ${propagationS} s):
+Exec (${mysqld === 'mariadb' ? `real mariadbd + Galera per pod under ${sim.galera?.root}` : 'mysqld stand-in'}; secret volumes follow Secrets after ${propagationS} s):
   ${k} exec sample-pxc-0 -c perconaxtradb -- sh -c 'mysql -u"$MYSQL_ROOT_USERNAME" -p"$MYSQL_ROOT_PASSWORD" -N -B -e "$1"' sh "SHOW GLOBAL VARIABLES LIKE 'have_ssl'"
 ${values.https ? '  (HTTPS: add -k to curl, or --cacert with the CA from the kubeconfig)\n' : ''}
 Ctrl-C to stop.`);
