@@ -227,3 +227,26 @@ function assignOrDelete<T extends object>(obj: T, key: keyof T & string, value: 
 function sameWiring(a: PodTemplate, b: PodTemplate): boolean {
   return JSON.stringify(snapshotWiring(a)) === JSON.stringify(snapshotWiring(b));
 }
+
+/**
+ * Pure: whether a database container's args make Galera encrypt cluster traffic
+ * (`--pxc-encrypt-cluster-traffic=ON`, PXC 8.0's default, OFF in KubeDB's images) and whether
+ * Galera may fall back to plain connections (`socket.dynamic=yes` in `--wsrep-provider-options`).
+ * With encryption on and no fallback, a node restarted with Galera TLS turned on or off cannot
+ * join peers that still have it the other way (galera-4 26.4.23 on real servers, docs/galera.md).
+ */
+export function galeraTraffic(args: readonly string[]): { encrypted: boolean; dynamic: boolean } {
+  let encrypted = false;
+  let dynamic = false;
+  for (const a of args) {
+    const m = /^--pxc[-_]encrypt[-_]cluster[-_]traffic(?:=(.*))?$/.exec(a);
+    if (m) encrypted = /^(ON|1|TRUE|YES)?$/i.test(m[1] ?? '');
+    const p = /^--wsrep[-_]provider[-_]options=(.*)$/.exec(a);
+    if (p)
+      dynamic = p[1]!
+        .split(';')
+        .map((o) => o.split('=').map((x) => x.trim()))
+        .some(([k, v]) => k === 'socket.dynamic' && /^(1|yes|true|on)$/i.test(v ?? ''));
+  }
+  return { encrypted, dynamic };
+}

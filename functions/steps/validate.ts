@@ -81,7 +81,7 @@ import type {
   PerconaXtraDBOpsRequest,
   ReconfigureTLSSpec,
 } from '../model/types.js';
-import { applyWiring } from '../model/wiring.js';
+import { applyWiring, DB_CONTAINER, galeraTraffic } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
 import { defaultSecretName } from '../pki/profile.js';
 import { listCertificates } from './cert-manager.js';
@@ -295,6 +295,10 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
   const ifReady = (ops.spec.apply ?? 'IfReady') === 'IfReady';
   let pods = ifReady ? await podsOf(deps, db!) : undefined;
   if (ifReady) checkPodsReady(db!, pods!);
+  if (action === 'add' || action === 'remove') {
+    pods ??= await podsOf(deps, db!);
+    refuseGaleraSplit(db!, action, pods);
+  }
   const database = db!.metadata.name!;
   // Certificates that own the database's Secrets (now or after the request) make it cert-manager's.
   const certificates = await listCertificates(deps, ns);
@@ -539,6 +543,28 @@ function checkPodsReady(db: PerconaXtraDB, pods: PodObject[]): void {
         `pod ${ns}/${name}-${i} is not Ready (${readinessMessage(pod)}); apply: IfReady only runs when every pod of PerconaXtraDB ${ns}/${name} is Ready (use apply: Always to proceed anyway: pods this request does not restart are then never restarted by a rollback)`,
       );
     }
+  }
+}
+
+/**
+ * Add or remove TLS on a cluster whose Galera traffic is encrypted would split it: each node the
+ * rolling restart reaches comes back with Galera TLS turned on (add) or off (remove) while its
+ * peers still have it the other way, and Galera cannot connect the two (real servers,
+ * docs/galera.md). Refused before anything is paused, saying how to go on; `socket.dynamic=yes`
+ * (Galera accepts both while the roll is under way) lets it through.
+ */
+function refuseGaleraSplit(db: PerconaXtraDB, action: 'add' | 'remove', pods: PodObject[]): void {
+  for (const pod of pods) {
+    const c = (
+      pod.spec?.containers as Array<{ name?: string; command?: unknown[]; args?: unknown[] }> | undefined
+    )?.find((x) => x.name === DB_CONTAINER);
+    const traffic = galeraTraffic([...(c?.command ?? []), ...(c?.args ?? [])].map(String));
+    if (!traffic.encrypted || traffic.dynamic) continue;
+    const ns = db.metadata.namespace!;
+    const [on, off] = action === 'add' ? ['on', 'off'] : ['off', 'on'];
+    throw new DatabaseStateError(
+      `PerconaXtraDB ${ns}/${db.metadata.name} encrypts Galera traffic (--pxc-encrypt-cluster-traffic=ON in pod ${pod.metadata.name}): ${action === 'add' ? 'adding' : 'removing'} TLS pod by pod would restart each node with Galera TLS ${on} while its peers still have it ${off}, and it could not join them (the cluster splits). Add socket.dynamic=yes to the pods' wsrep_provider_options first (Galera then accepts both during the roll), or turn pxc_encrypt_cluster_traffic off, then run this request again`,
+    );
   }
 }
 
