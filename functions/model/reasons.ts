@@ -43,6 +43,18 @@ export function plainReason(errorName: string, message: string, step?: string): 
   return message ? `${sentence} [API: ${message}]` : sentence;
 }
 
+/**
+ * The reason as the cluster records it — the OpsRequest's conditions and Events, which anyone who
+ * may read the namespace sees: for an error whose message is the API server's own text, the
+ * sentence alone. That text can name the caller (`User "arn:aws:sts::<account>:assumed-role/…"` in
+ * a 403), other namespaces and objects; it stays in the functions' logs and the terminal
+ * (`plainReason`). Our own errors already speak in sentences and pass through.
+ */
+export function recordedReason(errorName: string, message: string, step?: string): string {
+  if (errorName !== LAMBDA_TIMEOUT && Object.hasOwn(SENTENCES, errorName)) return SENTENCES[errorName]!;
+  return plainReason(errorName, message, step);
+}
+
 /** While a step is retried: the same sentence, shorter, for "retrying" lines. */
 export function retryReason(errorName: string, message: string): string {
   switch (errorName) {

@@ -355,13 +355,22 @@ async function reloadOne(
       detail: `the server presents the certificate valid ${expected.validity.notBefore} – ${expected.validity.notAfter}${encrypted ? '; Galera reloaded too' : ''}`,
     };
   } catch (err) {
+    // The reason goes into Events and conditions: a fixed sentence, never the API server's text (a
+    // 403 names the caller's role and account); that is logged.
     if (err instanceof KubeForbiddenError) {
+      deps.logger.warn('exec refused', { pod: target.name, error: err.message });
       return {
         state: 'fallback',
-        reason: `pods/exec is not allowed (apply k8s/rbac-reload.yaml to enable Reload mode): ${err.message}`,
+        reason: 'pods/exec is not allowed (apply k8s/rbac-reload.yaml to enable Reload mode)',
       };
     }
-    if (err instanceof KubeRequestError) return { state: 'fallback', reason: err.message };
+    if (err instanceof KubeRequestError) {
+      deps.logger.warn('exec refused', { pod: target.name, error: err.message });
+      return {
+        state: 'fallback',
+        reason: `the Kubernetes API server refused the exec (HTTP ${err.status?.code ?? '4xx'}; details in the function's log)`,
+      };
+    }
     // Network trouble or a slow exec: try again at the next check, until the deadline.
     deps.logger.warn('exec failed, trying again', { pod: target.name, error: (err as Error).message });
     return { state: 'waiting' };

@@ -195,7 +195,9 @@ async function explainRefusal(
   const unhealthy = pods.items
     .filter((p) => p.metadata.name !== pod.metadata.name && !isPodReady(p))
     .map((p) => `${p.metadata.name} is not Ready (${readinessMessage(p)})`);
+  // The API server's own words go to the log only: this text becomes Events and conditions.
   const detail = err.status?.causes?.map((c) => c.message).find(Boolean) ?? err.status?.message;
+  if (detail) deps.logger.info('eviction refused', { pod: pod.metadata.name, api: detail });
   const about = budgets.length
     ? budgets
         .map((b) => {
@@ -209,5 +211,5 @@ async function explainRefusal(
         })
         .join('; ')
     : 'a PodDisruptionBudget refuses the eviction';
-  return `${about}${unhealthy.length ? `: ${unhealthy.join('; ')}` : ''}${detail ? ` [API: 429 ${detail}]` : ''}`;
+  return `${about}${unhealthy.length ? `: ${unhealthy.join('; ')}` : ''}`;
 }

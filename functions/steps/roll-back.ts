@@ -28,7 +28,7 @@ import {
   labelSafe,
 } from '../model/names.js';
 import { type Plan, timeoutSeconds as requestTimeout } from '../model/plan.js';
-import { plainReason, retryReason } from '../model/reasons.js';
+import { recordedReason, retryReason } from '../model/reasons.js';
 import { isDns1123Label } from '../model/schema/index.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { restoreWiring } from '../model/wiring.js';
@@ -351,8 +351,10 @@ async function restore(input: RollBackInput, given: Deps): Promise<RestoreOutput
     }
   } catch (err) {
     if (err instanceof PxcTlsOpsError && err.retryable) throw err;
+    // This message becomes the request's reason: the API server's text is logged, not recorded.
+    logger.error('restore failed', { backup: `${ns}/${backupName}`, error: (err as Error).message });
     throw new RollbackError(
-      `could not restore the state saved in Secret ${ns}/${backupName}: ${(err as Error).message}`,
+      `could not restore the state saved in Secret ${ns}/${backupName}: ${recordedReason((err as Error).name, (err as Error).message)}`,
       {
         cause: err,
       },
@@ -366,7 +368,7 @@ async function restore(input: RollBackInput, given: Deps): Promise<RestoreOutput
       ops,
       'Warning',
       'RollingBack',
-      `${plainReason(input.state.error?.Error ?? 'Error', causeMessage(input.state.error?.Cause), input.state.error?.State)}. ` +
+      `${recordedReason(input.state.error?.Error ?? 'Error', causeMessage(input.state.error?.Cause), input.state.error?.State)}. ` +
         `Restored the previous certificates and TLS settings of PerconaXtraDB ${ns}/${database}` +
         (out.pods.length ? `; restarting ${out.pods.map((p) => p.name).join(', ')}` : ''),
     );
@@ -467,14 +469,17 @@ async function finish(input: RollBackInput, given: Deps): Promise<Outcome> {
     !s.rollback?.restored &&
     !s.rollbackError &&
     !Array.isArray((s.round as { pods?: unknown })?.pods);
-  let reason = plainReason(errorName, causeMessage(s.error?.Cause), s.error?.State);
+  // Conditions and Events get the sentence; the API server's words (a 403 names our role) the log.
+  let reason = recordedReason(errorName, causeMessage(s.error?.Cause), s.error?.State);
+  deps.logger.info('the request failed', { error: errorName, cause: causeMessage(s.error?.Cause) });
   if (refused) reason = `Refused, nothing was changed: ${reason}`;
   const backupName = database && name ? backupSecretName(database, name) : '';
   if (s.rollbackError) {
     const why =
       s.rollbackError.Error === LAMBDA_TIMEOUT
         ? `a rollback step ${retryReason(LAMBDA_TIMEOUT, causeMessage(s.rollbackError.Cause))}`
-        : causeMessage(s.rollbackError.Cause) || s.rollbackError.Error;
+        : recordedReason(s.rollbackError.Error ?? 'Error', causeMessage(s.rollbackError.Cause)) ||
+          (s.rollbackError.Error ?? 'Error');
     // A backup this request could not prove its own was never used: nothing was restored from it.
     reason += why?.startsWith('refused Secret')
       ? `; nothing was rolled back: ${why}`

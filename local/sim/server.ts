@@ -28,7 +28,8 @@ export interface RequestRecord {
 
 /** 403: what RBAC answers a request it does not allow (e.g. pods/exec outside a Role's resourceNames). */
 export type FaultAction =
-  | { status: 403 | 409 | 429 | 500 | 503 }
+  /** `message`: the Status message to answer with (a real 403 names the caller: `User "arn:aws:sts::…"`). */
+  | { status: 403 | 409 | 429 | 500 | 503; message?: string }
   | { drop: true }
   | { delayMs: number }
   /**
@@ -129,9 +130,8 @@ export class Handler {
     const fault = await this.playFault(method, url, socket);
     if (fault === 'dropped') return;
     if (fault !== undefined) {
-      return fail(
-        new ApiError(fault, fault === 403 ? 'Forbidden' : 'InternalError', `injected fault: ${fault}`),
-      );
+      const { status, message = `injected fault: ${status}` } = fault;
+      return fail(new ApiError(status, status === 403 ? 'Forbidden' : 'InternalError', message));
     }
     if (!route || route.res !== POD || route.sub !== 'exec' || !route.name || !route.namespace) {
       return fail(new ApiError(404, 'NotFound', 'the server could not find the requested resource'));
@@ -176,11 +176,9 @@ export class Handler {
         500: 'InternalError',
         503: 'ServiceUnavailable',
       };
-      if (fault === 429) res.setHeader('Retry-After', '1');
-      return this.sendError(
-        res,
-        new ApiError(fault, reasons[fault] ?? 'InternalError', `injected fault: ${fault}`),
-      );
+      const { status, message = `injected fault: ${status}` } = fault;
+      if (status === 429) res.setHeader('Retry-After', '1');
+      return this.sendError(res, new ApiError(status, reasons[status] ?? 'InternalError', message));
     }
 
     const p = url.pathname.replace(/\/+$/, '') || '/';
@@ -225,7 +223,7 @@ export class Handler {
     method: string,
     url: URL,
     socket: Duplex,
-  ): Promise<'dropped' | Extract<FaultAction, { status: number }>['status'] | undefined> {
+  ): Promise<'dropped' | Extract<FaultAction, { status: number }> | undefined> {
     const fault = this.faults.find(
       (f) =>
         f.remaining > 0 &&
@@ -248,7 +246,7 @@ export class Handler {
       await a.hold().catch(() => undefined);
       return undefined;
     }
-    return a.status;
+    return a;
   }
 
   private route(url: URL): Route | undefined {

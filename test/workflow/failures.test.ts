@@ -278,6 +278,39 @@ describe('ReconfigureTLS failure path', () => {
     expect(versions()).toEqual(before);
   });
 
+  it('a 403 naming our IAM role fails the request with a plain sentence; the role is in the log, not in the conditions or Events', async () => {
+    const FORBIDDEN =
+      'secrets is forbidden: User "arn:aws:sts::123456789012:assumed-role/pxc-tls-ops-WorkflowFunctionRole-AbC/pxc-tls-ops-ChangeCertificatesFunction-XyZ" cannot create resource "secrets" in API group "" in the namespace "demo"';
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'failures-403', database: DB }));
+    world.sim.faults.inject({
+      method: 'POST',
+      path: /\/secrets$/,
+      times: 1,
+      action: { status: 403, message: FORBIDDEN },
+    });
+    const logsFrom = world.logs.length;
+
+    const result = await world.run({ namespace: NS, opsRequest: 'failures-403' });
+    world.sim.faults.reset();
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('KubeForbiddenError');
+    const ops = world.ops('failures-403');
+    expect(ops.status?.phase).toBe('Failed');
+    const failed = ops.status?.conditions?.find((c: { type: string }) => c.type === 'Failed');
+    expect(failed?.message).toMatch(
+      /The functions' identity is not allowed to do this: apply k8s\/rbac\.yaml[^[]*$/,
+    );
+    const events = world.sim.store
+      .list<{ involvedObject: { name: string } }>('v1', 'Event', NS)
+      .filter((e) => e.involvedObject.name === 'failures-403');
+    expect(events.length).toBeGreaterThan(0);
+    const seen = JSON.stringify([ops, events]);
+    expect(seen).not.toContain('arn:aws:sts');
+    expect(seen).not.toContain('is forbidden');
+    expect(world.logs.slice(logsFrom).join('')).toContain('assumed-role/pxc-tls-ops-WorkflowFunctionRole');
+  });
+
   it('an OpsRequest deleted mid-run: the execution fails, the database is still resumed and nothing is left behind', async () => {
     const before = serial(world, 'server');
     world.createOps(opsRequestFrom('pxcops-rotate', { name: 'failures-deleted', database: DB }));

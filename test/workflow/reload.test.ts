@@ -12,6 +12,9 @@ import { addTls, evictions, NS, podUids, secretPem, startWorld, type World } fro
 const DB = 'reload-pxc';
 const PODS = [`${DB}-0`, `${DB}-1`, `${DB}-2`];
 const RELOAD = { [RESTART_MODE_ANNOTATION]: 'Reload' };
+/** A 403 as EKS answers it: the message names the caller's IAM role and account. */
+const FORBIDDEN_EXEC =
+  'pods "reload-pxc-2" is forbidden: User "arn:aws:sts::123456789012:assumed-role/pxc-tls-ops-ReloadPodsFunctionRole-AbC/pxc-tls-ops-ReloadPodsFunction-XyZ" cannot create resource "pods/exec" in API group "" in the namespace "demo"';
 
 /** The serial of the server certificate each pod's mysqld has loaded, by pod. */
 function loadedSerials(world: World): Record<string, string | undefined> {
@@ -174,17 +177,18 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
     expect(events[0].message).toContain(PODS[1]);
   });
 
-  it('restarts a pod it may not exec into (no k8s/rbac-reload.yaml for it), saying why', async () => {
+  it('restarts a pod it may not exec into (no k8s/rbac-reload.yaml for it), saying why without the API’s words', async () => {
     const before = podUids(world, DB);
-    // As RBAC answers when the Role's resourceNames leave pod 2 out.
+    // As RBAC answers when the Role's resourceNames leave pod 2 out: the message names our role.
     world.sim.faults.inject({
       path: new RegExp(`/pods/${PODS[2]}/exec`),
       times: 1000,
-      action: { status: 403 },
+      action: { status: 403, message: FORBIDDEN_EXEC },
     });
     world.createOps(
       opsRequestFrom('pxcops-rotate', { name: 'reload-forbidden', database: DB, annotations: RELOAD }),
     );
+    const logsFrom = world.logs.length;
 
     const result = await world.run({ namespace: NS, opsRequest: 'reload-forbidden' });
 
@@ -194,7 +198,19 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
     expect([after[PODS[0]!], after[PODS[1]!]]).toEqual([before[PODS[0]!], before[PODS[1]!]]);
     expect(
       conditions(world, 'reload-forbidden').find((c) => c.type === `ReloadFallback--${PODS[2]}`)?.message,
-    ).toMatch(/pods\/exec is not allowed \(apply k8s\/rbac-reload\.yaml/);
+    ).toMatch(/pods\/exec is not allowed \(apply k8s\/rbac-reload\.yaml to enable Reload mode\)$/);
+    // Anyone who can read the namespace sees conditions and Events: no identity there, only in the log.
+    const fallbacks = world.sim.store
+      .list<J>('v1', 'Event', NS)
+      .filter((e) => e.reason === 'ReloadFallback' && e.involvedObject.name === 'reload-forbidden');
+    expect(fallbacks.length).toBeGreaterThan(0);
+    const seen = JSON.stringify([
+      world.sim.store.get('ops.kubedb.com/v1alpha1', 'PerconaXtraDBOpsRequest', NS, 'reload-forbidden'),
+      fallbacks,
+    ]);
+    expect(seen).not.toContain('arn:aws:sts');
+    expect(seen).not.toContain('is forbidden');
+    expect(world.logs.slice(logsFrom).join('')).toContain('arn:aws:sts::123456789012:assumed-role');
   });
 
   it('restarts, each saying why, a pod whose files cannot be read, one whose mysql does not answer, one whose Galera reload fails', async () => {
