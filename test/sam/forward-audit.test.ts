@@ -34,6 +34,21 @@ describe('Forward audit (against the simulator and the EventBridge stand-in)', (
       ]);
     });
 
+    it('in a namespaced install, reads and forwards only creates in the watched namespaces', async () => {
+      putOpsRequest(w.sim, 'team-a', 'watched');
+      putOpsRequest(w.sim, 'team-b', 'elsewhere');
+      const event = logsSubscriptionEvent([
+        auditRecord({ namespace: 'team-a', name: 'watched' }),
+        auditRecord({ namespace: 'team-b', name: 'elsewhere' }),
+      ]);
+
+      const result = await forwardAudit(event, { ...w.deps(), namespaces: ['demo', 'team-a'] });
+
+      expect(result.pending.map((p) => `${p.namespace}/${p.name}`)).toEqual(['team-a/watched']);
+      // Its RoleBindings would refuse a read in team-b: none is made.
+      expect(w.sim.requests.all().filter((r) => r.path.includes('/namespaces/team-b/'))).toEqual([]);
+    });
+
     it('skips requests deleted or already taken since, and failed creates', async () => {
       putOpsRequest(w.sim, 'demo', 'taken', { phase: 'Progressing' });
       const event = logsSubscriptionEvent([

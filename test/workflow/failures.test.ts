@@ -514,6 +514,12 @@ describe('ReconfigureTLS failure path', () => {
       ).toBeGreaterThanOrEqual(1);
       expect(evictions(world)).toEqual({ [`${DB}-0`]: 1, [`${DB}-1`]: 1, [`${DB}-2`]: 1 });
       expect(world.ops('failures-pdb').status?.phase).toBe('Successful');
+      // The Event says which budget and why in our words; the API server's own text is only logged.
+      const blocked = world.sim.store
+        .list<{ reason: string; message: string; involvedObject: { name: string } }>('v1', 'Event', NS)
+        .filter((e) => e.involvedObject.name === 'failures-pdb' && e.reason === 'EvictionBlocked');
+      expect(blocked.map((e) => e.message)).toEqual([expect.stringContaining('PodDisruptionBudget')]);
+      expect(blocked[0]!.message).not.toMatch(/\[API|The disruption budget .* needs/);
     });
 
     it('a retried Restart pod does not evict again the pod that already came back with a new UID', async () => {
