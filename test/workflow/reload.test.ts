@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KINDS } from '../../functions/kube/types.js';
-import { RESTART_MODE_ANNOTATION } from '../../functions/model/names.js';
+import { CLAIM_ANNOTATION, RESTART_MODE_ANNOTATION } from '../../functions/model/names.js';
 import { chainsTo, inspectTlsSecret } from '../../functions/pki/index.js';
 import type { TaskFn } from '../../local/runner/index.js';
 import { progressPrinter } from '../../local/runner/progress.js';
@@ -449,6 +449,55 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
     expect(podUids(world, DB)).toEqual(before);
     expect(execCount(world)).toBe(0);
     expect(world.db(DB).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+  });
+
+  // Last in this world: the request is left to the execution that took it over.
+  it('stops without another exec when its claim is taken over while it waits for the files', async () => {
+    world.sim.secretPropagationMs = 1500;
+    process.env.RELOAD_HOLD_SECONDS = '0.3';
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', { name: 'reload-taken', database: DB, annotations: RELOAD }),
+    );
+    let calls = 0;
+    let execsAfter = -1;
+    // After the first check (files not there yet), another execution takes the request over.
+    const wrapTask = (state: string, fn: TaskFn): TaskFn =>
+      state !== 'Reload pods'
+        ? fn
+        : async (input) => {
+            const first = ++calls === 1;
+            const out = await fn(input);
+            if (first) {
+              const ops = world.ops('reload-taken');
+              world.sim.store.put({
+                ...ops,
+                metadata: {
+                  ...ops.metadata,
+                  annotations: { ...ops.metadata.annotations, [CLAIM_ANNOTATION]: 'reload-taker' },
+                },
+              });
+              world.sim.requests.reset();
+            }
+            return out;
+          };
+    let result: Awaited<ReturnType<World['run']>>;
+    try {
+      result = await world.run({ namespace: NS, opsRequest: 'reload-taken' }, { wrapTask });
+      execsAfter = execCount(world);
+    } finally {
+      world.sim.secretPropagationMs = 300;
+      delete process.env.RELOAD_HOLD_SECONDS;
+    }
+
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('LeaseLostError');
+    expect(result.cause).toMatch(/claimed by execution reload-taker/);
+    expect(execsAfter).toBe(0);
+    expect(evictions(world)).toEqual({});
+    // Nothing this execution would write after losing it: the request is the taker's.
+    expect(world.ops('reload-taken').metadata.annotations?.[CLAIM_ANNOTATION]).toBe('reload-taker');
+    expect(world.ops('reload-taken').status?.phase).not.toBe('Failed');
   });
 });
 
