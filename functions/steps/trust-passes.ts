@@ -91,14 +91,20 @@ export async function retireOldCa(deps: Deps, ctx: PassContext): Promise<PassOut
   });
   const names = [...new Set(Object.values(currentNames))];
   const leaves = names.map((n) => decoded(pki, secrets.get(n))?.['tls.crt'] ?? '');
+  // What any Secret trusted before the request: with an alias on an issuer of its own, the
+  // earlier passes put the old server CA in that alias' ca.crt too, where it was not before.
+  const before = names
+    .map((n) => backup?.data?.[backupKey(n, 'ca.crt')])
+    .filter((b): b is string => !!b)
+    .map((b) => Buffer.from(b, 'base64').toString('utf8'))
+    .join('');
   let changedTrust = false;
   let serverCa: string | undefined;
   for (const name of names) {
     const secret = secrets.get(name);
     const data = decoded(pki, secret);
-    const before = backup?.data?.[backupKey(name, 'ca.crt')];
-    if (!secret || !data?.['ca.crt'] || !before) continue;
-    const retired = pki.retireTrust(data['ca.crt'], Buffer.from(before, 'base64').toString('utf8'), leaves);
+    if (!secret || !data?.['ca.crt'] || !backup?.data?.[backupKey(name, 'ca.crt')]) continue;
+    const retired = pki.retireTrust(data['ca.crt'], before, leaves);
     if (name === currentNames.server) serverCa = retired;
     if (!retired || retired === data['ca.crt']) continue;
     changedTrust = true;
