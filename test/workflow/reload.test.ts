@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KINDS } from '../../functions/kube/types.js';
 import { CLAIM_ANNOTATION, RESTART_MODE_ANNOTATION } from '../../functions/model/names.js';
-import { chainsTo, inspectTlsSecret } from '../../functions/pki/index.js';
+import { bundleTrusts, chainsTo, inspectTlsSecret } from '../../functions/pki/index.js';
 import type { TaskFn } from '../../local/runner/index.js';
 import { progressPrinter } from '../../local/runner/progress.js';
-import { createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
+import { type CaIssuer, createCaIssuer, issuerRef, opsRequestFrom } from '../../local/runner/world.js';
 import { waitForPodsReady } from '../../local/sim/fixtures.js';
 import type { J } from '../../local/sim/store.js';
 import { addTls, evictions, NS, podUids, secretPem, startWorld, type World } from './helpers.js';
@@ -581,6 +581,85 @@ describe('Reload mode where cert-manager Certificates own the Secrets', () => {
     expect(binding?.spec?.clientConfig?.caBundle).toBe(
       world.get(KINDS.Secret, `${CM}-server-cert`).data['ca.crt'],
     );
+    expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
+  });
+});
+
+describe("Reload mode: a rotation after the issuer's CA was renewed, beside an alias with its own issuer", () => {
+  const PA = 'reload-pa';
+  const PA_PODS = [`${PA}-0`, `${PA}-1`, `${PA}-2`];
+  let world: World;
+  let clients: CaIssuer;
+  beforeAll(async () => {
+    world = await startWorld({ simulator: { secretPropagationMs: 300 } });
+    clients = await createCaIssuer(world.sim, { name: 'px-clients', namespace: NS });
+    await world.createDatabase({ name: PA });
+    world.createOps(
+      opsRequestFrom('pxcops-add-tls', {
+        name: 'pa-add',
+        database: PA,
+        tls: {
+          issuerRef: issuerRef(world.issuer),
+          certificates: [{ alias: 'client', issuerRef: issuerRef(clients) }],
+        },
+      }),
+    );
+    const added = await world.run({ namespace: NS, opsRequest: 'pa-add' });
+    expect(added.status, added.cause).toBe('SUCCEEDED');
+  });
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it('trusts the renewed CA, moves to it and retires the old one in three reloaded passes, keeping the client issuer’s CA', async () => {
+    const before = podUids(world, PA);
+    const oldCa = world.issuer.certPem;
+    // cert-manager (or a person) renewed the CA in the Issuer's Secret: a new key, a new certificate.
+    const renewed = await createCaIssuer(world.sim, {
+      name: 'px-issuer',
+      namespace: NS,
+      commonName: 'px CA 2',
+    });
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', {
+        name: 'pa-rotate',
+        database: PA,
+        annotations: RELOAD,
+        spec: { timeout: '5s' },
+      }),
+    );
+    world.sim.requests.reset();
+
+    const result = await world.run({ namespace: NS, opsRequest: 'pa-rotate' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    const kinds = result.events
+      .filter((e) => e.type === 'StateExited' && e.state?.name === 'Change certificates')
+      .map(
+        (e) => (e.state?.output as { round?: { kind?: string; trustOverlap?: boolean } } | undefined)?.round,
+      );
+    expect(kinds).toEqual(
+      ['trust-bundle', 'certificates', 'retire-ca'].map((kind) =>
+        expect.objectContaining({ kind, trustOverlap: true }),
+      ),
+    );
+    expect(evictions(world)).toEqual({});
+    expect(podUids(world, PA)).toEqual(before);
+    const crt = (alias: string) => secretPem(world, `${PA}-${alias}-cert`, `tls.crt`)!;
+    expect(chainsTo(crt('server'), renewed.certPem)).toBe(true);
+    expect(chainsTo(crt('client'), clients.certPem)).toBe(true);
+    for (const alias of ['server', 'client', 'metrics-exporter']) {
+      const ca = secretPem(world, `${PA}-${alias}-cert`, 'ca.crt')!;
+      expect(bundleTrusts(ca, oldCa), `${alias} still trusts the old CA`).toBe(false);
+      expect(bundleTrusts(ca, renewed.certPem), alias).toBe(true);
+    }
+    // The client alias' ca.crt keeps its own issuer's CA.
+    expect(bundleTrusts(secretPem(world, `${PA}-client-cert`, 'ca.crt')!, crt('client'))).toBe(true);
+    for (const pod of PA_PODS) {
+      const loaded = world.sim.mysqld.view(NS, pod)!.server!;
+      expect(loaded.certPem, pod).toBe(crt('server'));
+      expect(bundleTrusts(loaded.caPem, oldCa), pod).toBe(false);
+    }
     expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
   });
 });
