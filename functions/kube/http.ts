@@ -10,6 +10,7 @@
  * eviction subresources on any kind, every patch type, a short watch with an early exit), and one
  * small request path is the only place that has to map HTTP failures to the error families.
  */
+
 import type * as HttpModule from 'node:http';
 import type * as HttpsModule from 'node:https';
 import {
@@ -22,6 +23,7 @@ import {
   type PxcTlsOpsError,
 } from '../errors.js';
 import { execOverWebSocket, execQuery } from './exec.js';
+import { ServerClock, type ServerTime } from './server-clock.js';
 import type {
   ExecOptions,
   ExecResult,
@@ -140,6 +142,13 @@ export function errorFromStatus(code: number, body: string, what: string): PxcTl
 }
 
 export class HttpKube implements Kube {
+  /** The API server's clock, from the Date headers of its answers (leases are judged by it). */
+  private readonly clock = new ServerClock();
+
+  serverTime(): ServerTime | undefined {
+    return this.clock.now();
+  }
+
   private readonly base: URL;
 
   constructor(
@@ -383,8 +392,10 @@ export class HttpKube implements Kube {
     if (payload)
       (reqOpts.headers as Record<string, string | number>)['Content-Length'] = Buffer.byteLength(payload);
     const what = `${method} ${path.split('?')[0]}`;
+    const sentAt = this.clock.sent();
     const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = this.transport().request(reqOpts, (r) => {
+        this.clock.observe(r.headers.date, sentAt);
         const chunks: Buffer[] = [];
         r.on('data', (c: Buffer) => chunks.push(c));
         r.on('end', () =>

@@ -1,3 +1,5 @@
+import type { ServerTime } from './server-clock.js';
+
 /**
  * The one narrow Kubernetes interface every step uses.
  *
@@ -160,6 +162,11 @@ export interface ExecOptions {
 }
 
 export interface Kube {
+  /**
+   * The API server's time as far as this client knows it from the answers so far (./server-clock.ts);
+   * undefined before the first answer, or for a client that cannot tell.
+   */
+  serverTime?(): ServerTime | undefined;
   /** The object, or undefined when it does not exist (404). */
   get<T extends KubeObject>(kind: ResourceKind, ref: ObjectRef): Promise<T | undefined>;
   /** One page. `namespace` undefined lists across all namespaces (or a cluster-scoped kind). */

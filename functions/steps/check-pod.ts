@@ -17,7 +17,7 @@ import { StepTimeoutError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import { type Lease, leaseLeft } from '../model/lease.js';
 import { isPodReady, opsRef, type PodObject, readinessMessage, recordEvent } from './common.js';
-import { keepLease } from './lease.js';
+import { keepLease, leaseTime } from './lease.js';
 import type { PodToRestart } from './round.js';
 
 export interface CheckPodInput {
@@ -103,7 +103,10 @@ export async function awaitRestart(
   const { namespace: ns, pod } = input;
   const deadline = Date.parse(input.deadline);
   const left = (deadline - deps.clock.now().getTime()) / 1000;
-  const hold = Math.max(1, Math.min(holdSeconds(), Math.ceil(left), holdLimit(lease, deps.clock.now())));
+  const hold = Math.max(
+    1,
+    Math.min(holdSeconds(), Math.ceil(left), holdLimit(lease, leaseTime(deps, 'holder'))),
+  );
   const pods = new Map<string, PodObject>();
   // A watch without resourceVersion starts with the current pods (ADDED), then follows changes.
   const done = await deps.kube.watch<PodObject>(

@@ -187,6 +187,7 @@ export function fencedKube(kube: Kube, holder: FenceHolder): Kube {
     evict: (ref, o) => kube.evict(ref, o),
     exec: (ref, o) => kube.exec(ref, o),
     watch: (kind, ns, o, on) => kube.watch(kind, ns, o, on),
+    serverTime: () => kube.serverTime?.(),
 
     async create<T extends KubeObject>(kind: ResourceKind, obj: T): Promise<T> {
       if (!isFenced(kind)) return kube.create(kind, obj);

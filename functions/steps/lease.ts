@@ -30,6 +30,19 @@ export interface RequestRef {
   name: string;
 }
 
+/**
+ * Now, for a lease: in the API server's clock (../kube/server-clock.ts), never this machine's wall
+ * clock, which may be a minute off another's (a laptop). A holder takes the latest the server's
+ * time can be (it never overrates what remains), an observer the earliest (it never sees a lease
+ * run out early); so while the holder believes it holds, no observer can think otherwise. This
+ * machine's clock only when no answer has come yet (a client that cannot tell).
+ */
+export function leaseTime(deps: Deps, as: 'holder' | 'observer'): Date {
+  const t = deps.kube.serverTime?.();
+  if (!t) return deps.clock.now();
+  return as === 'holder' ? t.latest : t.earliest;
+}
+
 function lost(ref: RequestRef, execution: string, holder: string | undefined): LeaseLostError {
   return new LeaseLostError(
     `PerconaXtraDBOpsRequest ${ref.namespace}/${ref.name} is now claimed by ${holder ? `execution ${holder}` : 'no execution'}, ` +
@@ -42,8 +55,8 @@ export async function holdLease(deps: Deps, ops: PerconaXtraDBOpsRequest, execut
   const ref = { namespace: ops.metadata.namespace!, name: ops.metadata.name! };
   const claim = claimOf(ops);
   if (claim.holder !== execution) throw lost(ref, execution, claim.holder);
-  const lease = claim.lease ?? nextLease(deps.clock.now(), leaseSecondsFrom(deps.leaseSeconds));
-  if (claim.lease && !renewalDue(lease, deps.clock.now())) return lease;
+  const lease = claim.lease ?? nextLease(leaseTime(deps, 'holder'), leaseSecondsFrom(deps.leaseSeconds));
+  if (claim.lease && !renewalDue(lease, leaseTime(deps, 'holder'))) return lease;
   return renew(deps, ref, execution, lease.seconds);
 }
 
@@ -54,12 +67,12 @@ export async function keepLease(
   execution: string | undefined,
   lease: Lease | undefined,
 ): Promise<Lease | undefined> {
-  if (!execution || !lease || !renewalDue(lease, deps.clock.now())) return lease;
+  if (!execution || !lease || !renewalDue(lease, leaseTime(deps, 'holder'))) return lease;
   return renew(deps, ref, execution, lease.seconds);
 }
 
 async function renew(deps: Deps, ref: RequestRef, execution: string, seconds: number): Promise<Lease> {
-  const next = nextLease(deps.clock.now(), seconds);
+  const next = nextLease(leaseTime(deps, 'holder'), seconds);
   try {
     await deps.kube.patch(KINDS.PerconaXtraDBOpsRequest, ref, renewalPatch(execution, next), 'json');
   } catch (err) {
@@ -89,7 +102,7 @@ export async function claimRequest(
 ): Promise<PerconaXtraDBOpsRequest> {
   // A concurrent claim makes this a KubeConflictError, the ASL retries, and the re-read finds the
   // other execution's claim.
-  const meta = claimMetadata(execution, deps.clock.now(), leaseSecondsFrom(deps.leaseSeconds));
+  const meta = claimMetadata(execution, leaseTime(deps, 'holder'), leaseSecondsFrom(deps.leaseSeconds));
   const before = ops.metadata.annotations ?? {};
   const claimed: PerconaXtraDBOpsRequest = {
     ...ops,

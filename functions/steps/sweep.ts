@@ -153,7 +153,8 @@ export async function sweep(deps: SweepDeps, opts: { recover?: boolean } = {}): 
     for (const ops of claimedRequests(items)) {
       const execution = claimOf(ops).holder!;
       const status = await deps.describeExecution!(execution);
-      if (!claimNeedsRecovery(ops, status, now)) continue;
+      // Leases are judged in the API server's time (../steps/lease.ts leaseTime), never this clock.
+      if (!claimNeedsRecovery(ops, status, deps.kube.serverTime?.()?.earliest ?? now)) continue;
       recovered.push({
         namespace: ops.metadata.namespace!,
         opsRequest: ops.metadata.name!,

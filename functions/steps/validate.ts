@@ -96,7 +96,7 @@ import {
   updateOpsStatus,
 } from './common.js';
 import { issuersByAlias } from './issuers.js';
-import { claimRequest, holdLease } from './lease.js';
+import { claimRequest, holdLease, leaseTime } from './lease.js';
 import { assertOnlyProcessor } from './ops-manager.js';
 import { secretNamesOf } from './pass-context.js';
 import { recoverRequest } from './recover.js';
@@ -264,7 +264,7 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
   checkRequestType(ops);
   const claim = claimOf(ops);
   if (claim.holder && claim.holder !== execution && !rerun) {
-    if (!leaseExpired(claim, deps.clock.now())) {
+    if (!leaseExpired(claim, leaseTime(deps, 'observer'))) {
       logger.info('request claimed by another execution, nothing to do', { owner: claim.holder });
       return out(
         true,
@@ -475,7 +475,7 @@ async function waitForOtherRequests(ops: PerconaXtraDBOpsRequest, deps: Deps): P
   const waited =
     (deps.clock.now().getTime() - (Number.isNaN(since) ? deps.clock.now().getTime() : since)) / 1000;
   const otherClaim = claimOf(other);
-  const stale = otherClaim.holder && leaseExpired(otherClaim, deps.clock.now());
+  const stale = otherClaim.holder && leaseExpired(otherClaim, leaseTime(deps, 'observer'));
   // A request whose execution died without a trace holds the database until it is run again or recovered.
   const dead = stale
     ? ` (its execution ${otherClaim.holder} stopped renewing its lease at ${otherClaim.lease?.until}: run that request again, or recover it, to free the database)`
@@ -713,7 +713,11 @@ async function ensureConsoleRequest(input: ValidateInput, deps: Deps): Promise<s
   });
   const mine = existing.items[0];
   if (mine) return mine.metadata.name!;
-  const claim = claimMetadata(input.execution, deps.clock.now(), leaseSecondsFrom(deps.leaseSeconds));
+  const claim = claimMetadata(
+    input.execution,
+    leaseTime(deps, 'holder'),
+    leaseSecondsFrom(deps.leaseSeconds),
+  );
   const created = await deps.kube
     .create<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {
       apiVersion: KINDS.PerconaXtraDBOpsRequest.apiVersion,

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KINDS, type Kube } from '../../functions/kube/types.js';
 import { RECOVERY_ATTEMPTS_ANNOTATION } from '../../functions/model/names.js';
 import { inspectTlsSecret } from '../../functions/pki/index.js';
-import { claimNeedsRecovery } from '../../functions/steps/sweep.js';
+import { claimNeedsRecovery, sweep } from '../../functions/steps/sweep.js';
 import type { RunResult, TaskFn } from '../../local/runner/index.js';
 import { opsRequestFrom } from '../../local/runner/world.js';
-import { anyFunctionRules, rbacAllows, rbacObjects, rbacRequest } from '../sam/helpers.js';
+import { anyFunctionRules, rbacAllows, rbacObjects, rbacRequest, recordingLogger } from '../sam/helpers.js';
 import { addTls, NS, paused, secretPem, startWorld, type World } from './helpers.js';
 
 const DB = 'px-rec';
@@ -312,6 +312,64 @@ describe('No interrupted execution strands a database', () => {
       world.sim.faults.reset();
       await world.kube.delete(KINDS.PerconaXtraDBOpsRequest, { namespace: NS, name: 'rec-bounded' });
     }
+  });
+
+  it("a holder whose clock is a minute behind keeps its request: leases are judged in the API server's time", async () => {
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-skew', database: DB }));
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let reached!: () => void;
+    const atRestart = new Promise<void>((r) => {
+      reached = r;
+    });
+    // A laptop (npm run local) whose clock is 60 s behind, holding a 30 s lease, busy restarting a pod.
+    const laptop = world.run(
+      { namespace: NS, opsRequest: 'rec-skew' },
+      {
+        executionName: 'rec-skew-laptop',
+        clock: { now: () => new Date(Date.now() - 60_000) },
+        leaseSeconds: 30,
+        wrapTask: (state, fn): TaskFn =>
+          state !== 'Restart pod'
+            ? fn
+            : async (input) => {
+                reached();
+                await held;
+                return fn(input);
+              },
+      },
+    );
+    await atRestart;
+    try {
+      // Observers on the right time: a re-run of the request, and the sweep (which knows nothing of
+      // a local execution, so it goes by the lease).
+      const rerun = await world.run({ namespace: NS, opsRequest: 'rec-skew' }, { leaseSeconds: 30 });
+      expect(rerun.output).toMatchObject({
+        skip: true,
+        reason: expect.stringMatching(/^claimed by execution rec-skew-laptop \(lease until /),
+      });
+      const started: string[] = [];
+      const swept = await sweep({
+        kube: world.kube,
+        publish: async () => {},
+        cluster: 'local',
+        logger: recordingLogger(),
+        startExecution: async (name) => {
+          started.push(name);
+          return { alreadyExisted: false };
+        },
+        describeExecution: async () => undefined,
+      });
+      expect(swept.recovered).toEqual([]);
+      expect(started).toEqual([]);
+    } finally {
+      release();
+    }
+    const result = await laptop;
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(world.ops('rec-skew').status?.phase).toBe('Successful');
   });
 
   it('a Paused condition whose request was deleted is recovered, and later requests say why they wait', async () => {
