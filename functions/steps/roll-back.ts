@@ -13,48 +13,34 @@
  * timeout) and how the rollback went, and records a Warning Event. Keeps the backup when the
  * rollback did not complete, so nothing is lost.
  * Both stages are safe to repeat. `restore` throws RollbackError when a restore write is refused.
+ * What `restore` writes, and which pods take the restored material, is in restore.ts.
  */
 import type { Deps } from '../deps.js';
 import { LAMBDA_TIMEOUT, PxcTlsOpsError, RollbackError } from '../errors.js';
-import { KINDS, type Kube, type ObjectRef, type ResourceKind } from '../kube/types.js';
+import { KINDS } from '../kube/types.js';
 import { backupProblem } from '../model/backup.js';
 import type { Lease } from '../model/lease.js';
-import {
-  BACKUP_STATE_ANNOTATION,
-  backupKey,
-  backupSecretName,
-  CA_SINCE_ANNOTATION,
-  EXECUTION_LABEL,
-  labelSafe,
-} from '../model/names.js';
+import { BACKUP_STATE_ANNOTATION, backupSecretName, EXECUTION_LABEL, labelSafe } from '../model/names.js';
 import { type Plan, timeoutSeconds as requestTimeout } from '../model/plan.js';
 import { recordedReason, retryReason } from '../model/reasons.js';
 import { isDns1123Label } from '../model/schema/index.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
-import { restoreWiring } from '../model/wiring.js';
-import { loadPki } from '../pki/load.js';
-import { ensureAppBinding } from './appbinding.js';
 import type { BackupState } from './backup.js';
-import { listCertificates, probeName, restoreCertificates } from './cert-manager.js';
 import {
   causeMessage,
   ensureDatabasePaused,
   getDatabase,
-  getWorkload,
   isClaimedBy,
-  isPodReady,
   type PodObject,
   pausedBy,
   recordEvent,
   type SecretObject,
-  selectorOf,
   updateOpsStatus,
-  upsertSecret,
 } from './common.js';
 import { fenceAll, fenced } from './fence.js';
 import { holdLease } from './lease.js';
-import { secretNamesOf } from './pass-context.js';
 import type { ReloadRound } from './reload-pods.js';
+import { approvedSecretNames, podsAfterRestore, restoredObjects, restoreSaved } from './restore.js';
 import type { Outcome } from './resume.js';
 import type { PodToRestart } from './round.js';
 import type { Recovery } from './validate.js';
@@ -169,38 +155,15 @@ function databaseOf(s: FailedState, ops: PerconaXtraDBOpsRequest | undefined): s
 
 async function restore(input: RollBackInput, given: Deps): Promise<RestoreOutput> {
   let deps = given;
-  let { kube } = deps;
   const { logger } = deps;
   const { ns, ops, claimed, orphaned, name } = await locate(input, deps);
   const database = databaseOf(input.state, ops);
-  let requested = input.state.plan?.timeoutSeconds ?? 600;
-  if (!input.state.plan && ops) {
-    try {
-      requested = requestTimeout(ops);
-    } catch {
-      // a bad timeout: the default bounds the wait
-    }
-  }
-  const timeoutSeconds = Math.min(requested, ROLLBACK_WAIT_SECONDS);
-  const out: RestoreOutput = {
-    claimed,
-    restored: false,
-    namespace: ns,
-    opsRequest: name,
-    opsRequestUid: ops?.metadata.uid ?? '',
-    database,
-    replicas: input.state.plan?.replicas ?? 0,
-    selector: `app.kubernetes.io/instance=${database}`,
-    timeoutSeconds,
-    execution: input.execution,
-    lease: null,
-    pods: [],
-  };
+  const out = restoreOutput(input, { ns, ops, claimed, name }, database);
   if (!(claimed || orphaned) || !database) {
     logger.info('not rolling back: this execution did not claim the request');
     return out;
   }
-  const pausedNow = orphaned ? await getDatabase(kube, ns, database) : undefined;
+  const pausedNow = orphaned ? await getDatabase(deps.kube, ns, database) : undefined;
   if (orphaned && (!pausedNow || pausedBy(pausedNow) !== `${ns}/${name}`)) {
     logger.info('not rolling back: the request is gone and the database is not paused by it');
     out.claimed = false;
@@ -210,8 +173,8 @@ async function restore(input: RollBackInput, given: Deps): Promise<RestoreOutput
   if (ops) {
     out.lease = await holdLease(deps, ops, input.execution);
     deps = fenced(deps, { namespace: ns, opsRequest: name, execution: input.execution });
-    kube = deps.kube;
   }
+  const { kube } = deps;
   const backupName = backupSecretName(database, name);
   const backup = await kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name: backupName });
   const rawState = backup?.metadata.annotations?.[BACKUP_STATE_ANNOTATION];
@@ -242,113 +205,25 @@ async function restore(input: RollBackInput, given: Deps): Promise<RestoreOutput
     if (fencedNow) logger.info('fenced the objects to restore', { objects: fencedNow });
   }
   try {
-    // cert-manager mode: the Certificates first, or cert-manager re-issues over the restored Secrets.
-    if (saved.certificates)
-      await restoreCertificates(
-        deps,
-        ns,
-        saved.certificates,
-        input.state.plan?.opsRequestUid ?? ops?.metadata.uid ?? '',
-        probeName(database, name),
-      );
-    for (const name of saved.managed) {
-      const current = await kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
-      if (!saved.existed.includes(name)) {
-        if (current) await kube.delete(KINDS.Secret, { namespace: ns, name });
-        continue;
-      }
-      const prefix = backupKey(name, '');
-      const data = Object.fromEntries(
-        Object.entries(backup.data ?? {})
-          .filter(([k]) => k.startsWith(prefix))
-          .map(([k, v]) => [k.slice(prefix.length), v]),
-      );
-      await keepTrustingCurrentCAs(data, current);
-      if (current && JSON.stringify(current.data ?? {}) === JSON.stringify(data)) continue;
-      // A changed ca.crt is loaded only by pods that start from now on.
-      const caChanged = current?.data?.['ca.crt'] !== data['ca.crt'];
-      await upsertSecret(
-        kube,
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          type: current?.type ?? 'kubernetes.io/tls',
-          metadata: {
-            name,
-            namespace: ns,
-            ...(saved.secretMeta?.[name] ?? {}),
-            ...(caChanged
-              ? {
-                  annotations: {
-                    ...(saved.secretMeta?.[name]?.annotations ?? current?.metadata.annotations ?? {}),
-                    [CA_SINCE_ANNOTATION]: deps.clock.now().toISOString(),
-                  },
-                }
-              : {}),
-          },
-          data,
-        },
-        current,
-      );
-    }
-    const db = await getDatabase(kube, ns, database);
-    if (db) {
-      const same =
-        JSON.stringify(db.spec.tls ?? null) === JSON.stringify(saved.database.tls) &&
-        (db.spec.requireSSL ?? null) === saved.database.requireSSL;
-      if (!same) {
-        await kube.patch(
-          KINDS.PerconaXtraDB,
-          { namespace: ns, name: database },
-          { spec: { tls: saved.database.tls, requireSSL: saved.database.requireSSL } },
-          'merge',
-        );
-      }
-    }
-    if (saved.appBinding !== undefined) await ensureAppBinding(deps, ns, database, saved.appBinding);
-    const workload = await getWorkload(kube, ns, database);
+    const opsRequestUid = input.state.plan?.opsRequestUid ?? ops?.metadata.uid ?? '';
+    const workload = await restoreSaved(
+      deps,
+      { ns, database, opsRequest: name, opsRequestUid },
+      backup,
+      saved,
+    );
     if (workload) {
-      const { template, changed } = restoreWiring(workload.object.spec.template, saved.workload.wiring);
-      if (changed)
-        await kube.patch(workload.kind, { namespace: ns, name: database }, { spec: { template } }, 'merge');
-      out.selector = selectorOf(workload.object, database);
-      out.replicas ||= workload.object.spec.replicas ?? 3;
+      out.selector = workload.selector;
+      out.replicas ||= workload.replicas;
     }
     const pods = await kube.list<PodObject>(KINDS.Pod, ns, { labelSelector: out.selector });
-    const broken = restartedAndNotReady(pods.items, saved.pods);
-    out.pods = broken.map((p, index) => ({
-      name: p.metadata.name!,
-      uid: p.metadata.uid ?? '',
-      index,
-      total: broken.length,
-    }));
-    // Reload mode: a running pod may serve this request's certificate, loaded by a reload, with
-    // no restart to bring the restored files in. Reload every Ready pod back onto them (a pod that
-    // never reloaded loads what it already has). Restarting them instead would take the Ready
-    // pods down together.
-    const ready = pods.items.filter((p) => isPodReady(p) && !broken.includes(p));
-    if (input.state.plan?.restartMode === 'Reload' && ready.length > 0) {
-      out.reloadRound = {
-        pass: 0,
-        next: 0,
-        more: false,
-        kind: 'rollback',
-        rollout: false,
-        mode: 'Reload',
-        // The restored ca.crt keeps every CA of the current one (keepTrustingCurrentCAs), so a
-        // reloaded pod trusts the pods that have not reloaded yet.
-        trustOverlap: true,
-        selector: out.selector,
-        lease: out.lease,
-        pods: ready.map((p, index) => ({
-          name: p.metadata.name!,
-          uid: p.metadata.uid ?? '',
-          index,
-          total: ready.length,
-        })),
-        certificates: [],
-      };
-    }
+    const after = podsAfterRestore(pods.items, saved, {
+      selector: out.selector,
+      lease: out.lease,
+      reload: input.state.plan?.restartMode === 'Reload',
+    });
+    out.pods = after.restart;
+    if (after.reloadRound) out.reloadRound = after.reloadRound;
   } catch (err) {
     if (err instanceof PxcTlsOpsError && err.retryable) throw err;
     // This message becomes the request's reason: the API server's text is logged, not recorded.
@@ -376,80 +251,34 @@ async function restore(input: RollBackInput, given: Deps): Promise<RestoreOutput
   return out;
 }
 
-/**
- * The certificate Secret names this request may restore or delete: those Validate approved (in the
- * plan), and, for a recovery that has no plan, those the database and the request name now.
- */
-async function approvedSecretNames(
-  kube: Kube,
-  ns: string,
+/** What Roll back returns before it knows more: nothing restored, the wait bounded. */
+function restoreOutput(
+  input: RollBackInput,
+  { ns, ops, claimed, name }: { ns: string; ops?: PerconaXtraDBOpsRequest; claimed: boolean; name: string },
   database: string,
-  ops: PerconaXtraDBOpsRequest | undefined,
-  plan: Plan | undefined,
-): Promise<Set<string>> {
-  const db = await getDatabase(kube, ns, database);
-  return new Set([
-    ...(plan?.secretNames ?? []),
-    ...Object.values(secretNamesOf(db?.spec.tls?.certificates, database)),
-    ...Object.values(secretNamesOf(ops?.spec.tls?.certificates, database)),
-  ]);
-}
-
-/** Every object a restore may write: the take-over fences each of them before restoring any. */
-async function restoredObjects(
-  deps: Deps,
-  ns: string,
-  database: string,
-  opsRequest: string,
-  saved: BackupState,
-): Promise<Array<{ kind: ResourceKind; ref: ObjectRef }>> {
-  const at = (name: string) => ({ namespace: ns, name });
-  const probe = probeName(database, opsRequest);
-  const certificates = saved.certificates
-    ? (await listCertificates(deps, ns))
-        .filter(
-          (c) =>
-            saved.managed.includes(c.spec?.secretName) ||
-            c.metadata.name === probe ||
-            saved.certificates!.some((s) => s.name === c.metadata.name),
-        )
-        .map((c) => ({ kind: KINDS.Certificate, ref: at(c.metadata.name!) }))
-    : [];
-  return [
-    { kind: KINDS.Secret, ref: at(backupSecretName(database, opsRequest)) },
-    // Certificates before their Secrets, as they are restored.
-    ...certificates,
-    ...saved.managed.map((n) => ({ kind: KINDS.Secret, ref: at(n) })),
-    { kind: KINDS.PerconaXtraDB, ref: at(database) },
-    { kind: KINDS.AppBinding, ref: at(database) },
-    {
-      kind: saved.workload.kind === 'PetSet' ? KINDS.PetSet : KINDS.StatefulSet,
-      ref: at(saved.workload.name),
-    },
-  ];
-}
-
-/**
- * The pods a rollback restarts: those this request restarted (their UID is not the one saved before
- * the first change) and that are not Ready now (they cannot start on what the change left, or are
- * still starting on it). A pod the request never restarted — NotReady before it began, mid state
- * transfer — is never touched; neither is a pod that is Ready or already terminating. Pure.
- */
-export function restartedAndNotReady(
-  pods: readonly PodObject[],
-  before: Record<string, string> | undefined,
-): PodObject[] {
-  if (!before) return [];
-  return pods.filter((p) => {
-    const was = before[p.metadata.name!];
-    return (
-      was !== undefined &&
-      was !== '' &&
-      p.metadata.uid !== was &&
-      !isPodReady(p) &&
-      !p.metadata.deletionTimestamp
-    );
-  });
+): RestoreOutput {
+  let requested = input.state.plan?.timeoutSeconds ?? 600;
+  if (!input.state.plan && ops) {
+    try {
+      requested = requestTimeout(ops);
+    } catch {
+      // a bad timeout: the default bounds the wait
+    }
+  }
+  return {
+    claimed,
+    restored: false,
+    namespace: ns,
+    opsRequest: name,
+    opsRequestUid: ops?.metadata.uid ?? '',
+    database,
+    replicas: input.state.plan?.replicas ?? 0,
+    selector: `app.kubernetes.io/instance=${database}`,
+    timeoutSeconds: Math.min(requested, ROLLBACK_WAIT_SECONDS),
+    execution: input.execution,
+    lease: null,
+    pods: [],
+  };
 }
 
 async function finish(input: RollBackInput, given: Deps): Promise<Outcome> {
@@ -528,27 +357,4 @@ async function finish(input: RollBackInput, given: Deps): Promise<Outcome> {
   }
   deps.logger.warn('request failed', { reason });
   return outcome;
-}
-
-/**
- * The restored ca.crt also keeps every CA of the current one. Pods that already restarted in this
- * execution keep presenting the certificates they loaded (rollback restarts only the pods that are
- * not Ready); in the second pass of a CA change those come from the new CA, and a pod restored to
- * the old ca.crt alone would refuse them and never become Ready. Under the same CA this changes
- * nothing (the bundle is deduplicated by fingerprint); the extra CA leaves at the next rotation.
- */
-async function keepTrustingCurrentCAs(
-  data: Record<string, string>,
-  current: SecretObject | undefined,
-): Promise<void> {
-  const saved = data['ca.crt'];
-  const now = current?.data?.['ca.crt'];
-  if (!saved || !now || saved === now) return;
-  const { mergeTrustBundle } = await loadPki();
-  const pem = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
-  try {
-    data['ca.crt'] = Buffer.from(mergeTrustBundle(pem(saved), pem(now)), 'utf8').toString('base64');
-  } catch {
-    // An unreadable current ca.crt adds nothing worth trusting: restore the saved one as it was.
-  }
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KINDS, type Kube } from '../../functions/kube/types.js';
 import type { PodObject } from '../../functions/steps/common.js';
-import { restartedAndNotReady } from '../../functions/steps/roll-back.js';
+import { restartedAndNotReady } from '../../functions/steps/restore.js';
 import type { TaskFn } from '../../local/runner/index.js';
 import { opsRequestFrom } from '../../local/runner/world.js';
 import { addTls, NS, podUids, startWorld, type World } from './helpers.js';
