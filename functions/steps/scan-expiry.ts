@@ -183,8 +183,11 @@ export function caDueDatabases(
   databases: DatabaseCerts[],
   now: Date,
   policy: RenewalPolicy,
-): Map<string, { reason: string; nextLeafRenewal: Date; fingerprint: string }> {
-  const out = new Map<string, { reason: string; nextLeafRenewal: Date; fingerprint: string }>();
+): Map<string, { reason: string; nextLeafRenewal: Date; fingerprint: string; expired: boolean }> {
+  const out = new Map<
+    string,
+    { reason: string; nextLeafRenewal: Date; fingerprint: string; expired: boolean }
+  >();
   for (const db of databases) {
     const server = db.certs.find((c) => c.alias === 'server' && c.ca && c.notBefore && c.notAfter);
     if (!server?.ca) continue;
@@ -203,6 +206,7 @@ export function caDueDatabases(
         reason: `${check.reason} (${server.ca.subject})`,
         nextLeafRenewal: check.nextLeafRenewal,
         fingerprint: server.ca.fingerprint,
+        expired: check.expired,
       });
   }
   return out;
@@ -241,9 +245,10 @@ export function planRenewals(
     const notAfter = minIso(readable.map((c) => c.notAfter!));
     const renewalTime = minIso(readable.map((c) => c.renewalTime!));
     const leavesDue = Date.parse(renewalTime) <= now.getTime();
-    const expired = Date.parse(notAfter) <= now.getTime();
-    let caReason: string | undefined;
     const ca = caDue.get(key);
+    // An expired CA takes TLS down as surely as an expired leaf: the renewal runs with apply: Always.
+    const expired = Date.parse(notAfter) <= now.getTime() || ca?.expired === true;
+    let caReason: string | undefined;
     if (ca) {
       const held = opts.issuerCas?.get(key);
       const renewedCa =

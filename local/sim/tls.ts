@@ -231,6 +231,14 @@ function checkPair(
       `secret ${where}: certificate (issuer ${oneLine(leaf.issuer)}) does not chain to ca.crt (${cas.map((c) => oneLine(c.subject)).join('; ')})`,
     );
   }
+  // OpenSSL checks the trust anchor's dates too: a certificate whose every issuing CA has expired fails.
+  const issuers = cas.filter((ca) => leaf.checkIssued(ca));
+  if (issuers.length > 0 && issuers.every((ca) => now.getTime() > Date.parse(ca.validTo))) {
+    return fail(
+      'TLSCertExpired',
+      `secret ${where}: the CA that signed the certificate expired at ${issuers[0]!.validTo}`,
+    );
+  }
   return undefined;
 }
 
