@@ -662,4 +662,55 @@ describe("Reload mode: a rotation after the issuer's CA was renewed, beside an a
     }
     expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
   });
+
+  it('a pass whose old and new certificates do not trust each other reloads no pod: each is handed to a restart', async () => {
+    // The CA renewed again, and the plan made to skip the trust pass (what the two-pass plan
+    // avoids): the old and the new server certificates do not trust each other's CA.
+    await createCaIssuer(world.sim, { name: 'px-issuer', namespace: NS, commonName: 'px CA 3' });
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', {
+        name: 'pa-no-overlap',
+        database: PA,
+        annotations: RELOAD,
+        spec: { timeout: '3s' },
+      }),
+    );
+    const onePass = (state: string, fn: TaskFn): TaskFn =>
+      state !== 'Validate'
+        ? fn
+        : async (input) => {
+            const out = (await fn(input)) as { plan?: { passes: string[] } };
+            if (out.plan) out.plan.passes = ['certificates'];
+            return out as never;
+          };
+    world.sim.requests.reset();
+
+    const result = await world.run({ namespace: NS, opsRequest: 'pa-no-overlap' }, { wrapTask: onePass });
+
+    const round = result.events.findLast((e) => e.type === 'StateExited' && e.state?.name === 'Reload pods')
+      ?.state?.output as {
+      round?: { reload?: { reloaded: string[]; fallback: Array<{ name: string; reason: string }> } };
+    };
+    expect(round, `${result.error}: ${result.cause}`).toBeDefined();
+    expect(round?.round?.reload?.reloaded).toEqual([]);
+    expect(round?.round?.reload?.fallback).toEqual(
+      PA_PODS.map((name) => ({
+        name,
+        reason: expect.stringMatching(/the old and the new certificates do not trust each other/),
+      })),
+    );
+    // Not one exec before the first restart: a reload would have switched pods that cannot
+    // verify each other.
+    const firstEviction = world.sim.requests.all().findIndex((r) => r.verb === 'evict');
+    expect(firstEviction).toBeGreaterThan(-1);
+    expect(
+      world.sim.requests
+        .all()
+        .slice(0, firstEviction)
+        .filter((r) => /\/exec/.test(r.path)),
+    ).toEqual([]);
+    // The first pod restarted on the new CA is refused by its peers: the request fails and rolls back.
+    expect(result.status).toBe('FAILED');
+    expect(world.db(PA).status?.conditions?.some((c) => c.type === 'Paused')).toBe(false);
+  });
 });
