@@ -11,6 +11,7 @@
  *   npm run bench -- --runs 5              # repetitions of each rotation case (default 3)
  *   npm run bench -- --only recovery       # time a database stays paused after an interruption (about 6 minutes)
  *   npm run bench -- --only fleet          # hourly scans of 3 clusters + 1 unreachable over 21 simulated days (docs/fleet.md)
+ *   npm run bench -- --only disruption     # what clients feel per action and mode, on 3 real Galera servers
  *
  * Groups: rotation, transitions, requests (these three share the executions), reload (Reload
  * mode against Restart mode, Secret propagation 2 s), coldstart, certificates, scale; `recovery`
@@ -21,6 +22,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchColdStart } from './coldstart.js';
+import { benchDisruption } from './disruption.js';
 import { benchExecutions } from './executions.js';
 import { benchFleet } from './fleet.js';
 import { benchCertificates } from './pki.js';
@@ -39,9 +41,13 @@ export const GROUPS = [
   'scale',
   'recovery',
   'fleet',
+  'disruption',
 ] as const;
-/** Groups that run only when named with --only (they take minutes). */
-const ON_REQUEST: readonly Group[] = ['recovery', 'fleet'];
+/**
+ * Groups that run only when named with --only: recovery and fleet take minutes; disruption needs
+ * real servers (apt-get install mariadb-server galera-4 rsync).
+ */
+const ON_REQUEST: readonly Group[] = ['recovery', 'fleet', 'disruption'];
 type Group = (typeof GROUPS)[number];
 
 const { values } = parseArgs({
@@ -199,6 +205,17 @@ if (selected('recovery')) {
   });
 }
 
+if (selected('disruption')) {
+  await section('disruption', async () => {
+    const d = await benchDisruption({ onProgress: log });
+    details.disruption = d.cases;
+    figures.push(...d.figures);
+    console.log(
+      `\nWhat clients feel (3 real MariaDB Galera servers, one run, real Wait durations):\n\n${d.table}\n`,
+    );
+  });
+}
+
 const ORDER = [
   'Rotation overhead',
   'Reload mode',
@@ -209,6 +226,7 @@ const ORDER = [
   'Scale (expiry scan)',
   'Recovery',
   'Fleet (windows, deadlines, limits)',
+  'Disruption (3 real Galera servers)',
 ];
 const ordered = [...figures].sort((a, b) => ORDER.indexOf(a.group) - ORDER.indexOf(b.group));
 const durationS = (Date.now() - started) / 1000;

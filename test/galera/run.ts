@@ -360,6 +360,7 @@ try {
       mode: 'Reload',
       issuer: 'px-third-ca',
     });
+  if (ok) await removeRefused();
 
   // 2. Plain Galera (KubeDB's PXC images): add TLS and remove TLS.
   sim.store.delete('kubedb.com/v1', 'PerconaXtraDB', NS, DB);
