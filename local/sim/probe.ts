@@ -36,7 +36,8 @@ interface PodLike {
 export class DisruptionProbe {
   private timers: NodeJS.Timeout[] = [];
   private inflight = new Set<Promise<unknown>>();
-  private row = 0;
+  /** Row ids unique across probes on the same database (each case starts a new probe). */
+  private row = Date.now() * 1000;
   readonly figures: ProbeFigures = {
     tlsOk: 0,
     tlsFailed: { refused: 0, verify: 0, other: 0 },
@@ -156,7 +157,7 @@ export class DisruptionProbe {
     const w = await this.sim.galera!.sql(
       ns,
       writer,
-      `CREATE TABLE IF NOT EXISTS probe.disruption (id INT PRIMARY KEY, v VARCHAR(32)); INSERT INTO probe.disruption VALUES (${id}, '${value}')`,
+      `CREATE TABLE IF NOT EXISTS probe.disruption (id BIGINT PRIMARY KEY, v VARCHAR(32)); INSERT INTO probe.disruption VALUES (${id}, '${value}')`,
     );
     if (w.exitCode !== 0) {
       f.writeFailed++;
