@@ -12,12 +12,14 @@
  * for a `Paused` condition that names a request that no longer exists.
  * Safe to repeat: a retried call finds its own claim. Writes only the claim (and an Event).
  */
+
 import type { Deps } from '../deps.js';
 import { EXECUTION_INTERRUPTED } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import { claimOf, MAX_RECOVERY_ATTEMPTS, recoveryAttempts } from '../model/lease.js';
 import { CLAIM_LABEL, labelSafe, RECOVERY_ATTEMPTS_ANNOTATION } from '../model/names.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
+import { listWatched, watchedNamespaces } from '../triggers/list.js';
 import { getDatabase, pausedBy, recordEvent } from './common.js';
 import { claimRequest } from './lease.js';
 import type { ExecutionInput, ValidateOutput } from './validate.js';
@@ -56,11 +58,15 @@ export async function recoverRequest(
       name: r.opsRequest,
     });
   } else if (r.execution) {
-    // One list across namespaces: the claim label carries the execution's name.
-    const claimed = await kube.list<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, undefined, {
+    // One list across namespaces (one per watched namespace in a namespaced install, whose
+    // RoleBindings refuse a cluster-wide list): the claim label carries the execution's name.
+    const claimed = await listWatched<PerconaXtraDBOpsRequest>(
+      kube,
+      KINDS.PerconaXtraDBOpsRequest,
+      watchedNamespaces(),
       // Its own label too: a retried call finds the request it already took over.
-      labelSelector: `${CLAIM_LABEL} in (${labelSafe(r.execution)},${labelSafe(execution)})`,
-    });
+      { labelSelector: `${CLAIM_LABEL} in (${labelSafe(r.execution)},${labelSafe(execution)})` },
+    );
     ops =
       claimed.items.find((o) => claimOf(o).holder === execution && !FINISHED.has(o.status?.phase ?? '')) ??
       claimed.items.find((o) => claimOf(o).holder === r.execution && !FINISHED.has(o.status?.phase ?? '')) ??

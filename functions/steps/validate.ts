@@ -18,6 +18,7 @@
  * installed (see ops-manager.ts). Throws InvalidRequestError / DatabaseStateError / InvalidIssuerError (fatal),
  * DatabaseBusyError while another request holds the database, Kube* errors from the adapter.
  */
+
 import type { Deps } from '../deps.js';
 import {
   DatabaseBusyError,
@@ -84,6 +85,7 @@ import type {
 import { applyWiring, DB_CONTAINER, galeraTraffic } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
 import { defaultSecretName } from '../pki/profile.js';
+import { listWatched, watchedNamespaces } from '../triggers/list.js';
 import { listCertificates } from './cert-manager.js';
 import {
   getDatabase,
@@ -504,9 +506,12 @@ async function findOpsRequest(deps: Deps, ns: string, name: string): Promise<Per
   if (ops) return ops;
   let elsewhere: string[] = [];
   try {
-    const all = await deps.kube.list<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, undefined, {
-      fieldSelector: `metadata.name=${name}`,
-    });
+    const all = await listWatched<PerconaXtraDBOpsRequest>(
+      deps.kube,
+      KINDS.PerconaXtraDBOpsRequest,
+      watchedNamespaces(),
+      { fieldSelector: `metadata.name=${name}` },
+    );
     elsewhere = all.items.map((o) => o.metadata.namespace!).filter((n) => n && n !== ns);
   } catch {
     // Not allowed to list across namespaces: the plain "not found" below still says what is wrong.

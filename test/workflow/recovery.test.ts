@@ -144,6 +144,30 @@ describe('No interrupted execution strands a database', () => {
     );
   });
 
+  it('in a namespaced install (WATCH_NAMESPACES) a recovery finds the request namespace by namespace, never across the cluster', async () => {
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-namespaced', database: DB }));
+    const killed = await world.run(
+      { namespace: NS, opsRequest: 'rec-namespaced' },
+      { ...interruptAt('Restart pod', { nth: 1, when: 'after' }), executionName: 'rec-namespaced-1' },
+    );
+    expect(killed.status).toBe('ABORTED');
+    process.env.WATCH_NAMESPACES = `other,${NS}`;
+    world.sim.requests.reset();
+    try {
+      const recovery = await world.run({ recover: { execution: 'rec-namespaced-1', status: 'ABORTED' } });
+
+      expect(recovery.error).toBe('ExecutionInterrupted');
+      expect(world.ops('rec-namespaced').status?.phase).toBe('Failed');
+      expect(paused(world, DB)).toBe(false);
+      // Namespaced RoleBindings (k8s/rbac-namespaced.yaml) would refuse a list across namespaces.
+      const lists = world.sim.requests.all().filter((r) => r.verb === 'list');
+      expect(lists.length).toBeGreaterThan(0);
+      expect(lists.filter((r) => !r.path.includes('/namespaces/')).map((r) => r.path)).toEqual([]);
+    } finally {
+      delete process.env.WATCH_NAMESPACES;
+    }
+  });
+
   it('a recovery only acts for a request still claimed by the execution it names', async () => {
     world.createOps(opsRequestFrom('pxcops-rotate', { name: 'rec-other', database: DB }));
     const killed = await world.run(
