@@ -21,7 +21,7 @@ import { resolveIssuer } from '../functions/pki/index.js';
 import { rollsItself } from '../functions/steps/change-certificates.js';
 import { getWorkload } from '../functions/steps/common.js';
 import { secretNamesOf } from '../functions/steps/pass-context.js';
-import { consoleRequestSpec, parseExecutionInput } from '../functions/steps/validate.js';
+import { consoleRequestSpec, parseExecutionInput } from '../functions/steps/validate-input.js';
 
 /** A Kube that answers reads and refuses every write. */
 export function readOnly(kube: Kube): Kube {

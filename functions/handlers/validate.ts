@@ -1,5 +1,6 @@
 /** ValidateFunction ↔ state "Validate". */
 import { makeHandler } from '../middleware/index.js';
-import { parseValidateEvent, validate } from '../steps/validate.js';
+import { validate } from '../steps/validate.js';
+import { parseValidateEvent } from '../steps/validate-input.js';
 
 export const handler = makeHandler(parseValidateEvent, validate);

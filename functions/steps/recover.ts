@@ -22,7 +22,7 @@ import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { listWatched, watchedNamespaces } from '../triggers/list.js';
 import { getDatabase, pausedBy, recordEvent } from './common.js';
 import { claimRequest } from './lease.js';
-import type { ExecutionInput, ValidateOutput } from './validate.js';
+import type { ExecutionInput, ValidateOutput } from './validate-input.js';
 
 type RecoverInput = Extract<ExecutionInput, { kind: 'recover' }>;
 

@@ -43,7 +43,7 @@ import type { ReloadRound } from './reload-pods.js';
 import { approvedSecretNames, podsAfterRestore, restoredObjects, restoreSaved } from './restore.js';
 import type { Outcome } from './resume.js';
 import type { PodToRestart } from './round.js';
-import type { Recovery } from './validate.js';
+import type { Recovery } from './validate-input.js';
 
 interface ErrorInfo {
   Error?: string;

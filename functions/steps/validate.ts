@@ -17,8 +17,10 @@
  * Throws OpsManagerPresentError, having written nothing, when KubeDB's enterprise ops-manager is
  * installed (see ops-manager.ts). Throws InvalidRequestError / DatabaseStateError / InvalidIssuerError (fatal),
  * DatabaseBusyError while another request holds the database, Kube* errors from the adapter.
+ *
+ * The input shapes are in validate-input.ts; what the request will do, and the checks before
+ * anything is paused, in plan-request.ts (`planRequest`).
  */
-
 import type { Deps } from '../deps.js';
 import {
   DatabaseBusyError,
@@ -28,7 +30,6 @@ import {
   PxcTlsOpsError,
 } from '../errors.js';
 import { KINDS } from '../kube/types.js';
-import { type CertManagerCertificate, certificateName, effectiveIssuerRef } from '../model/certificates.js';
 import { assertSpecFrozen, frozenHash } from '../model/frozen-spec.js';
 import {
   type Claim,
@@ -39,196 +40,29 @@ import {
   mayRunAgain,
 } from '../model/lease.js';
 import {
-  ALIAS_LABEL,
-  backupSecretName,
   CLAIM_ANNOTATION,
   CLAIMED_AT_ANNOTATION,
   CONSOLE_SOURCE,
   EXECUTION_LABEL,
-  INSTANCE_LABEL,
   labelSafe,
-  MANAGED_BY,
-  MANAGED_BY_LABEL,
   SOURCE_LABEL,
 } from '../model/names.js';
-import {
-  admit,
-  admitSpec,
-  asksForCurrentState,
-  blockingRequest,
-  buildPlan,
-  checkRequestType,
-  type Plan,
-  sameIssuer,
-  targetTls,
-  timeoutSeconds,
-} from '../model/plan.js';
-import {
-  BY_NAME_INPUT_SCHEMA,
-  consoleInputSchema,
-  formatSchemaErrors,
-  jsonType,
-  RECOVER_INPUT_SCHEMA,
-  type RecoverySource,
-  reconfigureTlsSpecSchema,
-  type Schema,
-  shortValue,
-  validateValue,
-} from '../model/schema/index.js';
-import { loadedCurrentCa } from '../model/trust.js';
-import type {
-  CertificateAlias,
-  PerconaXtraDB,
-  PerconaXtraDBOpsRequest,
-  ReconfigureTLSSpec,
-} from '../model/types.js';
-import { applyWiring, DB_CONTAINER, galeraTraffic } from '../model/wiring.js';
-import { loadPki } from '../pki/load.js';
-import { defaultSecretName } from '../pki/profile.js';
+import { admitSpec, blockingRequest, checkRequestType, type Plan, timeoutSeconds } from '../model/plan.js';
+import { formatSchemaErrors, reconfigureTlsSpecSchema, validateValue } from '../model/schema/index.js';
+import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../model/types.js';
 import { listWatched, watchedNamespaces } from '../triggers/list.js';
-import { listCertificates } from './cert-manager.js';
-import {
-  getDatabase,
-  getWorkload,
-  isPodReady,
-  type PodObject,
-  readinessMessage,
-  recordEvent,
-  type SecretObject,
-  updateOpsStatus,
-} from './common.js';
-import { issuersByAlias } from './issuers.js';
+import { recordEvent, updateOpsStatus } from './common.js';
 import { claimRequest, holdLease, leaseTime } from './lease.js';
 import { assertOnlyProcessor } from './ops-manager.js';
-import { secretNamesOf } from './pass-context.js';
+import { planRequest } from './plan-request.js';
 import { recoverRequest } from './recover.js';
 import type { Outcome } from './resume.js';
-
-export const ACCEPTED_SHAPES =
-  'expected {"namespace": "<ns>", "opsRequest": "<name>"} to run an existing PerconaXtraDBOpsRequest, or ' +
-  '{"namespace": "<ns>", "database": "<name>", "tls": {...}} (optionally with "timeout" and "apply") to create one';
-
-export type ExecutionInput =
-  | { kind: 'by-name'; namespace: string; opsRequest: string }
-  | {
-      kind: 'console';
-      namespace: string;
-      database: string;
-      tls: ReconfigureTLSSpec;
-      timeout?: string;
-      apply?: string;
-    }
-  | {
-      kind: 'recover';
-      execution?: string;
-      status?: string;
-      via?: RecoverySource;
-      namespace?: string;
-      opsRequest?: string;
-      database?: string;
-    };
-
-/** The spec of the ReconfigureTLS request a console input stands for: what Validate creates, what a dry run plans. */
-export function consoleRequestSpec(
-  r: Extract<ExecutionInput, { kind: 'console' }>,
-): PerconaXtraDBOpsRequest['spec'] {
-  return {
-    type: 'ReconfigureTLS',
-    databaseRef: { name: r.database },
-    tls: r.tls,
-    ...(r.timeout ? { timeout: r.timeout } : {}),
-    ...(r.apply ? { apply: r.apply } : {}),
-  };
-}
-
-export interface ValidateInput {
-  request: ExecutionInput;
-  execution: string;
-}
-
-/** Why this execution is recovering a request instead of (or before) carrying it out. */
-export interface Recovery {
-  /** The execution that held the request (absent for a Paused condition whose request is gone). */
-  from?: string;
-  /** Present when the request is carried out after the recovery (a re-run that took over an expired lease). */
-  resume?: true;
-  via: RecoverySource | 'lease take-over';
-}
-
-export interface ValidateOutput {
-  namespace: string;
-  opsRequest: string;
-  execution: string;
-  skip: boolean;
-  reason?: string;
-  plan?: Plan;
-  round?: { next: number };
-  /** Set when Validate itself finished the request (nothing to change): the outcome to publish. */
-  result?: Outcome;
-  /** Set when this execution recovers the request (the ASL goes to Roll back, then on or out). */
-  recovery?: Recovery;
-  /** With `recovery`: what the request is failed with, as a Catch would have recorded it. */
-  error?: { Error: string; Cause: string };
-  /** With a recovery of a request that no longer exists: the database it left paused. */
-  database?: string;
-}
-
-const BY_NAME = ['namespace', 'opsRequest'];
-const CONSOLE = ['namespace', 'database', 'tls', 'timeout', 'apply'];
-
-/**
- * One of the accepted input shapes, every field checked against its schema; anything else is an
- * InvalidRequestError that shows both shapes and never more than ~100 characters of a value.
- */
-export function parseExecutionInput(raw: unknown): ExecutionInput {
-  const reject = (why: string): never => {
-    throw new InvalidRequestError(`invalid input (${why}): ${ACCEPTED_SHAPES}`);
-  };
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
-    return reject(`not a JSON object: got ${jsonType(raw)} ${shortValue(raw)}`);
-  const o = raw as Record<string, unknown>;
-  const keys = Object.keys(o);
-  const shape: [string[], Schema] = keys.includes('recover')
-    ? [['recover'], RECOVER_INPUT_SCHEMA]
-    : keys.includes('opsRequest')
-      ? [BY_NAME, BY_NAME_INPUT_SCHEMA]
-      : [CONSOLE, consoleInputSchema()];
-  const extra = keys.filter((k) => !shape[0].includes(k));
-  if (extra.length > 0)
-    reject(
-      `unexpected field(s) ${extra.slice(0, 5).map(fieldName).join(', ')}${extra.length > 5 ? ` and ${extra.length - 5} more` : ''}`,
-    );
-  const errors = validateValue(shape[1], o, { unknownFields: 'reject' });
-  if (errors.length > 0) reject(formatSchemaErrors(errors));
-  if (shape[1] === RECOVER_INPUT_SCHEMA) {
-    const r = o.recover as Omit<Extract<ExecutionInput, { kind: 'recover' }>, 'kind'>;
-    if (!r.execution && !(r.namespace && r.opsRequest))
-      reject('recover needs "execution", or "namespace" and "opsRequest"');
-    return { kind: 'recover', ...r };
-  }
-  if (shape[1] === BY_NAME_INPUT_SCHEMA)
-    return { kind: 'by-name', namespace: o.namespace as string, opsRequest: o.opsRequest as string };
-  return {
-    kind: 'console',
-    namespace: o.namespace as string,
-    database: o.database as string,
-    tls: o.tls as ReconfigureTLSSpec,
-    ...(o.timeout !== undefined ? { timeout: o.timeout as string } : {}),
-    ...(o.apply !== undefined ? { apply: o.apply as string } : {}),
-  };
-}
-
-/** A field name as typed, unless it is long or odd (then quoted and shortened). */
-function fieldName(k: string): string {
-  return /^[A-Za-z0-9_.-]{1,40}$/.test(k) ? k : shortValue(k, 40);
-}
-
-/** The edge validator of the Validate handler. */
-export function parseValidateEvent(event: unknown): ValidateInput {
-  const e = (event && typeof event === 'object' ? event : {}) as Record<string, unknown>;
-  const execution = typeof e.execution === 'string' && e.execution ? e.execution : 'local';
-  return { request: parseExecutionInput(e.request), execution };
-}
+import {
+  consoleRequestSpec,
+  type ExecutionInput,
+  type ValidateInput,
+  type ValidateOutput,
+} from './validate-input.js';
 
 /** The spec of a ReconfigureTLS request against KubeDB's schema (names tightened); InvalidRequestError naming each bad field. */
 export function checkSpecSchema(ops: PerconaXtraDBOpsRequest): void {
@@ -240,12 +74,11 @@ export function checkSpecSchema(ops: PerconaXtraDBOpsRequest): void {
 }
 
 export async function validate(input: ValidateInput, deps: Deps): Promise<ValidateOutput> {
-  const { kube, logger } = deps;
   const { request, execution } = input;
   if (request.kind === 'recover') return recoverRequest(request, execution, deps);
   const ns = request.namespace;
   // Before anything is created or claimed: with KubeDB's ops-manager installed the request is its.
-  await assertOnlyProcessor(kube);
+  await assertOnlyProcessor(deps.kube);
   const name = request.kind === 'console' ? await ensureConsoleRequest(input, deps) : request.opsRequest;
   const out = (skip: boolean, reason?: string): ValidateOutput => ({
     namespace: ns,
@@ -254,8 +87,42 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
     skip,
     ...(reason ? { reason } : {}),
   });
+  const claimed = await claimForThisExecution(input, deps, name, out);
+  if ('skip' in claimed) return claimed;
+  const { ops, rerun } = claimed;
 
-  let ops = await findOpsRequest(deps, ns, name);
+  // Every field by type before anything else is read: a list for a name never reaches a URL.
+  checkSpecSchema(ops);
+  // A request that can never run is refused now, not after waiting for another one to finish.
+  admitSpec(ops);
+  await waitForOtherRequests(ops, deps);
+
+  const decision = await planRequest(ops, deps);
+  if (decision.unchanged) {
+    const result = await finishUnchanged(ops, decision.db, decision.action, deps);
+    return { ...out(true, 'nothing to change'), result };
+  }
+  const { action, plan } = decision;
+  if (ops.status?.phase !== 'Progressing')
+    await markProgressing(deps, ops, { action, plan, rerun, execution });
+  deps.logger.info('request validated', { action, passes: plan.passes, restartMode: plan.restartMode });
+  return { ...out(false), plan, round: { next: 0 } };
+}
+
+/**
+ * The request, claimed by this execution with a lease and its spec frozen; or, having written
+ * nothing, why there is nothing to do (already finished, claimed by a live execution); or a
+ * take-over of a request whose lease ran out.
+ */
+async function claimForThisExecution(
+  input: ValidateInput,
+  deps: Deps,
+  name: string,
+  out: (skip: boolean, reason?: string) => ValidateOutput,
+): Promise<ValidateOutput | { ops: PerconaXtraDBOpsRequest; rerun: boolean }> {
+  const { request, execution } = input;
+  const { logger } = deps;
+  let ops = await findOpsRequest(deps, request.namespace!, name);
   // A request a recovery failed because its execution was interrupted may be run again.
   const rerun = request.kind === 'by-name' && mayRunAgain(ops);
   const phase = ops.status?.phase;
@@ -281,124 +148,46 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
     ops = await claimRequest(ops, execution, deps, rerun);
   else await holdLease(deps, ops, execution);
   assertSpecFrozen(ops);
-
-  // Every field by type before anything else is read: a list for a name never reaches a URL.
-  checkSpecSchema(ops);
-  // A request that can never run is refused now, not after waiting for another one to finish.
-  admitSpec(ops);
-  await waitForOtherRequests(ops, deps);
-
-  const db = await getDatabase(kube, ns, ops.spec.databaseRef.name);
-  const action = admit(ops, db);
-  const target = targetTls(action, ops.spec.tls, db!);
-  if (asksForCurrentState(action, target, db!) && (await wiredAsAsked(deps, db!, target))) {
-    return { ...out(true, 'nothing to change'), result: await finishUnchanged(ops, db!, action, deps) };
-  }
-  const ifReady = (ops.spec.apply ?? 'IfReady') === 'IfReady';
-  let pods = ifReady ? await podsOf(deps, db!) : undefined;
-  if (ifReady) checkPodsReady(db!, pods!);
-  if (action === 'add' || action === 'remove') {
-    pods ??= await podsOf(deps, db!);
-    refuseGaleraSplit(db!, action, pods);
-  }
-  const database = db!.metadata.name!;
-  // Certificates that own the database's Secrets (now or after the request) make it cert-manager's.
-  const certificates = await listCertificates(deps, ns);
-  const names = [
-    ...Object.values(secretNamesOf(db!.spec.tls?.certificates, database)),
-    ...Object.values(secretNamesOf(target.certificates, database)),
-  ];
-  let issuance: Plan['issuance'] = certificates.some((c) => names.includes(c.spec?.secretName))
-    ? 'cert-manager'
-    : 'local';
-  let newCaAlreadyTrusted = false;
-  let serverIssuerChanges = false;
-  let serverCaRenewed = false;
-  if (target.enabled && action !== 'require-ssl') {
-    // Checks every issuer (exists, is supported, and for CA issuers: not expired, key matches)
-    // before anything is paused.
-    const issuers = await issuersByAlias(deps, ns, target);
-    if (Object.values(issuers).some((i) => i.class === 'cert-manager-only')) issuance = 'cert-manager';
-    await checkSecretNames(deps, {
-      ops,
-      db: db!,
-      target: target.certificates,
-      caSecrets: Object.values(issuers).flatMap((i) => (i.ca ? [i.ca.secretRef] : [])),
-      certificates,
-    });
-    const before = effectiveIssuerRef(db!.spec.tls?.certificates, 'server', db!.spec.tls?.issuerRef);
-    const server = issuers.server;
-    serverIssuerChanges = !!before && !sameIssuer(before, server.ref);
-    if ((action === 'change-issuer' || serverIssuerChanges) && server.ca) {
-      pods ??= await podsOf(deps, db!);
-      newCaAlreadyTrusted = await podsTrust(deps, db!, target, server.ca.rootFingerprint, pods);
-    } else if (action === 'rotate' && server.ca) {
-      // The issuer's CA was renewed (cert-manager, or a person) since these certificates were issued:
-      // rolled out like a change of issuer, so no pod ever presents a certificate its peers cannot check.
-      serverCaRenewed = await caRenewedSince(deps, db!, target, server.ca.rootFingerprint);
-      if (serverCaRenewed) {
-        pods ??= await podsOf(deps, db!);
-        newCaAlreadyTrusted = await podsTrust(deps, db!, target, server.ca.rootFingerprint, pods);
-      }
-    }
-  }
-  const plan = buildPlan(ops, db!, action, {
-    newCaAlreadyTrusted,
-    serverIssuerChanges,
-    serverCaRenewed,
-    issuance,
-    ...(process.env.DEFAULT_RESTART_MODE ? { stackRestartMode: process.env.DEFAULT_RESTART_MODE } : {}),
-  });
-  plan.secretNames = [...new Set(names)];
-
-  if (ops.status?.phase !== 'Progressing') {
-    await updateOpsStatus(deps, ops, {
-      phase: 'Progressing',
-      conditions: [
-        {
-          type: 'Running',
-          status: 'True',
-          reason: 'Running',
-          message: `Controller has started to Progress the PerconaXtraDBOpsRequest: ${ns}/${name} (ReconfigureTLS ${action} of PerconaXtraDB ${ns}/${plan.database}: ${plan.passes.length} pass(es) over ${plan.replicas} pods${plan.restartMode === 'Reload' ? '; Reload mode: TLS reloaded in running pods, restarts only where a reload cannot be proven' : ''})`,
-        },
-        ...(rerun
-          ? [
-              {
-                type: 'Failed',
-                status: 'False' as const,
-                reason: 'RunAgain',
-                message: `Run again by execution ${execution} after an interrupted execution`,
-              },
-            ]
-          : []),
-      ],
-    });
-    await recordEvent(
-      deps,
-      ops,
-      'Normal',
-      'Starting',
-      `Start processing for PerconaXtraDBOpsRequest: ${ns}/${name} (ReconfigureTLS ${action} of PerconaXtraDB ${ns}/${plan.database})`,
-    );
-  }
-  logger.info('request validated', { action, passes: plan.passes, restartMode: plan.restartMode });
-  return { ...out(false), plan, round: { next: 0 } };
+  return { ops, rerun };
 }
 
-/** The workload's pod template already carries the target's TLS wiring (so no pod would change). */
-async function wiredAsAsked(
+/** The request is `Progressing`, as KubeDB's ops-manager marks it, with its Starting Event. */
+async function markProgressing(
   deps: Deps,
-  db: PerconaXtraDB,
-  target: ReturnType<typeof targetTls>,
-): Promise<boolean> {
-  const workload = await getWorkload(deps.kube, db.metadata.namespace!, db.metadata.name!);
-  if (!workload) return false;
-  const wiring = {
-    enabled: target.enabled,
-    requireSSL: target.requireSSL,
-    secretNames: secretNamesOf(target.certificates, db.metadata.name!),
-  };
-  return !applyWiring(workload.object.spec.template, wiring).changed;
+  ops: PerconaXtraDBOpsRequest,
+  a: { action: string; plan: Plan; rerun: boolean; execution: string },
+): Promise<void> {
+  const { action, plan } = a;
+  const ns = ops.metadata.namespace!;
+  const name = ops.metadata.name!;
+  await updateOpsStatus(deps, ops, {
+    phase: 'Progressing',
+    conditions: [
+      {
+        type: 'Running',
+        status: 'True',
+        reason: 'Running',
+        message: `Controller has started to Progress the PerconaXtraDBOpsRequest: ${ns}/${name} (ReconfigureTLS ${action} of PerconaXtraDB ${ns}/${plan.database}: ${plan.passes.length} pass(es) over ${plan.replicas} pods${plan.restartMode === 'Reload' ? '; Reload mode: TLS reloaded in running pods, restarts only where a reload cannot be proven' : ''})`,
+      },
+      ...(a.rerun
+        ? [
+            {
+              type: 'Failed',
+              status: 'False' as const,
+              reason: 'RunAgain',
+              message: `Run again by execution ${a.execution} after an interrupted execution`,
+            },
+          ]
+        : []),
+    ],
+  });
+  await recordEvent(
+    deps,
+    ops,
+    'Normal',
+    'Starting',
+    `Start processing for PerconaXtraDBOpsRequest: ${ns}/${name} (ReconfigureTLS ${action} of PerconaXtraDB ${ns}/${plan.database})`,
+  );
 }
 
 /** Marks a request that asks for the current state Successful, without pausing or restarting anything. */
@@ -522,191 +311,6 @@ async function findOpsRequest(deps: Deps, ns: string, name: string): Promise<Per
         ? `; one with that name is in namespace ${elsewhere.map((n) => `"${n}"`).join(', ')}: use that namespace`
         : ': check the name and namespace (kubectl get pxcops -A)'),
   );
-}
-
-/** The database's pods (one list call). */
-async function podsOf(deps: Deps, db: PerconaXtraDB): Promise<PodObject[]> {
-  const pods = await deps.kube.list<PodObject>(KINDS.Pod, db.metadata.namespace!, {
-    labelSelector: `${INSTANCE_LABEL}=${db.metadata.name}`,
-  });
-  return pods.items;
-}
-
-/**
- * `apply: IfReady`: every pod of the workload must exist and be Ready before anything is paused,
- * or the request fails naming the pod and its readiness message.
- */
-function checkPodsReady(db: PerconaXtraDB, pods: PodObject[]): void {
-  const ns = db.metadata.namespace!;
-  const name = db.metadata.name!;
-  const byName = new Map(pods.map((p) => [p.metadata.name!, p]));
-  const replicas = db.spec.replicas ?? 3;
-  for (let i = 0; i < replicas; i++) {
-    const pod = byName.get(`${name}-${i}`);
-    if (!isPodReady(pod)) {
-      throw new DatabaseStateError(
-        `pod ${ns}/${name}-${i} is not Ready (${readinessMessage(pod)}); apply: IfReady only runs when every pod of PerconaXtraDB ${ns}/${name} is Ready (use apply: Always to proceed anyway: pods this request does not restart are then never restarted by a rollback)`,
-      );
-    }
-  }
-}
-
-/**
- * Add or remove TLS on a cluster whose Galera traffic is encrypted would split it: each node the
- * rolling restart reaches comes back with Galera TLS turned on (add) or off (remove) while its
- * peers still have it the other way, and Galera cannot connect the two (real servers,
- * docs/galera.md). Refused before anything is paused, saying how to go on; `socket.dynamic=yes`
- * (Galera accepts both while the roll is under way) lets it through.
- */
-function refuseGaleraSplit(db: PerconaXtraDB, action: 'add' | 'remove', pods: PodObject[]): void {
-  for (const pod of pods) {
-    const c = (
-      pod.spec?.containers as Array<{ name?: string; command?: unknown[]; args?: unknown[] }> | undefined
-    )?.find((x) => x.name === DB_CONTAINER);
-    const traffic = galeraTraffic([...(c?.command ?? []), ...(c?.args ?? [])].map(String));
-    if (!traffic.encrypted || traffic.dynamic) continue;
-    const ns = db.metadata.namespace!;
-    const [on, off] = action === 'add' ? ['on', 'off'] : ['off', 'on'];
-    throw new DatabaseStateError(
-      `PerconaXtraDB ${ns}/${db.metadata.name} encrypts Galera traffic (--pxc-encrypt-cluster-traffic=ON in pod ${pod.metadata.name}): ${action === 'add' ? 'adding' : 'removing'} TLS pod by pod would restart each node with Galera TLS ${on} while its peers still have it ${off}, and it could not join them (the cluster splits). Add socket.dynamic=yes to the pods' wsrep_provider_options first (Galera then accepts both during the roll), or turn pxc_encrypt_cluster_traffic off, then run this request again`,
-    );
-  }
-}
-
-/**
- * The Secrets the request will write: no two aliases share one, none is an issuer's CA Secret or
- * the request's own backup, and each is either the Secret the database already uses for that alias,
- * a Secret that does not exist yet, one this project manages for this database and alias (by its
- * labels), or (cert-manager) the Secret of a Certificate KubeDB keeps for this database and alias.
- * Reads only the names the database does not already use.
- */
-export async function checkSecretNames(
-  deps: Deps,
-  a: {
-    ops: PerconaXtraDBOpsRequest;
-    db: PerconaXtraDB;
-    target: Array<{ alias: string; secretName?: string }>;
-    caSecrets: Array<{ namespace: string; name: string }>;
-    /** The namespace's cert-manager Certificates. */
-    certificates?: CertManagerCertificate[];
-  },
-): Promise<void> {
-  const ns = a.db.metadata.namespace!;
-  const database = a.db.metadata.name!;
-  const targetNames = secretNamesOf(a.target, database);
-  const current = a.db.spec.tls?.issuerRef ? secretNamesOf(a.db.spec.tls.certificates, database) : undefined;
-  const problems: string[] = [];
-  const aliasesOf = new Map<string, CertificateAlias[]>();
-  for (const [alias, name] of Object.entries(targetNames) as Array<[CertificateAlias, string]>)
-    aliasesOf.set(name, [...(aliasesOf.get(name) ?? []), alias]);
-  for (const [name, aliases] of aliasesOf) {
-    if (aliases.length > 1)
-      problems.push(
-        `aliases ${aliases.join(' and ')} would share Secret ${ns}/${name}: each alias needs its own`,
-      );
-  }
-  for (const [alias, name] of Object.entries(targetNames) as Array<[CertificateAlias, string]>) {
-    if (a.caSecrets.some((ca) => ca.namespace === ns && ca.name === name)) {
-      problems.push(`${alias}: Secret ${ns}/${name} is the issuer's CA Secret and is never written`);
-      continue;
-    }
-    if (name === backupSecretName(database, a.ops.metadata.name!)) {
-      problems.push(`${alias}: Secret ${ns}/${name} is the name of this request's backup`);
-      continue;
-    }
-    if (current?.[alias] === name) continue;
-    const secret = await deps.kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
-    if (!secret) continue;
-    const labels = secret.metadata.labels ?? {};
-    const ours =
-      labels[MANAGED_BY_LABEL] === MANAGED_BY &&
-      labels[INSTANCE_LABEL] === database &&
-      labels[ALIAS_LABEL] === alias;
-    if (!ours && !keptByDatabaseCertificate(a.certificates, a.db, alias, name)) {
-      problems.push(
-        `${alias}: Secret ${ns}/${name} already exists and is not the ${alias} certificate pxc-tls-ops manages for PerconaXtraDB ${ns}/${database} (labels ${MANAGED_BY_LABEL}=${MANAGED_BY}, ${INSTANCE_LABEL}=${database}, ${ALIAS_LABEL}=${alias}); choose another secretName or remove that Secret`,
-      );
-    }
-  }
-  if (problems.length > 0)
-    throw new InvalidRequestError(`invalid request: spec.tls.certificates: ${problems.join('; ')}`);
-}
-
-/** A cert-manager Certificate of this database (KubeDB's name for the alias, or owned by it) writes this Secret. */
-function keptByDatabaseCertificate(
-  certificates: CertManagerCertificate[] | undefined,
-  db: PerconaXtraDB,
-  alias: CertificateAlias,
-  secretName: string,
-): boolean {
-  return (certificates ?? []).some(
-    (c) =>
-      c.spec?.secretName === secretName &&
-      (c.metadata.name === certificateName(db.metadata.name!, alias) ||
-        (!!db.metadata.uid && (c.metadata.ownerReferences ?? []).some((o) => o.uid === db.metadata.uid))),
-  );
-}
-
-/**
- * Whether every pod already trusts the new CA, so a CA change needs no trust pass: the server
- * Secret's ca.crt holds it, and every pod started after that ca.crt was written (a pod started
- * before still trusts only what it loaded then — an interrupted trust pass leaves exactly that).
- */
-async function podsTrust(
-  deps: Deps,
-  db: PerconaXtraDB,
-  target: { certificates: { alias: string; secretName?: string }[] },
-  rootFingerprint: string,
-  pods: PodObject[],
-): Promise<boolean> {
-  const ns = db.metadata.namespace!;
-  const database = db.metadata.name!;
-  const name =
-    target.certificates.find((c) => c.alias === 'server')?.secretName ||
-    defaultSecretName(database, 'server');
-  const secret = await deps.kube.get<SecretObject>(KINDS.Secret, { namespace: ns, name });
-  if (!secret?.data?.['tls.crt']) return false;
-  const byName = new Map(pods.map((p) => [p.metadata.name!, p]));
-  for (let i = 0; i < (db.spec.replicas ?? 3); i++) {
-    const pod = byName.get(`${database}-${i}`);
-    if (!pod || pod.metadata.deletionTimestamp || !loadedCurrentCa(secret, pod)) return false;
-  }
-  const { decodeSecretData, inspectTlsSecret } = await loadPki();
-  try {
-    return inspectTlsSecret(decodeSecretData(secret.data), { now: deps.clock.now() }).caFingerprints.includes(
-      rootFingerprint,
-    );
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Whether the server Secret's ca.crt lacks the issuer's CA while the CA it has is still valid: the
- * issuer's CA was renewed. With the old CA already expired there is nothing to overlap with (its
- * certificates are refused by every peer anyway): the new certificates go out in one pass.
- */
-async function caRenewedSince(
-  deps: Deps,
-  db: PerconaXtraDB,
-  target: { certificates: { alias: string; secretName?: string }[] },
-  rootFingerprint: string,
-): Promise<boolean> {
-  const name =
-    target.certificates.find((c) => c.alias === 'server')?.secretName ||
-    defaultSecretName(db.metadata.name!, 'server');
-  const secret = await deps.kube.get<SecretObject>(KINDS.Secret, { namespace: db.metadata.namespace!, name });
-  if (!secret?.data?.['tls.crt'] || !secret.data['ca.crt']) return false;
-  const { certificateValidity, decodeSecretData, inspectTlsSecret } = await loadPki();
-  try {
-    const data = decodeSecretData(secret.data);
-    if (inspectTlsSecret(data, { now: deps.clock.now() }).caFingerprints.includes(rootFingerprint))
-      return false;
-    const signer = certificateValidity(data['tls.crt']!, { caCrt: data['ca.crt'] }).ca;
-    return !!signer && Date.parse(signer.notAfter) > deps.clock.now().getTime();
-  } catch {
-    return false;
-  }
 }
 
 /** Console input: the OpsRequest this execution created, or a new one (generated name, labelled, claimed). */

@@ -11,7 +11,7 @@ import {
   parseResume,
   parseRollBack,
 } from '../../../functions/steps/inputs.js';
-import { parseExecutionInput, parseValidateEvent } from '../../../functions/steps/validate.js';
+import { parseExecutionInput, parseValidateEvent } from '../../../functions/steps/validate-input.js';
 
 const PARSERS: Record<string, (e: unknown) => unknown> = {
   validate: parseValidateEvent,
