@@ -20,9 +20,9 @@ import type { Kube } from '../functions/kube/types.js';
 import { KINDS } from '../functions/kube/types.js';
 import type { PerconaXtraDBOpsRequest } from '../functions/model/types.js';
 import { createTestCA } from '../functions/pki/index.js';
+import { renewalOpsRequest } from '../functions/steps/renewal-plan.js';
 import {
   DEFAULT_REQUESTS_PER_SECOND,
-  renewalOpsRequest,
   type ScanExpiryResult,
   scanExpiry,
 } from '../functions/steps/scan-expiry.js';

@@ -11,7 +11,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { InvalidRequestError } from '../errors.js';
 import { getKube } from '../kube/index.js';
 import type { Kube } from '../kube/types.js';
-import type { ExpirySummary } from '../steps/scan-expiry.js';
+import type { ExpirySummary } from '../steps/renewal-plan.js';
 import {
   type DescribeExecution,
   eventBridgePublish,

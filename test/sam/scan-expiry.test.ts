@@ -7,9 +7,8 @@ import {
   type ExpirySummary,
   planRenewals,
   renewalNames,
-  type ScanExpiryResult,
-  scanExpiry,
-} from '../../functions/steps/scan-expiry.js';
+} from '../../functions/steps/renewal-plan.js';
+import { type ScanExpiryResult, scanExpiry } from '../../functions/steps/scan-expiry.js';
 import { sfnStartExecution } from '../../functions/triggers/aws.js';
 import { type AwsStandIn, startAwsStandIn } from '../../local/aws/index.js';
 import { type Simulator, startSimulator } from '../../local/sim/index.js';

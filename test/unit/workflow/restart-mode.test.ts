@@ -7,12 +7,12 @@ import type { PerconaXtraDBOpsRequest } from '../../../functions/model/types.js'
 import { mergeTrustBundle, retireTrust, trustOverlap } from '../../../functions/pki/index.js';
 import { issueTime } from '../../../functions/steps/issue-certificates.js';
 import { mountProblem } from '../../../functions/steps/reload-pods.js';
-import { reloadSummary } from '../../../functions/steps/resume.js';
 import {
   renewalOpsRequest,
   renewalRestartMode,
   stackRestartMode,
-} from '../../../functions/steps/scan-expiry.js';
+} from '../../../functions/steps/renewal-plan.js';
+import { reloadSummary } from '../../../functions/steps/resume.js';
 import { issueCert, makeCa } from '../../../local/sim/ca.js';
 
 const ops = (annotations?: Record<string, string>) =>
