@@ -23,7 +23,7 @@ import type { Lease } from '../model/lease.js';
 import { BACKUP_STATE_ANNOTATION, backupSecretName, EXECUTION_LABEL, labelSafe } from '../model/names.js';
 import { type Plan, timeoutSeconds as requestTimeout } from '../model/plan.js';
 import { recordedReason, retryReason } from '../model/reasons.js';
-import { isDns1123Label } from '../model/schema/index.js';
+import { isDns1123Label, isDns1123Subdomain } from '../model/schema/index.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import type { BackupState } from './backup.js';
 import {
@@ -112,8 +112,12 @@ async function locate(
     const v = s[key] ?? (s.request as Record<string, unknown> | undefined)?.[key];
     return typeof v === 'string' ? v : '';
   };
-  const ns = given('namespace');
+  // Only names that could exist reach the API server: an input refused for its namespace or name (a
+  // 590 KB namespace) created nothing, and must not become a URL, a retried error or a log line.
+  const ns = isDns1123Label(given('namespace')) ? given('namespace') : '';
   if (!ns) return { ns, claimed: false, orphaned: false, name: '' };
+  if (given('opsRequest') && !isDns1123Subdomain(given('opsRequest')))
+    return { ns, claimed: false, orphaned: false, name: '' };
   let ops: PerconaXtraDBOpsRequest | undefined;
   if (given('opsRequest')) {
     ops = await deps.kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {

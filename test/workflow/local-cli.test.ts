@@ -405,7 +405,10 @@ describe('npm run local', () => {
 
     expect(out).toContain('namespace: Too long: "nnnn');
     expect(out).toContain('(590000 characters): may not be more than 63 characters');
+    // No echo, and the failure path sent nothing with that namespace (no retried GET to print).
+    expect(out).not.toContain('n'.repeat(200));
     expect(out.length, out.slice(0, 2000)).toBeLessThan(3_000);
+    expect(out).not.toContain('/namespaces/nnnn');
     expect(code).toBe(2);
     expect(sim.requests.all().filter((r) => r.verb !== 'get' && r.verb !== 'list')).toEqual([]);
   }, 60_000);
@@ -423,6 +426,7 @@ describe('npm run local', () => {
     expect(out).toContain('--namespace: Too long: "nnnn');
     expect(out).toContain('(100000 characters): may not be more than 63 characters');
     expect(out).toContain('--ops-request: Invalid value: "Not_A_Name": must be a DNS-1123 subdomain');
+    expect(out).not.toContain('n'.repeat(200));
     expect(out.length, out.slice(0, 2000)).toBeLessThan(2_000);
     expect(code).toBe(2);
   }, 60_000);
