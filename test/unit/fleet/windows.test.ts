@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { parseCron } from '../../../functions/model/cron.js';
 import {
   cronWindow,
   decideStart,
   kubedbWindow,
   nextOpening,
   openWindow,
-  parseCron,
   parseTimeOfDay,
   resolveWindow,
   type WindowSources,
