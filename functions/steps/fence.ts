@@ -17,7 +17,7 @@
  * else, and the claim check after that read fails). Either way it is refused, and the step throws
  * LeaseLostError and changes nothing more. A create cannot carry a precondition: it is followed
  * by a claim check, and when the claim is gone the object is deleted again under the version it
- * was created with (see `create` below).
+ * was created with (see `fencedCreate` below).
  *
  * The OpsRequest's status is fenced by the claim itself: written under the resourceVersion of a
  * read that showed this execution's claim.
@@ -64,6 +64,57 @@ export function fenced(deps: Deps, holder: FenceHolder): Deps {
 }
 
 export function fencedKube(kube: Kube, holder: FenceHolder): Kube {
+  const t = fenceTracker(kube, holder);
+  return {
+    async get<T extends KubeObject>(kind: ResourceKind, ref: ObjectRef) {
+      const sentAt = t.tick();
+      return t.saw(kind, await kube.get<T>(kind, ref), sentAt);
+    },
+    async list<T extends KubeObject>(kind: ResourceKind, ns: string | undefined, o?: ListOptions) {
+      const sentAt = t.tick();
+      const page = await kube.list<T>(kind, ns, o);
+      for (const item of page.items) t.saw(kind, item, sentAt);
+      return page;
+    },
+    evict: (ref, o) => kube.evict(ref, o),
+    exec: (ref, o) => kube.exec(ref, o),
+    watch: (kind, ns, o, on) => kube.watch(kind, ns, o, on),
+    serverTime: () => kube.serverTime?.(),
+    create: (kind, obj) => fencedCreate(t, kind, obj),
+    replace: (kind, obj, subresource) => fencedReplace(t, kind, obj, subresource),
+    patch: (kind, ref, patch, type, subresource) => fencedPatch(t, kind, ref, patch, type, subresource),
+    delete: (kind, ref, opts = {}) => {
+      if (!isFenced(kind)) return kube.delete(kind, ref, opts);
+      return fencedWrite(
+        t,
+        kind,
+        ref,
+        opts.resourceVersion,
+        (rv) =>
+          rv ? kube.delete(kind, ref, { ...opts, resourceVersion: rv }) : kube.delete(kind, ref, opts),
+        { retry: !opts.resourceVersion },
+      );
+    },
+  };
+}
+
+/** What one fenced client knows: which object versions it may write over, and the claim checks. */
+interface FenceTracker {
+  kube: Kube;
+  me: string;
+  /** The next request's place in the order of requests. */
+  tick(): number;
+  /** Notes what a call answered: an object's version, or (our OpsRequest, our claim) a check. */
+  saw<T>(kind: ResourceKind, obj: T, sentAt: number, covered?: boolean): T;
+  /** The claim check: read after the object, so a take-over before that read is seen here. */
+  checkClaim(what: string): Promise<PerconaXtraDBOpsRequest>;
+  /** The version to write over, as this client last saw it, made safe (checked) when it is not yet. */
+  version(kind: ResourceKind, ref: ObjectRef, given?: string): Promise<string | undefined>;
+  /** The object with this execution's fence annotation. */
+  stamp<T extends KubeObject>(obj: T): T;
+}
+
+function fenceTracker(kube: Kube, holder: FenceHolder): FenceTracker {
   const me = holder.execution;
   const opsRef = { namespace: holder.namespace, name: holder.opsRequest };
   /**
@@ -79,233 +130,211 @@ export function fencedKube(kube: Kube, holder: FenceHolder): Kube {
     `${kind.apiVersion}/${kind.kind}/${ref.namespace ?? ''}/${ref.name}`;
   const isMine = (ops: KubeObject | undefined) =>
     !!ops && claimOf(ops as PerconaXtraDBOpsRequest).holder === me;
-
-  /** Notes what a call answered: an object's version, or (our OpsRequest, our claim) a check. */
-  function saw<T>(kind: ResourceKind, obj: T, sentAt: number, covered = false): T {
-    const o = obj as KubeObject | undefined;
-    const ref = o?.metadata ? { namespace: o.metadata.namespace, name: o.metadata.name! } : undefined;
-    if (!ref?.name) return obj;
-    if (isOpsRequest(kind) && ref.namespace === opsRef.namespace && ref.name === opsRef.name) {
-      if (isMine(o)) checkedAt = Math.max(checkedAt, sentAt);
-    } else if (isFenced(kind) && o!.metadata.resourceVersion) {
-      seen.set(key(kind, ref), {
-        rv: o!.metadata.resourceVersion,
-        at: ++clock,
-        covered: covered || fenceOf(o) === me,
-      });
-    }
-    return obj;
-  }
-
   const lost = (who: string | undefined, what: string) =>
     new LeaseLostError(
       `PerconaXtraDBOpsRequest ${holder.namespace}/${holder.opsRequest} is now claimed by ${who ? `execution ${who}` : 'no execution'}, ` +
         `not by this one (${me}): the API server refused its write to ${what}; this execution stops without writing`,
     );
+  const t: FenceTracker = {
+    kube,
+    me,
+    tick: () => ++clock,
+    saw(kind, obj, sentAt, covered = false) {
+      const o = obj as KubeObject | undefined;
+      const ref = o?.metadata ? { namespace: o.metadata.namespace, name: o.metadata.name! } : undefined;
+      if (!ref?.name) return obj;
+      if (isOpsRequest(kind) && ref.namespace === opsRef.namespace && ref.name === opsRef.name) {
+        if (isMine(o)) checkedAt = Math.max(checkedAt, sentAt);
+      } else if (isFenced(kind) && o!.metadata.resourceVersion) {
+        seen.set(key(kind, ref), {
+          rv: o!.metadata.resourceVersion,
+          at: ++clock,
+          covered: covered || fenceOf(o) === me,
+        });
+      }
+      return obj;
+    },
+    async checkClaim(what) {
+      const sentAt = ++clock;
+      const ops = await kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, opsRef);
+      if (!isMine(ops)) throw lost(ops ? claimOf(ops).holder : undefined, what);
+      checkedAt = Math.max(checkedAt, sentAt);
+      return ops!;
+    },
+    async version(kind, ref, given) {
+      let last = seen.get(key(kind, ref));
+      if (!given && !last) {
+        t.saw(kind, await kube.get<KubeObject>(kind, ref), ++clock);
+        last = seen.get(key(kind, ref));
+      }
+      const rv = given ?? last?.rv;
+      if (!rv) return undefined;
+      const safe = last?.rv === rv && (last.covered || last.at < checkedAt);
+      if (!safe) await t.checkClaim(describe(kind, ref));
+      return rv;
+    },
+    stamp: (obj) => ({
+      ...obj,
+      metadata: {
+        ...obj.metadata,
+        annotations: { ...(obj.metadata.annotations ?? {}), [FENCE_ANNOTATION]: me },
+      },
+    }),
+  };
+  return t;
+}
 
-  /** The claim check: read after the object, so a take-over before that read is seen here. */
-  async function checkClaim(what: string): Promise<PerconaXtraDBOpsRequest> {
-    const sentAt = ++clock;
-    const ops = await kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, opsRef);
-    if (!isMine(ops)) throw lost(ops ? claimOf(ops).holder : undefined, what);
-    checkedAt = Math.max(checkedAt, sentAt);
-    return ops!;
-  }
+const describe = (kind: ResourceKind, ref: ObjectRef) =>
+  `${kind.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
 
-  const describe = (kind: ResourceKind, ref: ObjectRef) =>
-    `${kind.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
-
-  /** The version to write over, as this client last saw it, made safe (checked) when it is not yet. */
-  async function version(kind: ResourceKind, ref: ObjectRef, given?: string): Promise<string | undefined> {
-    let last = seen.get(key(kind, ref));
-    if (!given && !last) {
-      saw(kind, await kube.get<KubeObject>(kind, ref), ++clock);
-      last = seen.get(key(kind, ref));
+/**
+ * Writes with the version `version` gives; a refusal (409, or a failed JSON-patch test: 422) is
+ * read again: a fence now naming someone else with the claim gone is LeaseLostError, anything
+ * else a conflict with another writer, retried here (`retry`) a few times, then left to the ASL.
+ */
+async function fencedWrite<T>(
+  t: FenceTracker,
+  kind: ResourceKind,
+  ref: ObjectRef,
+  given: string | undefined,
+  write: (rv: string | undefined) => Promise<T>,
+  opts: { retry: boolean },
+): Promise<T> {
+  let rv = await t.version(kind, ref, given);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const out = await write(rv);
+      // What our own fenced write left needs no check to be written over again.
+      if (out && typeof out === 'object') t.saw(kind, out, t.tick(), true);
+      return out;
+    } catch (err) {
+      if (!(err instanceof KubeConflictError || err instanceof KubeRequestError)) throw err;
+      const now = await t.kube.get<KubeObject>(kind, ref);
+      t.saw(kind, now, t.tick());
+      if (fenceOf(now) !== t.me) await t.checkClaim(describe(kind, ref));
+      // Not a precondition that failed (the object is as it was written over): the error stands.
+      if (now?.metadata.resourceVersion === rv) throw err;
+      if (!opts.retry || attempt >= ATTEMPTS) {
+        throw err instanceof KubeConflictError
+          ? err
+          : new KubeConflictError(`${describe(kind, ref)} changed while it was written`, { cause: err });
+      }
+      rv = now?.metadata.resourceVersion;
     }
-    const rv = given ?? last?.rv;
-    if (!rv) return undefined;
-    const safe = last?.rv === rv && (last.covered || last.at < checkedAt);
-    if (!safe) await checkClaim(describe(kind, ref));
-    return rv;
   }
+}
 
-  /**
-   * Writes with the version `version` gives; a refusal (409, or a failed JSON-patch test: 422) is
-   * read again: a fence now naming someone else with the claim gone is LeaseLostError, anything
-   * else a conflict with another writer, retried here (`retry`) a few times, then left to the ASL.
-   */
-  async function fencedWrite<T>(
-    kind: ResourceKind,
-    ref: ObjectRef,
-    given: string | undefined,
-    write: (rv: string | undefined) => Promise<T>,
-    opts: { retry: boolean },
-  ): Promise<T> {
-    let rv = await version(kind, ref, given);
+/**
+ * No precondition exists for a create: the claim is checked after it, and the object taken back
+ * when the request has gone to someone else (under its own version: a restore since is kept).
+ */
+async function fencedCreate<T extends KubeObject>(t: FenceTracker, kind: ResourceKind, obj: T): Promise<T> {
+  if (!isFenced(kind)) return t.kube.create(kind, obj);
+  const created = await t.kube.create(kind, t.stamp(obj));
+  const ref = { namespace: created.metadata.namespace!, name: created.metadata.name! };
+  try {
+    await t.checkClaim(describe(kind, ref));
+  } catch (err) {
+    await t.kube
+      .delete(kind, ref, {
+        uid: created.metadata.uid!,
+        resourceVersion: created.metadata.resourceVersion!,
+      })
+      .catch(() => undefined);
+    throw err;
+  }
+  return t.saw(kind, created, t.tick(), true);
+}
+
+/** A whole-object write: the OpsRequest's status under a checked claim, a fenced object under its version. */
+async function fencedReplace<T extends KubeObject>(
+  t: FenceTracker,
+  kind: ResourceKind,
+  obj: T,
+  subresource?: 'status',
+): Promise<T> {
+  const ref = { namespace: obj.metadata.namespace!, name: obj.metadata.name! };
+  if (isOpsRequest(kind) && subresource === 'status') {
+    const ops = await t.checkClaim(describe(kind, ref));
+    return t.kube.replace(
+      kind,
+      {
+        ...obj,
+        metadata: {
+          ...obj.metadata,
+          resourceVersion: obj.metadata.resourceVersion ?? ops.metadata.resourceVersion,
+        },
+      },
+      subresource,
+    );
+  }
+  if (!isFenced(kind)) return t.kube.replace(kind, obj, subresource);
+  return fencedWrite(
+    t,
+    kind,
+    ref,
+    obj.metadata.resourceVersion,
+    (resourceVersion) => {
+      const body = subresource ? obj : t.stamp(obj);
+      return t.kube.replace(kind, { ...body, metadata: { ...body.metadata, resourceVersion } }, subresource);
+    },
+    // The caller computed the whole object from its own read: a conflict goes back to it.
+    { retry: false },
+  );
+}
+
+/** A patch: the OpsRequest's status tested against the claim, a fenced object with its fence and version. */
+async function fencedPatch<T extends KubeObject>(
+  t: FenceTracker,
+  kind: ResourceKind,
+  ref: ObjectRef,
+  patch: unknown,
+  type: PatchType,
+  subresource?: 'status',
+): Promise<T> {
+  if (isOpsRequest(kind) && subresource === 'status') {
+    const tested = claimTested(patch, type, t.me);
+    if (tested) {
+      // One request: the API server applies it only while the claim is ours.
+      try {
+        const sentAt = t.tick();
+        return t.saw(kind, await t.kube.patch<T>(kind, ref, tested, 'json', subresource), sentAt);
+      } catch (err) {
+        if (!(err instanceof KubeRequestError)) throw err;
+        // The test failed, or the request has no status yet: read, and go the long way.
+      }
+    }
     for (let attempt = 1; ; attempt++) {
+      const ops = await t.checkClaim(describe(kind, ref));
       try {
-        const out = await write(rv);
-        // What our own fenced write left needs no check to be written over again.
-        if (out && typeof out === 'object') saw(kind, out, ++clock, true);
-        return out;
-      } catch (err) {
-        if (!(err instanceof KubeConflictError || err instanceof KubeRequestError)) throw err;
-        const now = await kube.get<KubeObject>(kind, ref);
-        saw(kind, now, ++clock);
-        if (fenceOf(now) !== me) await checkClaim(describe(kind, ref));
-        // Not a precondition that failed (the object is as it was written over): the error stands.
-        if (now?.metadata.resourceVersion === rv) throw err;
-        if (!opts.retry || attempt >= ATTEMPTS) {
-          throw err instanceof KubeConflictError
-            ? err
-            : new KubeConflictError(`${describe(kind, ref)} changed while it was written`, { cause: err });
-        }
-        rv = now?.metadata.resourceVersion;
-      }
-    }
-  }
-
-  const stamp = <T extends KubeObject>(obj: T): T => ({
-    ...obj,
-    metadata: {
-      ...obj.metadata,
-      annotations: { ...(obj.metadata.annotations ?? {}), [FENCE_ANNOTATION]: me },
-    },
-  });
-
-  return {
-    async get<T extends KubeObject>(kind: ResourceKind, ref: ObjectRef) {
-      const sentAt = ++clock;
-      return saw(kind, await kube.get<T>(kind, ref), sentAt);
-    },
-    async list<T extends KubeObject>(kind: ResourceKind, ns: string | undefined, o?: ListOptions) {
-      const sentAt = ++clock;
-      const page = await kube.list<T>(kind, ns, o);
-      for (const item of page.items) saw(kind, item, sentAt);
-      return page;
-    },
-    evict: (ref, o) => kube.evict(ref, o),
-    exec: (ref, o) => kube.exec(ref, o),
-    watch: (kind, ns, o, on) => kube.watch(kind, ns, o, on),
-    serverTime: () => kube.serverTime?.(),
-
-    async create<T extends KubeObject>(kind: ResourceKind, obj: T): Promise<T> {
-      if (!isFenced(kind)) return kube.create(kind, obj);
-      const created = await kube.create(kind, stamp(obj));
-      // No precondition exists for a create: check the claim after it, and take it back when the
-      // request has gone to someone else (under its own version: a restore since is kept).
-      const ref = { namespace: created.metadata.namespace!, name: created.metadata.name! };
-      try {
-        await checkClaim(describe(kind, ref));
-      } catch (err) {
-        await kube
-          .delete(kind, ref, {
-            uid: created.metadata.uid!,
-            resourceVersion: created.metadata.resourceVersion!,
-          })
-          .catch(() => undefined);
-        throw err;
-      }
-      return saw(kind, created, ++clock, true);
-    },
-
-    async replace<T extends KubeObject>(kind: ResourceKind, obj: T, subresource?: 'status'): Promise<T> {
-      const ref = { namespace: obj.metadata.namespace!, name: obj.metadata.name! };
-      if (isOpsRequest(kind) && subresource === 'status') {
-        const ops = await checkClaim(describe(kind, ref));
-        return kube.replace(
+        return await t.kube.patch<T>(
           kind,
-          {
-            ...obj,
-            metadata: {
-              ...obj.metadata,
-              resourceVersion: obj.metadata.resourceVersion ?? ops.metadata.resourceVersion,
-            },
-          },
+          ref,
+          withVersion(patch, type, ops.metadata.resourceVersion!),
+          type,
           subresource,
         );
+      } catch (err) {
+        if (!(err instanceof KubeConflictError) || attempt >= ATTEMPTS) throw err;
       }
-      if (!isFenced(kind)) return kube.replace(kind, obj, subresource);
-      return fencedWrite(
-        kind,
-        ref,
-        obj.metadata.resourceVersion,
-        (resourceVersion) => {
-          const body = subresource ? obj : stamp(obj);
-          return kube.replace(
-            kind,
-            { ...body, metadata: { ...body.metadata, resourceVersion } },
-            subresource,
-          );
-        },
-        // The caller computed the whole object from its own read: a conflict goes back to it.
-        { retry: false },
-      );
+    }
+  }
+  if (!isFenced(kind)) {
+    const sentAt = t.tick();
+    return t.saw(kind, await t.kube.patch<T>(kind, ref, patch, type, subresource), sentAt);
+  }
+  return fencedWrite(
+    t,
+    kind,
+    ref,
+    undefined,
+    (rv) => {
+      if (!rv) return t.kube.patch<T>(kind, ref, patch, type, subresource);
+      const stamped = subresource ? patch : withFence(patch, type, t.me);
+      return t.kube.patch<T>(kind, ref, withVersion(stamped, type, rv), type, subresource);
     },
-
-    async patch<T extends KubeObject>(
-      kind: ResourceKind,
-      ref: ObjectRef,
-      patch: unknown,
-      type: PatchType,
-      subresource?: 'status',
-    ): Promise<T> {
-      if (isOpsRequest(kind) && subresource === 'status') {
-        const tested = claimTested(patch, type, me);
-        if (tested) {
-          // One request: the API server applies it only while the claim is ours.
-          try {
-            const sentAt = ++clock;
-            return saw(kind, await kube.patch<T>(kind, ref, tested, 'json', subresource), sentAt);
-          } catch (err) {
-            if (!(err instanceof KubeRequestError)) throw err;
-            // The test failed, or the request has no status yet: read, and go the long way.
-          }
-        }
-        for (let attempt = 1; ; attempt++) {
-          const ops = await checkClaim(describe(kind, ref));
-          try {
-            return await kube.patch<T>(
-              kind,
-              ref,
-              withVersion(patch, type, ops.metadata.resourceVersion!),
-              type,
-              subresource,
-            );
-          } catch (err) {
-            if (!(err instanceof KubeConflictError) || attempt >= ATTEMPTS) throw err;
-          }
-        }
-      }
-      if (!isFenced(kind)) {
-        const sentAt = ++clock;
-        return saw(kind, await kube.patch<T>(kind, ref, patch, type, subresource), sentAt);
-      }
-      return fencedWrite(
-        kind,
-        ref,
-        undefined,
-        (rv) => {
-          if (!rv) return kube.patch<T>(kind, ref, patch, type, subresource);
-          const stamped = subresource ? patch : withFence(patch, type, me);
-          return kube.patch<T>(kind, ref, withVersion(stamped, type, rv), type, subresource);
-        },
-        { retry: true },
-      );
-    },
-
-    async delete(kind, ref, opts = {}) {
-      if (!isFenced(kind)) return kube.delete(kind, ref, opts);
-      return fencedWrite(
-        kind,
-        ref,
-        opts.resourceVersion,
-        (rv) =>
-          rv ? kube.delete(kind, ref, { ...opts, resourceVersion: rv }) : kube.delete(kind, ref, opts),
-        { retry: !opts.resourceVersion },
-      );
-    },
-  };
+    { retry: true },
+  );
 }
 
 /**
