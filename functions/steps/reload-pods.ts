@@ -336,14 +336,20 @@ async function reloadOne(
     if (galera.exitCode !== 0)
       return { state: 'fallback', reason: `mysql did not answer: ${sqlError(galera)}` };
     const encrypted = /^on$/i.test(parseRows(galera.stdout).pxc_encrypt_cluster_traffic ?? '');
-    const tls = await run(mysqlCommand(`${SQL.reloadTls}; ${SQL.loaded}`));
+    const tls = await run(mysqlCommand(SQL.reloadTls));
     if (tls.exitCode !== 0) return { state: 'fallback', reason: `${SQL.reloadTls} failed: ${sqlError(tls)}` };
     if (encrypted) {
       const g = await run(mysqlCommand(SQL.reloadGalera));
       if (g.exitCode !== 0)
         return { state: 'fallback', reason: `Galera's ssl_reload failed: ${sqlError(g)}` };
     }
-    const rows = parseRows(tls.stdout);
+    // The proof from a new session, as a new client sees the server: MariaDB reports
+    // Ssl_server_not_* of the old certificate in the very session that ran its reload (FLUSH SSL)
+    // and of the new one in the next (measured on real servers, docs/galera.md).
+    const proof = await run(mysqlCommand(SQL.loaded));
+    if (proof.exitCode !== 0)
+      return { state: 'fallback', reason: `mysql did not answer: ${sqlError(proof)}` };
+    const rows = parseRows(proof.stdout);
     const why = unproven(
       { notBefore: rows.Ssl_server_not_before, notAfter: rows.Ssl_server_not_after },
       expected.validity,

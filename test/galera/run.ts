@@ -226,6 +226,7 @@ async function act(
     }),
   );
   const started = Date.now();
+  const uidsBefore = PODS.map((p) => server(p).uid).join(',');
   const result = await runExecution({
     kube,
     logger,
@@ -242,6 +243,11 @@ async function act(
   );
   if (!ok) return false;
   await waitReady();
+  if (o.mode === 'Reload')
+    check(
+      `${label}: no pod was restarted (every reload proven on the real server)`,
+      PODS.map((p) => server(p).uid).join(',') === uidsBefore,
+    );
   await verify(label, o.tls ?? true);
   return true;
 }
