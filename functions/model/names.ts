@@ -57,6 +57,27 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const ALIAS_LABEL = `${GROUP}/alias`;
 export const CONSOLE_SOURCE = 'console';
 
+/**
+ * On the OpsRequest, one per pod this request evicted: the UID it evicted. A rollback replaces only
+ * those pods (a pod replaced by anyone else, a node drain say, is reported and left alone).
+ */
+export function evictedAnnotation(pod: string): string {
+  const part = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,44}[A-Za-z0-9])?$/.test(pod)
+    ? pod
+    : createHash('sha256').update(pod).digest('hex').slice(0, 40);
+  return `${GROUP}/evicted-${part}`;
+}
+
+/** Pod name → UID this request evicted, from the OpsRequest's annotations. */
+export function evictedPods(annotations: Record<string, string> | undefined, pods: readonly string[]) {
+  return Object.fromEntries(
+    pods.flatMap((p) => {
+      const uid = annotations?.[evictedAnnotation(p)];
+      return uid ? [[p, uid]] : [];
+    }),
+  ) as Record<string, string>;
+}
+
 /** The Secret that keeps what Change certificates overwrote, until the request ends. */
 export function backupSecretName(database: string, opsRequest: string): string {
   return truncateName(`${database}-tls-backup-${opsRequest}`);

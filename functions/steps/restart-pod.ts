@@ -13,16 +13,25 @@
  * Event; past the deadline it throws EvictionBlockedError naming the budget. Other 429s
  * (API throttling) stay KubeThrottledError, retried by the ASL.
  *
- * With `replace` (state "Replace restored pod", one pod at a time after a rollback): deletes the
- * pod instead — a PodDisruptionBudget must not block replacing a pod that serves nothing — and only
- * while it is the very pod the rollback named (same UID) and still not Ready: a Ready pod is never
- * deleted. The rollback names only pods this request restarted.
+ * Each eviction is first recorded on the OpsRequest (`evictedAnnotation`) in a JSON patch that
+ * tests the claim: a late try of an execution that lost the request evicts nothing (LeaseLostError).
+ * With `replace` (state "Replace restored pod", one pod at a time after a rollback): evicts the
+ * pod too (PodDisruptionBudgets hold), only while it is the very pod the rollback named (same UID)
+ * and still not Ready: a Ready pod is never touched. The rollback names only pods this request evicted.
  * Keeps the claim's lease it was handed (LeaseLostError when the request was taken over).
  */
 import type { Deps } from '../deps.js';
-import { EvictionBlockedError, KubeThrottledError } from '../errors.js';
+import {
+  EvictionBlockedError,
+  InvalidRequestError,
+  KubeRequestError,
+  KubeThrottledError,
+  LeaseLostError,
+} from '../errors.js';
 import { KINDS } from '../kube/types.js';
-import type { Lease } from '../model/lease.js';
+import { annotationPointer, claimOf, type Lease } from '../model/lease.js';
+import { CLAIM_ANNOTATION, evictedAnnotation } from '../model/names.js';
+import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { awaitRestart, type CheckPodOutput } from './check-pod.js';
 import { isPodReady, opsRef, type PodObject, readinessMessage, recordEvent } from './common.js';
 import { keepLease } from './lease.js';
@@ -42,7 +51,7 @@ export interface RestartPodInput {
   previous?: { deadline?: string };
   execution?: string;
   lease?: Lease;
-  /** A rollback's replacement: delete (not evict) the named pod, only if it is still that pod and not Ready. */
+  /** A rollback's replacement: evict the named pod only if it is still that pod and not Ready. */
   replace?: boolean;
 }
 
@@ -96,6 +105,9 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
     await replaceAndRecord(input, current!, deps);
     evictedAt = deps.clock.now().toISOString();
   } else if (evict) {
+    // Recorded first, under the claim (the API server refuses it once the request is taken over,
+    // so a late try evicts nothing): a rollback replaces only pods this request evicted.
+    if (input.execution) await recordEviction(deps, input, input.execution);
     try {
       // The UID precondition: an eviction that lands late (sent by a try Lambda cut off at its
       // Timeout, then retried) never takes down the pod that has already come back.
@@ -153,18 +165,45 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
   return { evicted: !!evictedAt, ...(evictedAt ? { evictedAt } : {}), ...check, lease: lease ?? null };
 }
 
+/** Notes on the OpsRequest that this request evicts `pod` (its UID now), testing the claim in the same patch. */
+async function recordEviction(deps: Deps, input: RestartPodInput, execution: string): Promise<void> {
+  const ref = { namespace: input.namespace, name: input.opsRequest };
+  try {
+    await deps.kube.patch(
+      KINDS.PerconaXtraDBOpsRequest,
+      ref,
+      [
+        { op: 'test', path: annotationPointer(CLAIM_ANNOTATION), value: execution },
+        { op: 'add', path: annotationPointer(evictedAnnotation(input.pod.name)), value: input.pod.uid },
+      ],
+      'json',
+    );
+  } catch (err) {
+    if (!(err instanceof KubeRequestError)) throw err;
+    // A failed test (422) or a request that is gone (404): say which.
+    const ops = await deps.kube.get<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, ref);
+    if (!ops) throw new InvalidRequestError(`PerconaXtraDBOpsRequest ${ref.namespace}/${ref.name} not found`);
+    if (claimOf(ops).holder === execution) throw err;
+    throw new LeaseLostError(
+      `PerconaXtraDBOpsRequest ${ref.namespace}/${ref.name} is no longer claimed by this execution (${execution}): pod ${input.pod.name} is not evicted`,
+      { cause: err },
+    );
+  }
+}
+
 async function replaceAndRecord(input: RestartPodInput, current: PodObject, deps: Deps): Promise<void> {
   const { namespace: ns, pod } = input;
-  // The UID precondition: never the replacement the controller may already have created.
-  await deps.kube.delete(KINDS.Pod, { namespace: ns, name: pod.name }, { uid: current.metadata.uid });
+  // Through the Eviction API, so PodDisruptionBudgets hold (a refusal is retried by the ASL); the
+  // UID precondition: never the replacement the controller may already have created.
+  await deps.kube.evict({ namespace: ns, name: pod.name }, { uid: current.metadata.uid });
   await recordEvent(
     deps,
     opsRef(ns, input.opsRequest, input.database, input.opsRequestUid),
     'Warning',
     'RestartPodForRollback',
-    `Restarting Pod on the restored certificates: ${ns}/${pod.name} (${pod.index + 1}/${pod.total}), deleted pod UID ${pod.uid}`,
+    `Restarting Pod on the restored certificates: ${ns}/${pod.name} (${pod.index + 1}/${pod.total}), evicted pod UID ${pod.uid}`,
   );
-  deps.logger.info('pod deleted for the rollback', { pod: pod.name });
+  deps.logger.info('pod evicted for the rollback', { pod: pod.name });
 }
 
 /** A 429 from the Eviction API is a budget's refusal when its Status names one (else: throttling). */

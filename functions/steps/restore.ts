@@ -140,9 +140,12 @@ async function restoreSecret(
 export function podsAfterRestore(
   pods: readonly PodObject[],
   saved: BackupState,
+  /** Pod name → the UID this request evicted (recorded on the OpsRequest as it evicted them). */
+  evicted: Record<string, string>,
   round: { selector: string; lease: ReloadRound['lease']; reload: boolean },
-): { restart: PodToRestart[]; reloadRound?: ReloadRound } {
-  const broken = restartedAndNotReady(pods, saved.pods);
+): { restart: PodToRestart[]; reloadRound?: ReloadRound; leftAlone: string[] } {
+  const broken = restartedAndNotReady(pods, evicted);
+  const leftAlone = replacedByOthers(pods, saved.pods, evicted).map((p) => p.metadata.name!);
   const numbered = (list: readonly PodObject[]): PodToRestart[] =>
     list.map((p, index) => ({
       name: p.metadata.name!,
@@ -151,9 +154,10 @@ export function podsAfterRestore(
       total: list.length,
     }));
   const ready = pods.filter((p) => isPodReady(p) && !broken.includes(p));
-  if (!round.reload || ready.length === 0) return { restart: numbered(broken) };
+  if (!round.reload || ready.length === 0) return { restart: numbered(broken), leftAlone };
   return {
     restart: numbered(broken),
+    leftAlone,
     reloadRound: {
       pass: 0,
       next: 0,
@@ -173,18 +177,19 @@ export function podsAfterRestore(
 }
 
 /**
- * The pods a rollback restarts: those this request restarted (their UID is not the one saved before
- * the first change) and that are not Ready now (they cannot start on what the change left, or are
- * still starting on it). A pod the request never restarted — NotReady before it began, mid state
- * transfer — is never touched; neither is a pod that is Ready or already terminating. Pure.
+ * The pods a rollback restarts: those this request evicted (`evicted`: name → the UID it evicted,
+ * recorded on the OpsRequest as it evicted them) that have come back as a new pod and are not Ready
+ * now (they cannot start on what the change left, or are still starting on it). A pod the request
+ * never evicted — NotReady before it began, or replaced by a node drain mid state transfer — is
+ * never touched; neither is a pod that is Ready or already terminating. Pure.
  */
 export function restartedAndNotReady(
   pods: readonly PodObject[],
-  before: Record<string, string> | undefined,
+  evicted: Record<string, string> | undefined,
 ): PodObject[] {
-  if (!before) return [];
+  if (!evicted) return [];
   return pods.filter((p) => {
-    const was = before[p.metadata.name!];
+    const was = evicted[p.metadata.name!];
     return (
       was !== undefined &&
       was !== '' &&
@@ -192,6 +197,19 @@ export function restartedAndNotReady(
       !isPodReady(p) &&
       !p.metadata.deletionTimestamp
     );
+  });
+}
+
+/** Pods whose UID changed since the backup that this request never evicted: someone else replaced them. Pure. */
+export function replacedByOthers(
+  pods: readonly PodObject[],
+  before: Record<string, string> | undefined,
+  evicted: Record<string, string>,
+): PodObject[] {
+  if (!before) return [];
+  return pods.filter((p) => {
+    const was = before[p.metadata.name!];
+    return !!was && p.metadata.uid !== was && evicted[p.metadata.name!] === undefined;
   });
 }
 

@@ -20,7 +20,13 @@ import { LAMBDA_TIMEOUT, PxcTlsOpsError, RollbackError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import { backupProblem } from '../model/backup.js';
 import type { Lease } from '../model/lease.js';
-import { BACKUP_STATE_ANNOTATION, backupSecretName, EXECUTION_LABEL, labelSafe } from '../model/names.js';
+import {
+  BACKUP_STATE_ANNOTATION,
+  backupSecretName,
+  EXECUTION_LABEL,
+  evictedPods,
+  labelSafe,
+} from '../model/names.js';
 import { type Plan, timeoutSeconds as requestTimeout } from '../model/plan.js';
 import { recordedReason, retryReason } from '../model/reasons.js';
 import { isDns1123Label, isDns1123Subdomain } from '../model/schema/index.js';
@@ -91,6 +97,8 @@ export interface RestoreOutput {
   lease: Lease | null;
   /** Pods this request restarted that are not Ready, with their current UID: replaced one at a time. */
   pods: PodToRestart[];
+  /** Pods replaced during the request by someone else (a node drain): reported, never restarted. */
+  leftAlone?: string[];
   /**
    * Reload mode: the Ready pods the rollback did not restart, for Reload pods to reload back onto
    * the restored files (they may have loaded this request's certificates without a restart).
@@ -221,12 +229,22 @@ async function restore(input: RollBackInput, given: Deps): Promise<RestoreOutput
       out.replicas ||= workload.replicas;
     }
     const pods = await kube.list<PodObject>(KINDS.Pod, ns, { labelSelector: out.selector });
-    const after = podsAfterRestore(pods.items, saved, {
-      selector: out.selector,
-      lease: out.lease,
-      reload: input.state.plan?.restartMode === 'Reload',
-    });
+    const after = podsAfterRestore(
+      pods.items,
+      saved,
+      evictedPods(
+        ops?.metadata.annotations,
+        pods.items.map((p) => p.metadata.name!),
+      ),
+      {
+        selector: out.selector,
+        lease: out.lease,
+        reload: input.state.plan?.restartMode === 'Reload',
+      },
+    );
     out.pods = after.restart;
+    // Replaced during the request by someone else (a node drain, a person): reported, never touched.
+    if (after.leftAlone.length) out.leftAlone = after.leftAlone;
     if (after.reloadRound) out.reloadRound = after.reloadRound;
   } catch (err) {
     if (err instanceof PxcTlsOpsError && err.retryable) throw err;
@@ -249,7 +267,10 @@ async function restore(input: RollBackInput, given: Deps): Promise<RestoreOutput
       'RollingBack',
       `${recordedReason(input.state.error?.Error ?? 'Error', causeMessage(input.state.error?.Cause), input.state.error?.State)}. ` +
         `Restored the previous certificates and TLS settings of PerconaXtraDB ${ns}/${database}` +
-        (out.pods.length ? `; restarting ${out.pods.map((p) => p.name).join(', ')}` : ''),
+        (out.pods.length ? `; restarting ${out.pods.map((p) => p.name).join(', ')}` : '') +
+        (out.leftAlone?.length
+          ? `; left alone ${out.leftAlone.join(', ')}: replaced during the request by someone else, not by this request`
+          : ''),
     );
   }
   return out;
@@ -320,7 +341,10 @@ async function finish(input: RollBackInput, given: Deps): Promise<Outcome> {
   } else if (s.rollback?.restored) {
     reason +=
       '; rolled back to the previous certificates and TLS settings' +
-      (s.rollback.pods.length ? ` and restarted ${s.rollback.pods.map((p) => p.name).join(', ')}` : '');
+      (s.rollback.pods.length ? ` and restarted ${s.rollback.pods.map((p) => p.name).join(', ')}` : '') +
+      (s.rollback.leftAlone?.length
+        ? `; left ${s.rollback.leftAlone.join(', ')} alone: replaced during the request by someone else`
+        : '');
     const back = s.rollback.reloadRound?.reload;
     if (back?.reloaded.length) reason += `; reloaded ${back.reloaded.join(', ')} back onto them`;
     if (back?.fallback.length)

@@ -115,10 +115,10 @@ describe('ReconfigureTLS: add TLS, then rotate', () => {
     for (const pod of Object.keys(before)) expect(after[pod], pod).not.toBe(before[pod]);
     expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
     // Budgets the benchmark checks: transitions ≤ 12 + 6 per pod, requests ≤ 30 + 8 per pod, plus
-    // the fence's worst case (docs/fencing.md): Pause's write racing the provisioner's confirmation
-    // is refused (409), read again and claim-checked — 3 requests.
+    // what fencing costs (docs/fencing.md): one claim-tested record per eviction, and in the worst
+    // case Pause's write racing the provisioner's confirmation (refused, read again, checked: 3).
     expect(result.transitions).toBeLessThanOrEqual(12 + 6 * 3);
-    expect(world.sim.requests.all().length).toBeLessThanOrEqual(30 + 8 * 3 + 3);
+    expect(world.sim.requests.all().length).toBeLessThanOrEqual(30 + 9 * 3 + 3);
     expect(JSON.stringify(result.events)).not.toMatch(PRIVATE_KEY);
   });
 });

@@ -65,19 +65,18 @@ const forceOnePass = (state: string, fn: TaskFn): TaskFn =>
  */
 function holdAfterEviction(world: World, pod: string, opts: { nth?: number; keepHeld?: boolean } = {}) {
   let evictions = 0;
+  // The rollback evicts the broken pod again (never a Ready one): its replacement starts on the
+  // restored material and is let become Ready, unless keepHeld.
   const evict: Kube['evict'] = async (ref, o) => {
     const evicted = await world.kube.evict(ref, o);
-    if (ref.name === pod && ++evictions === (opts.nth ?? 1)) world.sim.faults.holdNotReady(NS, pod);
+    if (ref.name === pod) {
+      const n = ++evictions;
+      if (n === (opts.nth ?? 1)) world.sim.faults.holdNotReady(NS, pod);
+      else if (evicted && n > (opts.nth ?? 1) && !opts.keepHeld) world.sim.faults.release(NS, pod);
+    }
     return evicted;
   };
-  // The rollback deletes the broken pod (never a Ready one): its replacement starts on the restored
-  // material and is let become Ready, unless keepHeld.
-  const del: Kube['delete'] = async (kind, ref, o) => {
-    const deleted = await world.kube.delete(kind, ref, o);
-    if (kind.kind === 'Pod' && ref.name === pod && evictions > 0 && !opts.keepHeld)
-      world.sim.faults.release(NS, pod);
-    return deleted;
-  };
+  const del: Kube['delete'] = (kind, ref, o) => world.kube.delete(kind, ref, o);
   const kube = new Proxy(world.kube, {
     get: (target, key) =>
       key === 'evict' ? evict : key === 'delete' ? del : Reflect.get(target, key, target).bind(target),
@@ -196,7 +195,7 @@ describe('ReconfigureTLS failure path', () => {
     expect(rollbackRestarts(world, 'failures-held')).toEqual([
       {
         type: 'Warning',
-        message: `Restarting Pod on the restored certificates: ${NS}/${held} (1/1), deleted pod UID ${atRollback[held]?.uid}`,
+        message: `Restarting Pod on the restored certificates: ${NS}/${held} (1/1), evicted pod UID ${atRollback[held]?.uid}`,
       },
     ]);
   });
@@ -364,7 +363,8 @@ describe('ReconfigureTLS failure path', () => {
 
     const result = await world.run({ namespace: NS, opsRequest: 'failures-ca-pass2' }, hold);
 
-    expect(hold.evictions()).toBe(2);
+    // Pass 1, pass 2, and the rollback's replacement (through the Eviction API too).
+    expect(hold.evictions()).toBe(3);
     expect(result.status).toBe('FAILED');
     const failed = world.ops('failures-ca-pass2').status?.conditions?.find((c) => c.type === 'Failed');
     expect(failed?.message).toContain('rolled back');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KINDS, type Kube } from '../../functions/kube/types.js';
 import type { PodObject } from '../../functions/steps/common.js';
-import { restartedAndNotReady } from '../../functions/steps/restore.js';
+import { replacedByOthers, restartedAndNotReady } from '../../functions/steps/restore.js';
 import type { TaskFn } from '../../local/runner/index.js';
 import { opsRequestFrom } from '../../local/runner/world.js';
 import { addTls, NS, podUids, startWorld, type World } from './helpers.js';
@@ -86,21 +86,68 @@ describe('A request touches only what it owns', () => {
     });
   });
 
-  it('a rollback picks only pods whose UID changed since the backup and that are not Ready (pure)', () => {
+  it('a pod a node drain replaced mid-request (mid state transfer) is reported by the rollback, never evicted or deleted', async () => {
+    const drained = `${DB}-2`;
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', { name: 'own-drain', database: DB, spec: { timeout: '3s' } }),
+    );
+    let replacement = '';
+    let drainDone = 0;
+    const wrapTask = (state: string, fn: TaskFn): TaskFn =>
+      state !== 'Restart pod'
+        ? fn
+        : async (input) => {
+            if (!drainDone) {
+              // kubectl drain: the node's pod is evicted, and comes back elsewhere joining the cluster.
+              const gone = podUids(world, DB)[drained];
+              world.sim.faults.holdNotReady(NS, drained, 'joining the cluster (SST in progress)');
+              await world.kube.evict({ namespace: NS, name: drained });
+              await until('the drained pod to come back', () => {
+                const p = world.get(KINDS.Pod, drained);
+                return !!p && !p.metadata.deletionTimestamp && p.metadata.uid !== gone;
+              });
+              replacement = podUids(world, DB)[drained]!;
+              drainDone = world.sim.requests.all().length;
+            }
+            return fn(input);
+          };
+    try {
+      const result = await world.run({ namespace: NS, opsRequest: 'own-drain' }, { wrapTask });
+
+      expect(result.status).toBe('FAILED');
+      // The drained pod is the one the drain made; nothing of this request evicted or deleted it.
+      expect(podUids(world, DB)[drained]).toBe(replacement);
+      const touched = world.sim.requests
+        .all()
+        .slice(drainDone)
+        .filter((r) => ['evict', 'delete'].includes(r.verb) && r.path.includes(`/pods/${drained}`));
+      expect(touched).toEqual([]);
+      const failed = world.ops('own-drain').status?.conditions?.find((c) => c.type === 'Failed');
+      expect(failed?.message).toContain(`left ${drained} alone: replaced during the request by someone else`);
+    } finally {
+      world.sim.faults.release(NS, drained);
+    }
+    await until(`${drained} Ready`, () => podReady(world, drained));
+  });
+
+  it('a rollback picks only pods this request evicted that came back as a new pod and are not Ready (pure)', () => {
     const pod = (name: string, uid: string, ready: boolean, terminating = false): PodObject => ({
       metadata: { name, uid, ...(terminating ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) },
       status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
     });
-    const before = { a: 'a1', b: 'b1', c: 'c1', d: 'd1' };
+    // The UIDs this request evicted (recorded on the OpsRequest as it evicted them).
+    const evicted = { a: 'a1', b: 'b1', c: 'c1', d: 'd1' };
     const pods = [
-      pod('a', 'a2', false), // restarted by the request, broken: restart it
-      pod('b', 'b1', false), // never restarted (NotReady before): leave it
+      pod('a', 'a2', false), // evicted by the request, broken: restart it
+      pod('b', 'b1', false), // its eviction was refused (still the same pod): leave it
       pod('c', 'c2', true), // restarted and Ready: leave it
       pod('d', 'd2', false, true), // already going
-      pod('e', 'e1', false), // not there when the request started
+      pod('e', 'e2', false), // replaced by someone else (a drain), never evicted by the request
     ];
-    expect(restartedAndNotReady(pods, before).map((p) => p.metadata.name)).toEqual(['a']);
+    expect(restartedAndNotReady(pods, evicted).map((p) => p.metadata.name)).toEqual(['a']);
     expect(restartedAndNotReady(pods, undefined)).toEqual([]);
+    const before = { a: 'a1', b: 'b1', c: 'c1', d: 'd1', e: 'e1' };
+    expect(replacedByOthers(pods, before, evicted).map((p) => p.metadata.name)).toEqual(['e']);
   });
 
   describe('the backup Secret (it holds the previous private keys)', () => {
