@@ -374,25 +374,19 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
       }),
     );
     let evicted = false;
-    // The hold ends when the rollback deletes the pod (it never deletes a Ready one): the
+    // The hold ends when the rollback evicts the pod again (it never touches a Ready one): the
     // replacement starts on the restored files and becomes Ready.
     const kube = new Proxy(world.kube, {
       get: (target, key) =>
         key === 'evict'
           ? async (...args: Parameters<typeof target.evict>) => {
               const done = await target.evict(...args);
+              if (evicted && args[0].name === PODS[1]) world.sim.faults.release(NS, PODS[1]!);
+              else world.sim.faults.holdNotReady(NS, args[0].name);
               evicted = true;
-              world.sim.faults.holdNotReady(NS, args[0].name);
               return done;
             }
-          : key === 'delete'
-            ? async (...args: Parameters<typeof target.delete>) => {
-                const deleted = await target.delete(...args);
-                if (args[0].kind === 'Pod' && args[1].name === PODS[1] && evicted)
-                  world.sim.faults.release(NS, PODS[1]!);
-                return deleted;
-              }
-            : Reflect.get(target, key, target).bind(target),
+          : Reflect.get(target, key, target).bind(target),
     });
 
     const result = await world.run({ namespace: NS, opsRequest: 'reload-rollback' }, { kube });
