@@ -83,9 +83,13 @@ export function nextLease(now: Date, seconds: number): Lease {
   return { until: new Date(now.getTime() + seconds * 1000).toISOString(), seconds };
 }
 
-/** Annotations and label of a claim by `execution` with a fresh lease. */
-export function claimMetadata(execution: string, now: Date, seconds: number) {
-  const lease = nextLease(now, seconds);
+/**
+ * Annotations and label of a claim by `execution` with a fresh lease. `leaseNow` is the API
+ * server's time (leases are judged in it); `now`, this machine's, stamps claimed-at, which is
+ * compared with condition times this machine writes (mayRunAgain, the wait for another request).
+ */
+export function claimMetadata(execution: string, now: Date, seconds: number, leaseNow: Date = now) {
+  const lease = nextLease(leaseNow, seconds);
   return {
     lease,
     annotations: {

@@ -102,7 +102,12 @@ export async function claimRequest(
 ): Promise<PerconaXtraDBOpsRequest> {
   // A concurrent claim makes this a KubeConflictError, the ASL retries, and the re-read finds the
   // other execution's claim.
-  const meta = claimMetadata(execution, leaseTime(deps, 'holder'), leaseSecondsFrom(deps.leaseSeconds));
+  const meta = claimMetadata(
+    execution,
+    deps.clock.now(),
+    leaseSecondsFrom(deps.leaseSeconds),
+    leaseTime(deps, 'holder'),
+  );
   const before = ops.metadata.annotations ?? {};
   const claimed: PerconaXtraDBOpsRequest = {
     ...ops,

@@ -324,8 +324,9 @@ async function ensureConsoleRequest(input: ValidateInput, deps: Deps): Promise<s
   if (mine) return mine.metadata.name!;
   const claim = claimMetadata(
     input.execution,
-    leaseTime(deps, 'holder'),
+    deps.clock.now(),
     leaseSecondsFrom(deps.leaseSeconds),
+    leaseTime(deps, 'holder'),
   );
   const created = await deps.kube
     .create<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, {
