@@ -259,21 +259,31 @@ async function restore(input: RollBackInput, given: Deps): Promise<RestoreOutput
   }
   out.restored = true;
   logger.info('rolled back', { pods: out.pods.map((p) => p.name) });
-  if (ops) {
-    await recordEvent(
-      deps,
-      ops,
-      'Warning',
-      'RollingBack',
-      `${recordedReason(input.state.error?.Error ?? 'Error', causeMessage(input.state.error?.Cause), input.state.error?.State)}. ` +
-        `Restored the previous certificates and TLS settings of PerconaXtraDB ${ns}/${database}` +
-        (out.pods.length ? `; restarting ${out.pods.map((p) => p.name).join(', ')}` : '') +
-        (out.leftAlone?.length
-          ? `; left alone ${out.leftAlone.join(', ')}: replaced during the request by someone else, not by this request`
-          : ''),
-    );
-  }
+  if (ops) await recordRollingBack(deps, ops, input, database, out);
   return out;
+}
+
+/** The Warning Event of a completed restore: why, what was restored, which pods restart, which were left alone. */
+async function recordRollingBack(
+  deps: Deps,
+  ops: PerconaXtraDBOpsRequest,
+  input: RollBackInput,
+  database: string,
+  out: RestoreOutput,
+): Promise<void> {
+  const ns = out.namespace;
+  await recordEvent(
+    deps,
+    ops,
+    'Warning',
+    'RollingBack',
+    `${recordedReason(input.state.error?.Error ?? 'Error', causeMessage(input.state.error?.Cause), input.state.error?.State)}. ` +
+      `Restored the previous certificates and TLS settings of PerconaXtraDB ${ns}/${database}` +
+      (out.pods.length ? `; restarting ${out.pods.map((p) => p.name).join(', ')}` : '') +
+      (out.leftAlone?.length
+        ? `; left alone ${out.leftAlone.join(', ')}: replaced during the request by someone else, not by this request`
+        : ''),
+  );
 }
 
 /** What Roll back returns before it knows more: nothing restored, the wait bounded. */
