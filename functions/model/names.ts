@@ -21,6 +21,8 @@ export const LEASE_UNTIL_ANNOTATION = `${GROUP}/lease-until`;
 export const LEASE_SECONDS_ANNOTATION = `${GROUP}/lease-seconds`;
 /** On the OpsRequest: how many recoveries have taken it over (bounded: ../model/lease.ts MAX_RECOVERY_ATTEMPTS). */
 export const RECOVERY_ATTEMPTS_ANNOTATION = `${GROUP}/recovery-attempts`;
+/** On the OpsRequest: when recovery was given up (the sweep starts none after it; said once). */
+export const RECOVERY_ABANDONED_ANNOTATION = `${GROUP}/recovery-abandoned`;
 /**
  * Label (label-safe form of the claiming execution's name), so the request an execution claimed
  * is found with one list call across namespaces, knowing only the execution's name.

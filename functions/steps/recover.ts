@@ -17,7 +17,12 @@ import type { Deps } from '../deps.js';
 import { EXECUTION_INTERRUPTED } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import { claimOf, MAX_RECOVERY_ATTEMPTS, recoveryAttempts } from '../model/lease.js';
-import { CLAIM_LABEL, labelSafe, RECOVERY_ATTEMPTS_ANNOTATION } from '../model/names.js';
+import {
+  CLAIM_LABEL,
+  labelSafe,
+  RECOVERY_ABANDONED_ANNOTATION,
+  RECOVERY_ATTEMPTS_ANNOTATION,
+} from '../model/names.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { listWatched, watchedNamespaces } from '../triggers/list.js';
 import { getDatabase, pausedBy, recordEvent } from './common.js';
@@ -145,8 +150,21 @@ async function giveUp(
   const reason =
     `not recovered again: ${attempts} recoveries took PerconaXtraDBOpsRequest ${ns}/${ops.metadata.name} over ` +
     `and none finished (the last, execution ${holder}, ended without marking it Failed); it is left as it is — ` +
-    "see the Events and the recoveries' executions, fix the cause, then run `npm run local -- --recover` or delete the request";
+    `see the Events and the recoveries' executions, fix the cause, then remove the annotation ${RECOVERY_ATTEMPTS_ANNOTATION} and recover it, or delete the request`;
+  if (ops.metadata.annotations?.[RECOVERY_ABANDONED_ANNOTATION]) return skip(reason);
   deps.logger.error('recovery abandoned', { attempts, last: holder });
+  // Said once: the mark stops the sweep from starting recoveries for it, so no Event or metric repeats.
+  await deps.kube.patch(
+    KINDS.PerconaXtraDBOpsRequest,
+    { namespace: ns, name: ops.metadata.name! },
+    {
+      metadata: {
+        resourceVersion: ops.metadata.resourceVersion,
+        annotations: { [RECOVERY_ABANDONED_ANNOTATION]: deps.clock.now().toISOString() },
+      },
+    },
+    'merge',
+  );
   await recordEvent(deps, ops, 'Warning', 'RecoveryAbandoned', reason, { series: 'recovery-abandoned' });
   recoveryAbandonedMetric(ns);
   return skip(reason);

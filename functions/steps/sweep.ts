@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Kube } from '../kube/types.js';
 import { KINDS } from '../kube/types.js';
 import { claimOf, leaseExpired, MAX_RECOVERY_ATTEMPTS, recoveryAttempts } from '../model/lease.js';
+import { RECOVERY_ABANDONED_ANNOTATION } from '../model/names.js';
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../model/types.js';
 import type { DescribeExecution, StartExecution } from '../triggers/aws.js';
 import {
@@ -87,8 +88,13 @@ export function claimNeedsRecovery(
   status: string | undefined,
   now: Date,
 ): boolean {
-  // Given up on (../steps/recover.ts): left for a person, not restarted every sweep.
-  if (recoveryAttempts(ops) >= MAX_RECOVERY_ATTEMPTS) return false;
+  // Given up on (../steps/recover.ts): left for a person, not restarted every sweep. The recovery
+  // after the last attempt is still started once: it is the one that says so (Event, metric, mark).
+  if (
+    recoveryAttempts(ops) >= MAX_RECOVERY_ATTEMPTS &&
+    ops.metadata.annotations?.[RECOVERY_ABANDONED_ANNOTATION]
+  )
+    return false;
   if (status === undefined) return leaseExpired(claimOf(ops), now);
   return CLOSED.has(status);
 }
