@@ -26,6 +26,7 @@ export const KINDS = {
   ConfigMap: { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
   Event: { apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true },
   StatefulSet: { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true },
+  Deployment: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', namespaced: true },
   PetSet: { apiVersion: 'apps.k8s.appscode.com/v1', kind: 'PetSet', plural: 'petsets', namespaced: true },
   PodDisruptionBudget: {
     apiVersion: 'policy/v1',
@@ -75,12 +76,6 @@ export const KINDS = {
     apiVersion: 'supervisor.appscode.com/v1alpha1',
     kind: 'ClusterMaintenanceWindow',
     plural: 'clustermaintenancewindows',
-    namespaced: false,
-  },
-  ValidatingWebhookConfiguration: {
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'ValidatingWebhookConfiguration',
-    plural: 'validatingwebhookconfigurations',
     namespaced: false,
   },
 } as const satisfies Record<string, ResourceKind>;

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { admitCustomResource } from './admission.js';
 import { LabelIndexes } from './index-labels.js';
+import type { KubeDbWebhooks } from './kubedb-webhooks.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { findByKind, preferredApiVersion, RESOURCES, type SimResource } from './resources.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
@@ -58,6 +59,8 @@ export function isPodReady(pod: Obj | undefined): boolean {
 export class Api {
   /** Label indexes (subscribed before the controllers, so they are current when those run). */
   readonly labels: LabelIndexes;
+  /** KubeDB's admission webhooks (kubedb-webhooks.ts); undefined on a cluster without KubeDB's webhook server. */
+  webhooks?: KubeDbWebhooks;
 
   constructor(
     readonly store: Store,
@@ -185,7 +188,10 @@ export class Api {
       };
     }
     normalize(res, obj);
-    return this.store.insert(res, admitCustomResource(res, obj, { strict: !opts.keepStatus }));
+    const admitted = admitCustomResource(res, obj, { strict: !opts.keepStatus });
+    const stored = this.webhooks ? this.webhooks.mutate(res, admitted) : admitted;
+    if (!opts.keepStatus) this.webhooks?.admit(res, stored);
+    return this.store.insert(res, stored);
   }
 
   /** PUT, on the object or its status subresource. */
@@ -286,7 +292,10 @@ export class Api {
       }
       normalize(res, next);
     }
-    return this.store.replace(res, prev, admitCustomResource(res, next, { strict: true, old: prev }));
+    const admitted = admitCustomResource(res, next, { strict: true, old: prev });
+    const stored = this.webhooks ? this.webhooks.mutate(res, admitted) : admitted;
+    this.webhooks?.admit(res, stored, prev);
+    return this.store.replace(res, prev, stored);
   }
 
   /** Fixtures: create, or replace unconditionally including status (API defaults still apply). */

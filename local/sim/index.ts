@@ -26,6 +26,7 @@ import {
 import { Controllers, type ReadinessRecord } from './controllers.js';
 import { ExecEndpoint } from './exec.js';
 import { type GaleraOptions, GaleraServers, type ServerInfo } from './galera.js';
+import { KubeDbWebhooks, opsValidatingWebhook, VALIDATING_WEBHOOK } from './kubedb-webhooks.js';
 import { Mysqld, type MysqldView, type ReloadFault, type ReloadRecord } from './mysqld.js';
 import { Provisioner, type ProvisionerOptions, type ProvisionerWrite } from './provisioner.js';
 import { findByKind } from './resources.js';
@@ -93,6 +94,13 @@ export interface SimulatorOptions {
    */
   mysqld?: 'stand-in' | 'mariadb';
   galera?: GaleraOptions;
+  /**
+   * KubeDB's admission webhooks (kubedb-webhooks.ts): TLS defaulting of PerconaXtraDB writes, the
+   * ops webhook's checks and its resume-on-completion, and their ValidatingWebhookConfiguration
+   * `validators.ops.kubedb.com`. On by default, as a default KubeDB install runs them; `false` for
+   * a cluster without KubeDB's webhook server.
+   */
+  kubedbWebhooks?: boolean;
 }
 
 export interface Simulator {
@@ -202,6 +210,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       : new CertManager(store, api, typeof opts.certManager === 'object' ? opts.certManager : {});
   for (const ns of opts.namespaces ?? DEFAULT_NAMESPACES) {
     api.create(NAMESPACE, undefined, { metadata: { name: ns } });
+  }
+  if (opts.kubedbWebhooks !== false) {
+    api.webhooks = new KubeDbWebhooks(store);
+    // kubedb/installer charts/kubedb-webhook-server templates/ops-manager/validating-webhook.yaml
+    // renders it for the community webhook server too.
+    api.create(VALIDATING_WEBHOOK, undefined, opsValidatingWebhook());
   }
 
   const authenticate = async (token: string | undefined, req: IncomingMessage): Promise<boolean> => {

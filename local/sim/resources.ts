@@ -29,6 +29,8 @@ export const RESOURCES: SimResource[] = [
   r('', 'v1', 'Service', 'services', true, ['svc'], true, true, [], ['all']),
   r('', 'v1', 'ConfigMap', 'configmaps', true, ['cm'], false, true),
   r('', 'v1', 'Event', 'events', true, ['ev'], false, true),
+  // KubeDB's own workloads are Deployments in older charts (the ops-manager until v2025.3.20).
+  r('apps', 'v1', 'Deployment', 'deployments', true, ['deploy'], true, true, ['scale'], ['all']),
   r('apps', 'v1', 'StatefulSet', 'statefulsets', true, ['sts'], true, true, ['scale'], ['all']),
   r('apps.k8s.appscode.com', 'v1', 'PetSet', 'petsets', true, [], true, false, ['scale'], ['all']),
   r('policy', 'v1', 'PodDisruptionBudget', 'poddisruptionbudgets', true, ['pdb'], true, true),
@@ -108,7 +110,7 @@ export const RESOURCES: SimResource[] = [
     [],
     ['kubeops', 'appscode'],
   ),
-  // Admission webhooks: KubeDB's enterprise ops-manager registers `validators.ops.kubedb.com`.
+  // Admission webhooks: KubeDB's webhook server registers `validators.ops.kubedb.com` (community too).
   r(
     'admissionregistration.k8s.io',
     'v1',

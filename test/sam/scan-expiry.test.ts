@@ -239,11 +239,13 @@ describe('Scan expiry: 1,000 databases in 50 namespaces, 10 due', () => {
     putOpsRequest(sim, 'team-02', 'a-scale', { database: 'db-02', type: 'HorizontalScaling' });
     sim.requests.reset();
     first = await run(firstLog);
-    firstLists = sim.requests.countBy({ verb: 'list' });
-    // One get is expected: whether KubeDB's ops-manager is installed (functions/steps/ops-manager.ts).
-    firstGets =
-      sim.requests.countBy({ verb: 'get' }) -
-      sim.requests.countBy({ verb: 'get', resource: 'validatingwebhookconfigurations' });
+    // Two lists are expected besides the scan's own: whether KubeDB's ops-manager runs
+    // (functions/steps/ops-manager.ts: its StatefulSet or Deployment, label-selected).
+    firstLists =
+      sim.requests.countBy({ verb: 'list' }) -
+      sim.requests.countBy({ verb: 'list', resource: 'statefulsets' }) -
+      sim.requests.countBy({ verb: 'list', resource: 'deployments' });
+    firstGets = sim.requests.countBy({ verb: 'get' });
   }, 180_000);
   afterAll(async () => {
     await sim?.stop();
@@ -390,17 +392,28 @@ describe("Scan expiry beside KubeDB's enterprise ops-manager", () => {
   it('creates no renewal request the ops-manager would process too, and says why', async () => {
     putDatabaseWithTls(sim, 'demo', 'due', (await certificateAges(NOW)).due);
     sim.store.create({
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingWebhookConfiguration',
-      metadata: { name: 'validators.ops.kubedb.com' },
-      webhooks: [],
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: {
+        name: 'kubedb-kubedb-ops-manager',
+        namespace: 'demo',
+        labels: { 'app.kubernetes.io/name': 'kubedb-ops-manager' },
+      },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { 'app.kubernetes.io/name': 'kubedb-ops-manager' } },
+        template: {
+          metadata: { labels: { 'app.kubernetes.io/name': 'kubedb-ops-manager' } },
+          spec: { containers: [] },
+        },
+      },
     });
 
     const result = await scanExpiry({}, scanDeps(kubeFromKubeconfig(sim.kubeconfig), aws));
 
     expect(result).toMatchObject({ due: 1, created: [] });
     expect(result.skipped).toEqual([
-      { namespace: 'demo', database: 'due', reason: expect.stringMatching(/ops-manager is installed/) },
+      { namespace: 'demo', database: 'due', reason: expect.stringMatching(/ops-manager is running/) },
     ]);
     expect(aws.executions).toEqual([]);
   });

@@ -293,47 +293,84 @@ describe('The AppBinding always carries the CAs the pods trust', () => {
   });
 });
 
+/** The kubedb-ops-manager chart's workload (kubedb/installer charts/kubedb-ops-manager): its selector label. */
+function opsManagerWorkload(kind: 'Deployment' | 'StatefulSet', replicas = 1) {
+  return {
+    apiVersion: 'apps/v1',
+    kind,
+    metadata: {
+      name: 'kubedb-kubedb-ops-manager',
+      namespace: 'kubedb',
+      labels: { 'app.kubernetes.io/name': 'kubedb-ops-manager', 'app.kubernetes.io/instance': 'kubedb' },
+    },
+    spec: {
+      replicas,
+      selector: { matchLabels: { 'app.kubernetes.io/name': 'kubedb-ops-manager' } },
+      template: {
+        metadata: { labels: { 'app.kubernetes.io/name': 'kubedb-ops-manager' } },
+        spec: { containers: [] },
+      },
+    },
+  };
+}
+
 describe("KubeDB's enterprise ops-manager is refused unless the stack says this is the only processor", () => {
   let world: World;
   beforeAll(async () => {
     world = await startWorld();
     await world.createDatabase({ name: DB });
-    world.sim.store.create({
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingWebhookConfiguration',
-      metadata: { name: 'validators.ops.kubedb.com' },
-      webhooks: [],
-    });
+    world.sim.store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kubedb' } });
   });
   afterAll(async () => {
     delete process.env.ONLY_OPS_REQUEST_PROCESSOR;
     await world?.stop();
   });
 
-  it('leaves a request to the ops-manager: refused with the reason, nothing written, not even the claim', async () => {
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'om-add', database: DB }));
+  it('runs beside validators.ops.kubedb.com alone: the community webhook server registers it on every install', async () => {
+    process.env.ONLY_OPS_REQUEST_PROCESSOR = 'false';
+    expect(
+      world.get(
+        { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration' },
+        'validators.ops.kubedb.com',
+        '',
+      ),
+    ).toBeDefined();
+    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'om-community', database: DB }));
+
+    const result = await world.run({ namespace: NS, opsRequest: 'om-community' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+  });
+
+  it('leaves a request to a running ops-manager (a Deployment, older charts): refused naming it, nothing written, not even the claim', async () => {
+    process.env.ONLY_OPS_REQUEST_PROCESSOR = 'false';
+    world.sim.store.create(opsManagerWorkload('Deployment'));
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'om-rotate', database: DB }));
     const db = world.db(DB).metadata.resourceVersion;
 
-    const result = await world.run({ namespace: NS, opsRequest: 'om-add' });
+    const result = await world.run({ namespace: NS, opsRequest: 'om-rotate' });
 
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('OpsManagerPresentError');
-    expect(result.cause).toMatch(
-      /ops-manager is installed \(ValidatingWebhookConfiguration validators\.ops\.kubedb\.com/,
-    );
+    expect(result.cause).toMatch(/ops-manager is running \(Deployment kubedb\/kubedb-kubedb-ops-manager/);
+    expect(result.cause).toMatch(/kubedb-ops-manager\.enabled=false/);
     expect(result.cause).toMatch(/OnlyOpsRequestProcessor=true/);
-    const ops = world.ops('om-add');
+    const ops = world.ops('om-rotate');
     expect(ops.metadata.annotations ?? {}).toEqual({});
     expect(ops.status?.phase).toBeUndefined();
     expect(world.db(DB).metadata.resourceVersion).toBe(db);
+    world.sim.store.delete('apps/v1', 'Deployment', 'kubedb', 'kubedb-kubedb-ops-manager');
   });
 
-  it('creates nothing for console input', async () => {
+  it('refuses beside the StatefulSet of current charts, and creates nothing for console input', async () => {
+    delete process.env.ONLY_OPS_REQUEST_PROCESSOR;
+    world.sim.store.create(opsManagerWorkload('StatefulSet'));
     const before = world.sim.store.list('ops.kubedb.com/v1alpha1', 'PerconaXtraDBOpsRequest', NS).length;
 
     const result = await world.run({ namespace: NS, database: DB, tls: { rotateCertificates: true } });
 
     expect(result.error).toBe('OpsManagerPresentError');
+    expect(result.cause).toMatch(/StatefulSet kubedb\/kubedb-kubedb-ops-manager/);
     expect(world.sim.store.list('ops.kubedb.com/v1alpha1', 'PerconaXtraDBOpsRequest', NS)).toHaveLength(
       before,
     );
@@ -341,7 +378,7 @@ describe("KubeDB's enterprise ops-manager is refused unless the stack says this 
 
   it('runs the request when the stack declares this deployment the only processor', async () => {
     process.env.ONLY_OPS_REQUEST_PROCESSOR = 'true';
-    world.createOps(opsRequestFrom('pxcops-add-tls', { name: 'om-only', database: DB }));
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'om-only', database: DB }));
 
     const result = await world.run({ namespace: NS, opsRequest: 'om-only' });
 
