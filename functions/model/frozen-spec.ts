@@ -12,7 +12,7 @@ import { SPEC_HASH_ANNOTATION } from './names.js';
 import type { PerconaXtraDBOpsRequest } from './types.js';
 
 /** JSON with object keys sorted, so the hash does not depend on key order. */
-function canonical(x: unknown): string {
+export function canonical(x: unknown): string {
   if (Array.isArray(x)) return `[${x.map(canonical).join(',')}]`;
   if (x && typeof x === 'object') {
     const o = x as Record<string, unknown>;

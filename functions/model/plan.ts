@@ -3,12 +3,14 @@
  * (DOMAIN.md "Admission rules") and the plan (action, passes, pods). Pure: the Validate step
  * gathers the objects, these functions decide, tests use plain tables.
  */
+
 import { DatabaseStateError, InvalidRequestError } from '../errors.js';
 import { parseDuration } from '../pki/duration.js';
 import { mergeCertificateSpecs } from '../pki/profile.js';
 import { certificateSpecProblems, issuerRefProblems } from '../pki/validate.js';
 import { podName, RESTART_MODE_ANNOTATION } from './names.js';
 import { shortValue } from './schema/values.js';
+import { sameStoredTls } from './tls-defaults.js';
 import type { CertificateSpec, IssuerRef, PerconaXtraDB, PerconaXtraDBOpsRequest } from './types.js';
 
 export type Action = 'add' | 'rotate' | 'update' | 'change-issuer' | 'require-ssl' | 'remove';
@@ -236,7 +238,12 @@ export function asksForCurrentState(action: Action, target: TargetTls, db: Perco
   return (
     !!current?.issuerRef &&
     sameIssuer(target.issuerRef!, current.issuerRef) &&
-    JSON.stringify(target.certificates) === JSON.stringify(current.certificates ?? []) &&
+    // As KubeDB stores them: its webhook has defaulted the current spec, and would default the target.
+    sameStoredTls(
+      db.metadata.name!,
+      { issuerRef: current.issuerRef, certificates: target.certificates },
+      { issuerRef: current.issuerRef, certificates: current.certificates ?? [] },
+    ) &&
     target.requireSSL === (db.spec.requireSSL ?? false)
   );
 }

@@ -23,6 +23,7 @@ import type { Deps } from '../deps.js';
 import { KINDS } from '../kube/types.js';
 import type { ConditionInput } from '../model/conditions.js';
 import { type Plan, RELOADABLE_ACTIONS, type RestartMode, type TargetTls } from '../model/plan.js';
+import { sameStoredTls } from '../model/tls-defaults.js';
 import type { PerconaXtraDB } from '../model/types.js';
 import { applyWiring, type TlsWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
@@ -196,11 +197,12 @@ async function ensureDatabaseSpec(deps: Deps, db: PerconaXtraDB, target: TargetT
     ? { issuerRef: target.issuerRef, certificates: target.certificates }
     : null;
   const currentTls = db.spec.tls ?? null;
-  const sameTls =
-    JSON.stringify(desiredTls) ===
-    JSON.stringify(
-      currentTls ? { issuerRef: currentTls.issuerRef, certificates: currentTls.certificates ?? [] } : null,
-    );
+  // Compared as KubeDB stores them: its webhook defaults every write (model/tls-defaults.ts).
+  const sameTls = sameStoredTls(
+    db.metadata.name!,
+    desiredTls,
+    currentTls ? { issuerRef: currentTls.issuerRef, certificates: currentTls.certificates ?? [] } : null,
+  );
   const sameSsl = (db.spec.requireSSL ?? false) === target.requireSSL;
   if (sameTls && sameSsl) return false;
   await deps.kube.patch(

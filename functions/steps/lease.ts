@@ -14,6 +14,7 @@ import { InvalidRequestError, KubeRequestError, LeaseLostError } from '../errors
 import { KINDS } from '../kube/types.js';
 import { specHash } from '../model/frozen-spec.js';
 import {
+  annotationPointer,
   claimMetadata,
   claimOf,
   type Lease,
@@ -22,7 +23,15 @@ import {
   renewalDue,
   renewalPatch,
 } from '../model/lease.js';
-import { CLAIMED_AT_ANNOTATION, RECOVERY_ATTEMPTS_ANNOTATION, SPEC_HASH_ANNOTATION } from '../model/names.js';
+import {
+  CLAIM_ANNOTATION,
+  CLAIM_LABEL,
+  CLAIMED_AT_ANNOTATION,
+  LEASE_SECONDS_ANNOTATION,
+  LEASE_UNTIL_ANNOTATION,
+  RECOVERY_ATTEMPTS_ANNOTATION,
+  SPEC_HASH_ANNOTATION,
+} from '../model/names.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 
 export interface RequestRef {
@@ -135,4 +144,37 @@ export async function claimRequest(
     leaseUntil: meta.lease.until,
   });
   return { ...written, status: written.status ?? ops.status };
+}
+
+/**
+ * Gives the claim back, only while `execution` still holds it (one JSON patch, tested first): a
+ * request left Pending for another to finish must be free for the sweep to announce it again and
+ * for the next execution to claim, and a claim of an ended execution would be "recovered" —
+ * failed — by the sweep. The spec's hash stays: the spec is frozen from the first claim on.
+ */
+export async function releaseClaim(
+  deps: Deps,
+  ops: PerconaXtraDBOpsRequest,
+  execution: string,
+): Promise<void> {
+  const annotations = ops.metadata.annotations ?? {};
+  const remove = [CLAIMED_AT_ANNOTATION, LEASE_UNTIL_ANNOTATION, LEASE_SECONDS_ANNOTATION]
+    .filter((k) => k in annotations)
+    .map((k) => ({ op: 'remove', path: annotationPointer(k) }));
+  const label =
+    CLAIM_LABEL in (ops.metadata.labels ?? {})
+      ? [{ op: 'remove', path: `/metadata/labels/${CLAIM_LABEL.replace(/~/g, '~0').replace(/\//g, '~1')}` }]
+      : [];
+  await deps.kube.patch(
+    KINDS.PerconaXtraDBOpsRequest,
+    { namespace: ops.metadata.namespace!, name: ops.metadata.name! },
+    [
+      { op: 'test', path: annotationPointer(CLAIM_ANNOTATION), value: execution },
+      { op: 'remove', path: annotationPointer(CLAIM_ANNOTATION) },
+      ...remove,
+      ...label,
+    ],
+    'json',
+  );
+  deps.logger.info('claim released: the request stays Pending until its database is free');
 }

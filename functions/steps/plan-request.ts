@@ -48,9 +48,14 @@ export type Decision =
   | { unchanged: false; action: Action; plan: Plan };
 
 /** Decides what the request does, refusing (fatal errors) what must not start. */
-export async function planRequest(ops: PerconaXtraDBOpsRequest, deps: Deps): Promise<Decision> {
+export async function planRequest(
+  ops: PerconaXtraDBOpsRequest,
+  deps: Deps,
+  /** The database as the caller just read it (one read less). */
+  read?: PerconaXtraDB,
+): Promise<Decision> {
   const ns = ops.metadata.namespace!;
-  const found = await getDatabase(deps.kube, ns, ops.spec.databaseRef.name);
+  const found = read ?? (await getDatabase(deps.kube, ns, ops.spec.databaseRef.name));
   const action = admit(ops, found);
   const db = found!;
   const target = targetTls(action, ops.spec.tls, db);

@@ -6,10 +6,12 @@
  * material: a restart for the pods the request broke, a reload back for the Ready ones in Reload
  * mode. Each write is an ensure: what already matches is not written again.
  */
+
 import type { Deps } from '../deps.js';
 import { KINDS, type Kube, type ObjectRef, type ResourceKind } from '../kube/types.js';
 import { backupKey, backupSecretName, CA_SINCE_ANNOTATION } from '../model/names.js';
 import type { Plan } from '../model/plan.js';
+import { sameStoredTls } from '../model/tls-defaults.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { restoreWiring } from '../model/wiring.js';
 import { loadPki } from '../pki/load.js';
@@ -61,7 +63,7 @@ export async function restoreSaved(
   const db = await getDatabase(kube, ns, database);
   if (db) {
     const same =
-      JSON.stringify(db.spec.tls ?? null) === JSON.stringify(saved.database.tls) &&
+      sameStoredTls(db.metadata.name!, db.spec.tls, saved.database.tls) &&
       (db.spec.requireSSL ?? null) === saved.database.requireSSL;
     if (!same) {
       await kube.patch(

@@ -47,12 +47,13 @@ import {
   labelSafe,
   SOURCE_LABEL,
 } from '../model/names.js';
+import { pausedBy, pausedCondition } from '../model/pause.js';
 import { admitSpec, blockingRequest, checkRequestType, type Plan, timeoutSeconds } from '../model/plan.js';
 import { formatSchemaErrors, reconfigureTlsSpecSchema, validateValue } from '../model/schema/index.js';
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../model/types.js';
 import { listWatched, watchedNamespaces } from '../triggers/list.js';
-import { recordEvent, updateOpsStatus } from './common.js';
-import { claimRequest, holdLease, leaseTime } from './lease.js';
+import { getDatabase, recordEvent, updateOpsStatus } from './common.js';
+import { claimRequest, holdLease, leaseTime, releaseClaim } from './lease.js';
 import { assertOnlyProcessor } from './ops-manager.js';
 import { planRequest } from './plan-request.js';
 import { recoverRequest } from './recover.js';
@@ -91,13 +92,15 @@ export async function validate(input: ValidateInput, deps: Deps): Promise<Valida
   if ('skip' in claimed) return claimed;
   const { ops, rerun } = claimed;
 
+  // Nothing is refused, finished or run while another change holds the database: KubeDB's ops
+  // webhook resumes the database whenever any of its OpsRequests turns Successful or Failed.
+  const { holder, db: read } = await databaseHolder(ops, deps);
+  if (holder) return waitForDatabase(ops, holder, execution, deps, out(true, `waiting: ${holder}`));
   // Every field by type before anything else is read: a list for a name never reaches a URL.
   checkSpecSchema(ops);
-  // A request that can never run is refused now, not after waiting for another one to finish.
   admitSpec(ops);
-  await waitForOtherRequests(ops, deps);
 
-  const decision = await planRequest(ops, deps);
+  const decision = await planRequest(ops, deps, read);
   if (decision.unchanged) {
     const result = await finishUnchanged(ops, decision.db, decision.action, deps);
     return { ...out(true, 'nothing to change'), result };
@@ -169,6 +172,16 @@ async function markProgressing(
         reason: 'Running',
         message: `Controller has started to Progress the PerconaXtraDBOpsRequest: ${ns}/${name} (ReconfigureTLS ${action} of PerconaXtraDB ${ns}/${plan.database}: ${plan.passes.length} pass(es) over ${plan.replicas} pods${plan.restartMode === 'Reload' ? '; Reload mode: TLS reloaded in running pods, restarts only where a reload cannot be proven' : ''})`,
       },
+      ...(waitingCondition(ops)
+        ? [
+            {
+              type: WAITING_CONDITION,
+              status: 'False' as const,
+              reason: 'DatabaseFree',
+              message: `PerconaXtraDB ${ns}/${plan.database} is free: nothing else holds it`,
+            },
+          ]
+        : []),
       ...(a.rerun
         ? [
             {
@@ -249,38 +262,102 @@ async function takeOver(
   };
 }
 
-async function waitForOtherRequests(ops: PerconaXtraDBOpsRequest, deps: Deps): Promise<void> {
+/** On the OpsRequest while it waits: True with what holds the database, False once it is free. */
+export const WAITING_CONDITION = 'WaitingForDatabase';
+/**
+ * How long one execution waits for the database before it ends and leaves the request Pending
+ * (at most the request's timeout): the sweep announces it again on its schedule. Below the ASL's
+ * DatabaseBusyError retry budget (100 tries, 5–8 s apart), so that budget never fails a request.
+ */
+export const IN_EXECUTION_WAIT_SECONDS = 300;
+
+function waitingCondition(ops: PerconaXtraDBOpsRequest) {
+  return ops.status?.conditions?.find((c) => c.type === WAITING_CONDITION && c.status === 'True');
+}
+
+/**
+ * What holds the request's database (`holder`), absent when it is free (then `db`: the database
+ * as read, when it was): an older or Progressing ReconfigureTLS request of the same database
+ * (model/plan.ts blockingRequest), or a `Paused` condition that is not this request's — KubeDB's
+ * ops-manager, `kubectl kubedb pause`, or a request gone without resuming it (the sweep recovers
+ * that one).
+ */
+async function databaseHolder(
+  ops: PerconaXtraDBOpsRequest,
+  deps: Deps,
+): Promise<{ holder?: string; db?: PerconaXtraDB }> {
   const ns = ops.metadata.namespace!;
+  const dbName = ops.spec?.databaseRef?.name;
   const all = await deps.kube.list<PerconaXtraDBOpsRequest>(KINDS.PerconaXtraDBOpsRequest, ns);
   const other = blockingRequest(ops, all.items, CLAIM_ANNOTATION);
-  if (!other) return;
+  if (other) {
+    const otherClaim = claimOf(other);
+    const stale = otherClaim.holder && leaseExpired(otherClaim, leaseTime(deps, 'observer'));
+    // A request whose execution died without a trace holds the database until it is run again or recovered.
+    const dead = stale
+      ? ` (its execution ${otherClaim.holder} stopped renewing its lease at ${otherClaim.lease?.until}: run that request again, or recover it, to free the database)`
+      : '';
+    return {
+      holder: `PerconaXtraDBOpsRequest ${ns}/${other.metadata.name} (${other.status?.phase ?? 'claimed'}) holds PerconaXtraDB ${ns}/${dbName}${dead}`,
+    };
+  }
+  // Only a name that can be one: the schema check that refuses others comes once the database is free.
+  if (typeof dbName !== 'string' || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(dbName)) return {};
+  const db = await getDatabase(deps.kube, ns, dbName);
+  const holder = db ? pausedBy(db) : undefined;
+  if (holder === undefined || holder === `${ns}/${ops.metadata.name}`) return { db };
+  if (holder) {
+    const [hns, hname] = holder.split('/');
+    const gone =
+      hns === ns && !all.items.some((o) => o.metadata.name === hname)
+        ? `, which no longer exists: the sweep resumes such a database, or run \`npm run local -- --namespace ${hns} --recover ${hname}\``
+        : '';
+    return { holder: `PerconaXtraDB ${ns}/${dbName} is paused by PerconaXtraDBOpsRequest ${holder}${gone}` };
+  }
+  const c = pausedCondition(db!);
+  return {
+    holder: `PerconaXtraDB ${ns}/${dbName} is Paused by someone else (KubeDB's ops-manager or kubectl kubedb pause${c?.message ? `: ${c.message}` : ''})`,
+  };
+}
+
+/**
+ * The database is held: the request stays Pending with a condition naming what it waits for, and
+ * is refused or run only once the database is free — finishing it now would resume someone
+ * else's pause. Within IN_EXECUTION_WAIT_SECONDS (from the claim) it throws DatabaseBusyError and
+ * the ASL tries again with backoff; after that it gives the claim back and ends (`skip`), and the
+ * sweep starts it again. Never fails the request, whatever its timeout.
+ */
+async function waitForDatabase(
+  ops: PerconaXtraDBOpsRequest,
+  holder: string,
+  execution: string,
+  deps: Deps,
+  out: ValidateOutput,
+): Promise<ValidateOutput> {
+  const ns = ops.metadata.namespace!;
   const since = Date.parse(
     ops.metadata.annotations?.[CLAIMED_AT_ANNOTATION] ?? ops.metadata.creationTimestamp ?? '',
   );
-  let limit = 600;
+  const now = deps.clock.now().getTime();
+  const waited = (now - (Number.isNaN(since) ? now : since)) / 1000;
+  let budget = IN_EXECUTION_WAIT_SECONDS;
   try {
-    limit = timeoutSeconds(ops);
+    budget = Math.min(budget, timeoutSeconds(ops));
   } catch {
     // admission reports a bad timeout once the database is free
   }
-  const waited =
-    (deps.clock.now().getTime() - (Number.isNaN(since) ? deps.clock.now().getTime() : since)) / 1000;
-  const otherClaim = claimOf(other);
-  const stale = otherClaim.holder && leaseExpired(otherClaim, leaseTime(deps, 'observer'));
-  // A request whose execution died without a trace holds the database until it is run again or recovered.
-  const dead = stale
-    ? ` (its execution ${otherClaim.holder} stopped renewing its lease at ${otherClaim.lease?.until}: run that request again, or recover it, to free the database)`
-    : '';
-  const what = `PerconaXtraDBOpsRequest ${ns}/${other.metadata.name} is still ${other.status?.phase ?? 'claimed'} on PerconaXtraDB ${ns}/${ops.spec.databaseRef.name}${dead}`;
-  if (waited > limit) {
-    throw new DatabaseStateError(
-      `${what}; waited ${Math.round(waited)}s, longer than this request's timeout (${limit}s)`,
-    );
-  }
-  deps.logger.info('waiting for another request on the same database', { other: other.metadata.name });
-  const message = `Waiting: PerconaXtraDBOpsRequest ${ns}/${other.metadata.name} (${other.status?.phase ?? 'claimed'}) holds PerconaXtraDB ${ns}/${ops.spec.databaseRef.name}${dead}; this request gives up in ${Math.max(0, limit - Math.round(waited))}s`;
+  const message = `Waiting: ${holder}; PerconaXtraDBOpsRequest ${ns}/${ops.metadata.name} stays Pending until the database is free, and is refused or run only then`;
+  await updateOpsStatus(deps, ops, {
+    phase: 'Pending',
+    conditions: [{ type: WAITING_CONDITION, status: 'True', reason: 'DatabaseBusy', message }],
+  });
   await recordEvent(deps, ops, 'Normal', 'Waiting', message, { series: 'database-busy' });
-  throw new DatabaseBusyError(message);
+  if (waited < budget) {
+    deps.logger.info('waiting for the database', { holder });
+    throw new DatabaseBusyError(message);
+  }
+  await releaseClaim(deps, ops, execution);
+  return out;
 }
 
 /**
@@ -322,6 +399,10 @@ async function ensureConsoleRequest(input: ValidateInput, deps: Deps): Promise<s
   });
   const mine = existing.items[0];
   if (mine) return mine.metadata.name!;
+  // A spec KubeDB's ops webhook would deny (exactly one kind of change) is refused here, in our
+  // words, before anything is created.
+  const spec = consoleRequestSpec(r);
+  admitSpec({ metadata: { namespace: r.namespace }, spec } as PerconaXtraDBOpsRequest);
   const claim = claimMetadata(
     input.execution,
     deps.clock.now(),
@@ -338,9 +419,16 @@ async function ensureConsoleRequest(input: ValidateInput, deps: Deps): Promise<s
         labels: { [SOURCE_LABEL]: CONSOLE_SOURCE, [EXECUTION_LABEL]: label, ...claim.labels },
         annotations: claim.annotations,
       },
-      spec: consoleRequestSpec(r),
+      spec,
     })
     .catch((err: unknown) => {
+      // KubeDB's ops webhook denies what it finds invalid (a missing database, say): a refusal.
+      if (
+        err instanceof PxcTlsOpsError &&
+        err.status?.code === 400 &&
+        /admission webhook/.test(err.status.message ?? '')
+      )
+        throw new InvalidRequestError(`invalid request: ${err.status.message}`, { cause: err });
       // Creating in a namespace that does not exist is a 404: say so instead of the REST path.
       if (err instanceof PxcTlsOpsError && err.status?.code === 404)
         throw new InvalidRequestError(

@@ -176,6 +176,8 @@ export interface Simulator {
   readiness(): ReadinessRecord[];
   /** What the KubeDB provisioner stand-in wrote, in order (empty when it is off). */
   provisionerWrites(): ProvisionerWrite[];
+  /** Turns KubeDB's admission webhooks off or on again (a cluster without KubeDB's webhook server). */
+  setKubedbWebhooks(on: boolean): void;
   /** The cert-manager stand-in (inert when it is off). */
   certManager: {
     /** Every issuance, in order. */
@@ -363,6 +365,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       },
     },
     readiness: () => kubelet.transitions.map((t) => ({ ...t })),
+    setKubedbWebhooks: (on) => {
+      api.webhooks = on ? new KubeDbWebhooks(store) : undefined;
+    },
     provisionerWrites: () => (provisioner?.writes ?? []).map((w) => ({ ...w })),
     certManager: {
       issuances: () => (certManager?.issuances ?? []).map((i) => ({ ...i })),

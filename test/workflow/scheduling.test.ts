@@ -52,7 +52,7 @@ describe('One request per database, apply policy, controller-driven rollouts', (
     expect(entered(b, 'Change certificates')[0]!).toBeGreaterThan(entered(a, 'Resume')[0]!);
   });
 
-  it('fails with a clear reason when the other request outlives this one’s timeout, touching nothing', async () => {
+  it('leaves a request Pending, its claim given back and nothing touched, when the other outlives its wait in the execution', async () => {
     const stuck = world.createOps(opsRequestFrom('pxcops-rotate', { name: 'sched-stuck', database: DB }));
     world.sim.store.put({ ...stuck, status: { phase: 'Progressing' } });
     world.createOps(
@@ -62,14 +62,75 @@ describe('One request per database, apply policy, controller-driven rollouts', (
 
     const result = await world.run({ namespace: NS, opsRequest: 'sched-late' });
 
-    expect(result.status).toBe('FAILED');
-    expect(result.error).toBe('DatabaseStateError');
-    expect(result.cause).toMatch(
-      /sched-stuck is still Progressing .* longer than this request's timeout \(2s\)/,
-    );
-    expect(world.ops('sched-late').status?.phase).toBe('Failed');
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(result.output).toMatchObject({
+      skip: true,
+      reason: expect.stringMatching(/^waiting: .*sched-stuck/),
+    });
+    const late = world.ops('sched-late');
+    expect(late.status?.phase).toBe('Pending');
+    expect(late.status?.conditions?.find((c) => c.type === 'WaitingForDatabase')).toMatchObject({
+      status: 'True',
+      reason: 'DatabaseBusy',
+      message: expect.stringMatching(/sched-stuck \(Progressing\) holds PerconaXtraDB demo\/px-sched/),
+    });
+    expect(late.metadata.annotations?.['pxc-tls-ops.io/claimed-by']).toBeUndefined();
     expect(world.db(DB).metadata.resourceVersion).toBe(dbVersion);
+
+    // Once the other is done, the next trigger (the sweep) runs it.
     world.sim.store.put({ ...world.ops('sched-stuck'), status: { phase: 'Failed' } });
+    const again = await world.run({ namespace: NS, opsRequest: 'sched-late' });
+    expect(again.status, again.cause).toBe('SUCCEEDED');
+    expect(world.ops('sched-late').status?.phase).toBe('Successful');
+    expect(
+      world.ops('sched-late').status?.conditions?.find((c) => c.type === 'WaitingForDatabase')?.status,
+    ).toBe('False');
+  });
+
+  it("never resumes the database a first request holds: a second one refused only once it is free (KubeDB's ops webhook on)", async () => {
+    world.createOps(opsRequestFrom('pxcops-rotate', { name: 'sched-holder', database: DB }));
+    world.createOps(
+      opsRequestFrom('pxcops-add-tls', {
+        name: 'sched-wrong-issuer',
+        database: DB,
+        tls: { issuerRef: { apiGroup: 'cert-manager.io', kind: 'Issuer', name: 'nope' } },
+        spec: { timeout: '1s' },
+      }),
+    );
+    // Who holds the pause: the condition while it is there, named by the annotation Pause writes.
+    const pausedBy = () => {
+      const db = world.db(DB) as PerconaXtraDB;
+      return db.status?.conditions?.some((c) => c.type === 'Paused')
+        ? (db.metadata.annotations?.['pxc-tls-ops.io/paused-by'] ?? 'someone')
+        : '';
+    };
+    const running = world.run({ namespace: NS, opsRequest: 'sched-holder' });
+    for (let i = 0; i < 1000 && !/sched-holder/.test(pausedBy()); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    // The first one then stays in Restart pods (waiting for every pod Ready) until released.
+    world.sim.faults.holdNotReady(NS, `${DB}-2`);
+    let resumedAt = 0;
+    const poll = setInterval(() => {
+      if (!resumedAt && !pausedBy()) resumedAt = Date.now();
+    }, 10);
+
+    const second = await world
+      .run({ namespace: NS, opsRequest: 'sched-wrong-issuer' })
+      .finally(() => world.sim.faults.release(NS, `${DB}-2`));
+
+    expect(second.status, second.cause).toBe('SUCCEEDED');
+    expect(world.ops('sched-wrong-issuer').status?.phase).toBe('Pending');
+    expect(pausedBy()).toMatch(/sched-holder/);
+    const first = await running;
+    clearInterval(poll);
+    expect(first.status, first.cause).toBe('SUCCEEDED');
+    expect(world.ops('sched-holder').status?.phase).toBe('Successful');
+    // Resumed once, by the first request's own Resume.
+    expect(resumedAt).toBeGreaterThanOrEqual(entered(first, 'Resume')[0]!);
+
+    const refused = await world.run({ namespace: NS, opsRequest: 'sched-wrong-issuer' });
+    expect(refused.error).toBe('InvalidIssuerError');
+    expect(world.ops('sched-wrong-issuer').status?.phase).toBe('Failed');
   });
 
   describe('a database paused by someone else (`kubectl kubedb pause`, or an operator)', () => {
