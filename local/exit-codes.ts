@@ -9,7 +9,7 @@ export const EXIT = {
   failed: 1,
   /** Refused before any change (bad request, input, options, kubeconfig, missing objects). */
   refused: 2,
-  /** Already finished, or claimed by another execution: this run did nothing. */
+  /** Already finished, claimed by another execution, or left Pending while another change holds its database: this run did nothing. */
   nothingToDo: 3,
   /** The request failed and its rollback did not complete: the backup Secret keeps the previous state. */
   rollbackIncomplete: 4,

@@ -516,6 +516,11 @@ async function verdict(
   const which = ops ? `PerconaXtraDBOpsRequest ${ns}/${name}` : 'request';
   if (result.status === 'SUCCEEDED') {
     if (out.skip && !out.result) {
+      if (out.reason?.startsWith('waiting: '))
+        return {
+          code: EXIT.nothingToDo,
+          verdict: `PENDING: ${which} stays Pending: ${out.reason.slice('waiting: '.length)}. It is refused or run once the database is free: the sweep starts it again, or run this again then`,
+        };
       const why = out.reason?.startsWith('claimed by execution')
         ? `${which} is ${out.reason}, which is handling it`
         : `${which} is ${out.reason}`;

@@ -94,7 +94,9 @@ export function describe(p: Progress): News | undefined {
             ? o.reason === 'nothing to change'
               ? o.result.reason
               : o.reason
-            : `nothing to do: ${o.reason}`,
+            : o.reason?.startsWith('waiting: ')
+              ? `Pending: ${o.reason.slice('waiting: '.length)}`
+              : `nothing to do: ${o.reason}`,
         };
       if (o.recovery) {
         const from = o.recovery.from ? `execution ${o.recovery.from}` : 'a request that no longer exists';

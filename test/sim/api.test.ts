@@ -28,6 +28,13 @@ describe('Simulator REST API through @kubernetes/client-node', () => {
   beforeAll(async () => {
     sim = await startFast();
     c = clientsFor(sim);
+    // The database the OpsRequests below name: KubeDB's ops webhook refuses one for a missing database.
+    sim.store.create({
+      apiVersion: 'kubedb.com/v1',
+      kind: 'PerconaXtraDB',
+      metadata: { name: 'x', namespace: 'demo' },
+      spec: { version: '8.0.26', replicas: 3 },
+    });
   });
   afterAll(async () => {
     await sim.stop();
@@ -413,7 +420,7 @@ describe('Simulator REST API through @kubernetes/client-node', () => {
           apiVersion: 'ops.kubedb.com/v1alpha1',
           kind: 'PerconaXtraDBOpsRequest',
           metadata: { name: 'jp', annotations: { a: '1' } },
-          spec: { type: 'ReconfigureTLS', databaseRef: { name: 'x' } },
+          spec: { type: 'ReconfigureTLS', databaseRef: { name: 'x' }, tls: { rotateCertificates: true } },
         },
       });
       const ok = (await c.custom.patchNamespacedCustomObject(
