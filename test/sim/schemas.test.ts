@@ -20,7 +20,8 @@ describe("The API server's schemas for the KubeDB, cert-manager and AppBinding k
     return { status: res.status, body: (await res.json()) as J };
   };
   beforeAll(async () => {
-    sim = await startFast();
+    // The API server's own checks (CRD schemas), without KubeDB's webhooks (kubedb-webhooks.test.ts).
+    sim = await startFast({ kubedbWebhooks: false });
   });
   afterAll(async () => {
     await sim.stop();
