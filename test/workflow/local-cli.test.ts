@@ -104,6 +104,58 @@ describe('npm run local', () => {
     expect(code).toBe(0);
   }, 60_000);
 
+  it('exits 0 and restarts no pod for the same add TLS re-applied on the spec KubeDB defaulted', async () => {
+    // KubeDB's webhook filled in an entry and a secretName for every alias the request left out.
+    expect(db().spec.tls?.certificates?.map((c) => [c.alias, c.secretName])).toEqual([
+      ['server', 'px-cli-server-cert'],
+      ['client', 'px-cli-client-cert'],
+      ['metrics-exporter', 'px-cli-metrics-exporter-cert'],
+    ]);
+    const before = podUids();
+    sim.store.create(
+      opsRequestFrom('pxcops-add-tls', { name: 'cli-add-again', namespace: NS, database: DB }),
+    );
+
+    const { code, out } = await runLocal([
+      '--kubeconfig',
+      kubeconfig,
+      '--namespace',
+      NS,
+      '--ops-request',
+      'cli-add-again',
+      '--wait-scale',
+      '0.05',
+    ]);
+
+    expect(out).toContain('nothing to change, no pod restarted');
+    expect(podUids()).toEqual(before);
+    expect(code, out).toBe(0);
+  }, 60_000);
+
+  it("exits 2 naming KubeDB's ops-manager when its workload runs (ONLY_OPS_REQUEST_PROCESSOR='false', the template's default)", async () => {
+    const labels = { 'app.kubernetes.io/name': 'kubedb-ops-manager' };
+    sim.store.create({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'kubedb-kubedb-ops-manager', namespace: 'default', labels },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: { metadata: { labels }, spec: { containers: [] } },
+      },
+    });
+    sim.store.create(opsRequestFrom('pxcops-rotate', { name: 'cli-om', namespace: NS, database: DB }));
+
+    const { code, out } = await runLocal(
+      ['--kubeconfig', kubeconfig, '--namespace', NS, '--ops-request', 'cli-om', '--wait-scale', '0.05'],
+      { ONLY_OPS_REQUEST_PROCESSOR: 'false' },
+    );
+    sim.store.delete('apps/v1', 'StatefulSet', 'default', 'kubedb-kubedb-ops-manager');
+
+    expect(out).toMatch(/ops-manager is running \(StatefulSet default\/kubedb-kubedb-ops-manager/);
+    expect(code, out).toBe(2);
+  }, 60_000);
+
   it('explains every option and the exit codes in --help', async () => {
     const { code, out } = await runLocal(['--help']);
 
@@ -182,7 +234,7 @@ describe('npm run local', () => {
     expect(claimed.code).toBe(3);
   }, 60_000);
 
-  it('exits 2 and prints the reason, without rollback lines, when the request is refused (console input)', async () => {
+  it('exits 2 and prints the reason, without rollback lines and creating no OpsRequest, when the request is refused (console input)', async () => {
     const input = JSON.stringify({
       namespace: NS,
       database: 'px-cli',
@@ -198,7 +250,8 @@ describe('npm run local', () => {
       '0.05',
     ]);
 
-    expect(out).toMatch(/REFUSED, nothing changed: PerconaXtraDBOpsRequest demo\/px-cli-tls-\w+ is Failed/);
+    // Refused before it is created: KubeDB's ops webhook would deny it (exactly one kind of change).
+    expect(out).toMatch(/REFUSED, nothing changed: request was not run/);
     expect(out).toContain(
       'reason: Refused, nothing was changed: spec.tls asks for remove and rotateCertificates at once',
     );
