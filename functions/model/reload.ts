@@ -8,7 +8,7 @@ import type { ExecResult } from '../kube/types.js';
 
 /** The SQL the step sends, in order (docs/reload.md, "The command the workflow sends"). */
 export const SQL = {
-  galeraTls: "SHOW GLOBAL VARIABLES LIKE 'pxc_encrypt_cluster_traffic'",
+  galeraTls: "SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_options'",
   reloadTls: 'ALTER INSTANCE RELOAD TLS',
   reloadGalera: "SET GLOBAL wsrep_provider_options='socket.ssl_reload=1'",
   loaded: "SHOW GLOBAL STATUS LIKE 'Ssl_server_not%'",
@@ -34,6 +34,35 @@ export function mysqlCommand(sql: string): string[] {
 export interface Validity {
   notBefore: string;
   notAfter: string;
+}
+
+/** What Galera's own TLS needs from a reload, decided from the provider's options. */
+export type GaleraReload = 'off' | 'reload' | 'unsupported';
+
+/**
+ * Galera's own TLS, from `wsrep_provider_options` as the provider reports it ("k = v; k = v").
+ * It is on whenever the provider says `socket.ssl = YES` — Galera turns it on by itself as soon
+ * as `socket.ssl_key` or `socket.ssl_cert` is set (galerautils/src/gu_asio.cpp `init_use_ssl`,
+ * `ssl_check_conf`), whatever `pxc_encrypt_cluster_traffic` says, so that variable is not asked.
+ * A build that has `socket.ssl_reload` lists it among its options once TLS is on (gu_asio.cpp
+ * `ssl_init_options` sets it to 1; codership/galera since 26.4.8); one that does not (percona/galera
+ * 4.x-8.0 at Galera 4.7, 2021) cannot reload, and the pod is restarted instead.
+ */
+export function galeraReload(providerOptions: string): GaleraReload {
+  const options = new Map(
+    providerOptions
+      .split(';')
+      .map((kv) => kv.split('=').map((x) => x.trim()))
+      .filter(([k]) => k)
+      .map(([k, v]) => [k!, v ?? ''] as const),
+  );
+  const ssl = options.get('socket.ssl');
+  const on =
+    ssl !== undefined
+      ? /^(YES|ON|1|TRUE)$/i.test(ssl)
+      : !!options.get('socket.ssl_key') || !!options.get('socket.ssl_cert');
+  if (!on) return 'off';
+  return options.has('socket.ssl_reload') ? 'reload' : 'unsupported';
 }
 
 /** Tab-separated `-N -B` rows of `SHOW ... LIKE` into a map. */

@@ -5,7 +5,8 @@
  * For each pod, through `pods/exec` in the `perconaxtradb` container (credentials expanded by the
  * container's own shell, never sent): waits until the mounted Secret volume shows the pass's
  * `tls.crt` and `ca.crt` (the kubelet's sync), reloads (`ALTER INSTANCE RELOAD TLS`, and Galera's
- * `socket.ssl_reload=1` when `pxc_encrypt_cluster_traffic` is ON), and proves it: the server
+ * `socket.ssl_reload=1` whenever the provider's options say Galera's TLS is on — model/reload.ts
+ * galeraReload), and proves it: the server
  * itself reports the new certificate's validity (`Ssl_server_not_before/after`), distinct from
  * the certificate the request replaced. Peers keep trusting a reloaded pod because the pass is
  * reloaded only when old and new material trust each other (`round.trustOverlap`), which is also
@@ -27,6 +28,7 @@ import type { ConditionInput } from '../model/conditions.js';
 import { backupKey, backupSecretName } from '../model/names.js';
 import type { Plan } from '../model/plan.js';
 import {
+  galeraReload,
   mysqlCommand,
   parseRows,
   SQL,
@@ -335,7 +337,15 @@ async function reloadOne(
     const galera = await run(mysqlCommand(SQL.galeraTls));
     if (galera.exitCode !== 0)
       return { state: 'fallback', reason: `mysql did not answer: ${sqlError(galera)}` };
-    const encrypted = /^on$/i.test(parseRows(galera.stdout).pxc_encrypt_cluster_traffic ?? '');
+    // Galera's TLS is decided by the provider's own options, not by pxc_encrypt_cluster_traffic.
+    const galeraTls = galeraReload(parseRows(galera.stdout).wsrep_provider_options ?? '');
+    if (galeraTls === 'unsupported')
+      return {
+        state: 'fallback',
+        reason:
+          "Galera's TLS is on (socket.ssl = YES) and this Galera build has no socket.ssl_reload (Galera before 26.4.8, such as PXC 8.0's 4.7): only a restart loads its new certificates",
+      };
+    const encrypted = galeraTls === 'reload';
     const tls = await run(mysqlCommand(SQL.reloadTls));
     if (tls.exitCode !== 0) return { state: 'fallback', reason: `${SQL.reloadTls} failed: ${sqlError(tls)}` };
     if (encrypted) {

@@ -15,7 +15,7 @@ import { type Api, isPodReady, PDB, POD, type Timers } from './api.js';
 import type { GaleraServers } from './galera.js';
 import { findByKind, RESOURCES, type SimResource } from './resources.js';
 import type { J, Obj, Store, StoreEvent } from './store.js';
-import { clusterTrafficEncrypted, loadPodTls, peerTrust, type TlsSnapshot } from './tls.js';
+import { galeraTlsOn, loadPodTls, peerTrust, type TlsSnapshot } from './tls.js';
 import type { SecretVolumes } from './volumes.js';
 
 const SECRET = RESOURCES.find((r) => r.kind === 'Secret')!;
@@ -296,7 +296,7 @@ interface PodState {
   ownerUid?: string;
   /** The server's TLS context (client connections): loaded at start, replaced by a reload. */
   tls?: TlsSnapshot;
-  /** Galera's replication TLS context, when cluster traffic is encrypted (socket.ssl_reload). */
+  /** Galera's replication TLS context, when Galera's TLS is on (tls.ts galeraTlsOn; socket.ssl_reload). */
   galera?: TlsSnapshot;
   encrypted: boolean;
 }
@@ -365,7 +365,7 @@ export class Kubelet {
         reason: 'ContainersNotReady',
         message: 'containers with unready status: [perconaxtradb]',
         ownerUid: ownerOf(ev.obj)?.uid,
-        encrypted: clusterTrafficEncrypted(ev.obj),
+        encrypted: galeraTlsOn(ev.obj),
       };
       this.pods.set(uid, st);
       this.volumes?.mount(uid);

@@ -135,6 +135,8 @@ export interface Simulator {
   mysqld: {
     view(namespace: string, podName: string): MysqldView | undefined;
     reloads(): ReloadRecord[];
+    /** The pod (any UID) runs a Galera build without socket.ssl_reload (Galera 4.7, PXC 8.0 in 2021). */
+    galeraWithoutSslReload(namespace: string, podName: string): void;
     exec(
       namespace: string,
       podName: string,
@@ -328,6 +330,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     mysqld: {
       view: (ns, pod) => mysqld.view(ns, pod),
       reloads: () => mysqld.reloads.map((r) => ({ ...r })),
+      galeraWithoutSslReload: (ns, pod) => mysqld.galeraWithoutSslReload(ns, pod),
       exec: (ns, pod, argv, o = {}) => mysqld.exec(ns, pod, o.container ?? 'perconaxtradb', argv, o.stdin),
       execAsync: (ns, pod, argv, o = {}) =>
         mysqld.execAsync(ns, pod, o.container ?? 'perconaxtradb', argv, o.stdin),

@@ -31,7 +31,16 @@ import type { GaleraServers } from './galera.js';
 import { RESOURCES } from './resources.js';
 import { type ExecResult, runShell } from './shell.js';
 import type { J, Obj, Store } from './store.js';
-import { argValue, containerArgs, loadPodTls, TLS_CONTAINER, type TlsLoad, type TlsSnapshot } from './tls.js';
+import {
+  argValue,
+  clusterTrafficEncrypted,
+  containerArgs,
+  loadPodTls,
+  providerOptions,
+  TLS_CONTAINER,
+  type TlsLoad,
+  type TlsSnapshot,
+} from './tls.js';
 
 const SECRET = RESOURCES.find((r) => r.kind === 'Secret')!;
 const VERSION = '8.0.40-31.1';
@@ -104,6 +113,8 @@ export class Mysqld {
   readonly reloads: ReloadRecord[] = [];
   private faults = new Map<string, ReloadFault & { remaining: number }>();
   private readonly envs = new Map<string, Record<string, string>>();
+  /** Pods whose Galera build predates socket.ssl_reload (Galera 26.4.8, 2021; PXC 8.0's 4.7 lacks it). */
+  private readonly noSslReload = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -155,8 +166,19 @@ export class Mysqld {
     this.faults.set(`${namespace}/${pod}`, { ...fault, remaining: fault.times ?? Number.POSITIVE_INFINITY });
   }
 
+  /** Clears the reload faults, and the older Galera builds (tests set them up like faults). */
   clearFaults(): void {
     this.faults.clear();
+    this.noSslReload.clear();
+  }
+
+  /**
+   * Pod `ns/pod` (any UID) runs a Galera without `socket.ssl_reload` (percona/galera 4.x-8.0 at
+   * Galera 4.7 registers no such option): its provider options do not list it, and setting it
+   * fails as an unknown option does.
+   */
+  galeraWithoutSslReload(namespace: string, pod: string): void {
+    this.noSslReload.add(`${namespace}/${pod}`);
   }
 
   /** What the pod's mysqld runs with now, or undefined when the pod is not running. */
@@ -334,6 +356,8 @@ export class Mysqld {
           .filter(([k]) => k),
       );
       const reload = options['socket.ssl_reload'];
+      if (reload !== undefined && this.noSslReload.has(`${rp.ns}/${rp.name}`))
+        return { code: 1210, state: 'HY000', message: 'Incorrect arguments to SET' };
       if (reload !== undefined && /^(1|yes|true|on)$/i.test(reload)) {
         return rp.encrypted ? (this.reload(pod, rp, 'galera', false) ?? none) : none;
       }
@@ -405,11 +429,12 @@ export class Mysqld {
     const cert = argValue(args, '--ssl-cert') ?? '';
     const key = argValue(args, '--ssl-key') ?? '';
     const rst = /^(ON|1|TRUE)$/i.test(argValue(args, '--require-secure-transport') ?? 'OFF') ? 'ON' : 'OFF';
+    const galera = providerOptions(pod);
     return {
       have_openssl: 'YES',
       have_ssl: rp.tls ? 'YES' : 'DISABLED',
       hostname: pod.metadata.name,
-      pxc_encrypt_cluster_traffic: rp.encrypted ? 'ON' : 'OFF',
+      pxc_encrypt_cluster_traffic: clusterTrafficEncrypted(pod) ? 'ON' : 'OFF',
       require_secure_transport: rst,
       ssl_ca: ca,
       ssl_capath: '',
@@ -417,7 +442,7 @@ export class Mysqld {
       ssl_key: key,
       version: VERSION,
       wsrep_provider_options: rp.encrypted
-        ? `socket.ssl = YES; socket.ssl_ca = ${ca}; socket.ssl_cert = ${cert}; socket.ssl_cipher = ; socket.ssl_compression = YES; socket.ssl_key = ${key}; socket.ssl_reload = 1`
+        ? `socket.ssl = YES; socket.ssl_ca = ${galera['socket.ssl_ca'] ?? ca}; socket.ssl_cert = ${galera['socket.ssl_cert'] ?? cert}; socket.ssl_cipher = ; socket.ssl_compression = YES; socket.ssl_key = ${galera['socket.ssl_key'] ?? key}${this.noSslReload.has(`${rp.ns}/${rp.name}`) ? '' : '; socket.ssl_reload = 1'}`
         : 'socket.ssl = NO',
     };
   }

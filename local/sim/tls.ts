@@ -80,6 +80,36 @@ export function clusterTrafficEncrypted(pod: Obj): boolean {
 }
 
 /**
+ * Galera's provider options from the container's args (`--wsrep_provider_options="k=v; k=v"`,
+ * either spelling), keys as Galera names them.
+ */
+export function providerOptions(pod: Obj): Record<string, string> {
+  const args = containerArgs(pod);
+  const raw = argValue(args, '--wsrep_provider_options') ?? argValue(args, '--wsrep-provider-options') ?? '';
+  return Object.fromEntries(
+    raw
+      .replace(/^["']|["']$/g, '')
+      .split(';')
+      .map((kv) => kv.split('=').map((x) => x.trim()))
+      .filter(([k, v]) => k && v !== undefined),
+  );
+}
+
+/**
+ * Whether Galera's own TLS is on, as Galera decides it (galerautils/src/gu_asio.cpp
+ * `init_use_ssl` / `ssl_check_conf`): `socket.ssl` when set explicitly, else on as soon as
+ * `socket.ssl_key` or `socket.ssl_cert` is set — whatever `pxc_encrypt_cluster_traffic` says.
+ * PXC sets those options itself from the server's ssl_* files when pxc_encrypt_cluster_traffic
+ * is ON.
+ */
+export function galeraTlsOn(pod: Obj): boolean {
+  const o = providerOptions(pod);
+  const explicit = o['socket.ssl'];
+  if (explicit !== undefined) return /^(YES|ON|1|TRUE)$/i.test(explicit);
+  return clusterTrafficEncrypted(pod) || !!o['socket.ssl_key'] || !!o['socket.ssl_cert'];
+}
+
+/**
  * Loads the pod's TLS files. `argsOnly`: only the files the --ssl-* args name (what `ALTER
  * INSTANCE RELOAD TLS` reads), not every other Secret mounted under the certificates directory.
  */

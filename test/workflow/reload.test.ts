@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KINDS } from '../../functions/kube/types.js';
 import { CLAIM_ANNOTATION, RESTART_MODE_ANNOTATION } from '../../functions/model/names.js';
+import { mysqlCommand } from '../../functions/model/reload.js';
 import { bundleTrusts, chainsTo, inspectTlsSecret } from '../../functions/pki/index.js';
 import type { TaskFn } from '../../local/runner/index.js';
 import { progressPrinter } from '../../local/runner/progress.js';
@@ -106,7 +107,13 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
   });
 
   it('changes the issuer in three reloaded passes and retires the old CA by the end, Galera reloaded too', async () => {
-    await encryptClusterTraffic(world);
+    // Galera's TLS on from its socket.ssl_* options alone, pxc_encrypt_cluster_traffic OFF: Galera
+    // encrypts all the same (gu_asio.cpp init_use_ssl), so it must be reloaded too.
+    await galeraTls(world, 'provider-options');
+    for (const p of PODS) {
+      const vars = world.sim.mysqld.exec(NS, p, mysqlCommand("SHOW GLOBAL VARIABLES LIKE 'pxc_encrypt%'"));
+      expect(vars.stdout, p).toMatch(/pxc_encrypt_cluster_traffic\tOFF/);
+    }
     const before = podUids(world, DB);
     const oldCa = world.issuer.certPem;
     const next = await createCaIssuer(world.sim, { kind: 'ClusterIssuer', name: 'reload-new-ca' });
@@ -144,6 +151,29 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
     const galera = world.sim.mysqld.reloads().filter((r) => r.what === 'galera' && r.ok);
     expect(galera.length).toBeGreaterThanOrEqual(PODS.length * 3);
     expect(world.sim.readiness().filter((r) => r.reason === 'PeerNotTrusted')).toEqual([]);
+  });
+
+  it('restarts a pod whose Galera TLS is on but whose Galera build has no socket.ssl_reload, saying why', async () => {
+    if (!world.sim.mysqld.view(NS, PODS[0]!)?.encryptClusterTraffic)
+      await galeraTls(world, 'provider-options');
+    const before = podUids(world, DB);
+    world.sim.mysqld.galeraWithoutSslReload(NS, PODS[0]!);
+    world.createOps(
+      opsRequestFrom('pxcops-rotate', { name: 'reload-old-galera', database: DB, annotations: RELOAD }),
+    );
+
+    const result = await world.run({ namespace: NS, opsRequest: 'reload-old-galera' });
+
+    expect(result.status, result.cause).toBe('SUCCEEDED');
+    expect(evictions(world)).toEqual({ [PODS[0]!]: 1 });
+    const after = podUids(world, DB);
+    expect([after[PODS[1]!], after[PODS[2]!]]).toEqual([before[PODS[1]!], before[PODS[2]!]]);
+    expect(
+      conditions(world, 'reload-old-galera').find((c) => c.type === `ReloadFallback--${PODS[0]}`)?.message,
+    ).toMatch(/this Galera build has no socket\.ssl_reload/);
+    // The restarted pod's Galera runs the new certificate, as the reloaded ones do.
+    const serial = serverSerial(world);
+    for (const p of PODS) expect(world.sim.mysqld.view(NS, p)?.galera?.serial, p).toBe(serial);
   });
 
   it('restarts only the pod whose reload fails, and the request still succeeds', async () => {
@@ -495,12 +525,19 @@ describe('Reload mode: TLS reloaded inside running pods, restarts only where a r
   });
 });
 
-/** Turns on Galera's own TLS (--pxc-encrypt-cluster-traffic=ON) and restarts the pods on it. */
-async function encryptClusterTraffic(world: World): Promise<void> {
+/**
+ * Turns on Galera's own TLS and restarts the pods on it: with `--pxc-encrypt-cluster-traffic=ON`,
+ * or with Galera's socket.ssl_* options alone (pxc_encrypt_cluster_traffic stays OFF).
+ */
+async function galeraTls(world: World, how: 'pxc-encrypt' | 'provider-options'): Promise<void> {
   const set = world.get(KINDS.PetSet, DB) as J;
   const c = set.spec.template.spec.containers.find((x: J) => x.name === 'perconaxtradb');
+  const arg =
+    how === 'pxc-encrypt'
+      ? '--pxc-encrypt-cluster-traffic=ON'
+      : '--wsrep_provider_options=socket.ssl_key=/etc/mysql/certs/server/tls.key;socket.ssl_cert=/etc/mysql/certs/server/tls.crt;socket.ssl_ca=/etc/mysql/certs/server/ca.crt';
   // Before the TLS args, where the wiring keeps other args (else the final pass rewrites the template).
-  c.args = ['--pxc-encrypt-cluster-traffic=ON', ...c.args];
+  c.args = [arg, ...c.args];
   world.sim.store.put(set);
   for (const p of PODS) world.sim.store.delete('v1', 'Pod', NS, p);
   await new Promise((r) => setTimeout(r, 200));

@@ -160,7 +160,7 @@ describe('One request per database, apply policy, controller-driven rollouts', (
     };
     const theirPause = () => world.db(DB).status?.conditions?.find((c) => c.type === 'Paused');
 
-    it('the request waits, fails after its timeout naming the holder, and leaves that pause and the database alone', async () => {
+    it('the request waits Pending naming the holder, gives its claim back, and leaves that pause and the database alone', async () => {
       pauseByOther();
       const before = { db: world.db(DB), serial: serial(world) };
       world.createOps(
@@ -171,10 +171,14 @@ describe('One request per database, apply policy, controller-driven rollouts', (
       const after = world.db(DB);
       liftPause();
 
-      expect(result.status).toBe('FAILED');
+      expect(result.status, result.cause).toBe('SUCCEEDED');
       expect(result.events.some((e) => e.type === 'StateRetried')).toBe(true);
-      expect(result.cause).toMatch(/is paused by someone else.*longer than this request's timeout \(2s\)/);
-      expect(world.ops('sched-paused').status?.phase).toBe('Failed');
+      const waiting = world.ops('sched-paused');
+      expect(waiting.status?.phase).toBe('Pending');
+      expect(waiting.status?.conditions?.find((c) => c.type === 'WaitingForDatabase')?.message).toMatch(
+        /is Paused by someone else .*paused for maintenance/,
+      );
+      expect(waiting.metadata.annotations?.['pxc-tls-ops.io/claimed-by']).toBeUndefined();
       expect(after.status?.conditions?.filter((c) => c.type === 'Paused')).toEqual([othersPause]);
       expect(serial(world)).toBe(before.serial);
       expect(after.spec).toEqual(before.db.spec);
@@ -185,9 +189,9 @@ describe('One request per database, apply policy, controller-driven rollouts', (
       pauseByOther();
       world.createOps(opsRequestFrom('pxcops-rotate', { name: 'sched-unpaused', database: DB }));
       const stillTheirs: boolean[] = [];
-      // The holder lifts its pause while the request waits at Pause.
+      // The holder lifts its pause while the request waits at Validate.
       const wrapTask = (state: string, fn: TaskFn): TaskFn =>
-        state !== 'Pause'
+        state !== 'Validate'
           ? fn
           : async (input) => {
               stillTheirs.push(JSON.stringify(theirPause()) === JSON.stringify(othersPause));
