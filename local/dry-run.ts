@@ -29,6 +29,7 @@ export function readOnly(kube: Kube): Kube {
     throw new Error(`dry run: refusing to ${what}`);
   };
   return {
+    discover: kube.discover.bind(kube),
     get: kube.get.bind(kube),
     list: kube.list.bind(kube),
     watch: kube.watch.bind(kube),

@@ -25,6 +25,7 @@ import {
 import { execOverWebSocket, execQuery } from './exec.js';
 import { ServerClock, type ServerTime } from './server-clock.js';
 import type {
+  DiscoveredGroup,
   ExecOptions,
   ExecResult,
   Kube,
@@ -156,6 +157,26 @@ export class HttpKube implements Kube {
     private readonly requestOptions: RequestOptionsProvider,
   ) {
     this.base = new URL(server);
+  }
+
+  async discover(group: string): Promise<DiscoveredGroup | undefined> {
+    const g = await this.request('GET', `/apis/${encodeURIComponent(group)}`, undefined, undefined, [404]);
+    if (g.status === 404) return undefined;
+    const preferred = (
+      JSON.parse(g.body) as { preferredVersion?: { groupVersion?: string; version?: string } }
+    ).preferredVersion;
+    if (!preferred?.groupVersion || !preferred.version) return undefined;
+    const v = await this.request('GET', `/apis/${preferred.groupVersion}`, undefined, undefined, [404]);
+    if (v.status === 404) return undefined;
+    const list = JSON.parse(v.body) as {
+      resources?: Array<{ name: string; kind: string; namespaced: boolean }>;
+    };
+    return {
+      version: preferred.version,
+      resources: (list.resources ?? [])
+        .filter((r) => !r.name.includes('/'))
+        .map((r) => ({ kind: r.kind, plural: r.name, namespaced: r.namespaced })),
+    };
   }
 
   async get<T extends KubeObject>(kind: ResourceKind, ref: ObjectRef): Promise<T | undefined> {

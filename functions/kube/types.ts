@@ -156,12 +156,23 @@ export interface ExecOptions {
   timeoutSeconds?: number;
 }
 
+/** What the API server serves of one API group at its preferred version (discovery). */
+export interface DiscoveredGroup {
+  version: string;
+  resources: Array<{ kind: string; plural: string; namespaced: boolean }>;
+}
+
 export interface Kube {
   /**
    * The API server's time as far as this client knows it from the answers so far (./server-clock.ts);
    * undefined before the first answer, or for a client that cannot tell.
    */
   serverTime?(): ServerTime | undefined;
+  /**
+   * Discovery of an API group (`GET /apis/<group>`, then its preferred version): undefined when the
+   * API server does not serve the group (404).
+   */
+  discover(group: string): Promise<DiscoveredGroup | undefined>;
   /** The object, or undefined when it does not exist (404). */
   get<T extends KubeObject>(kind: ResourceKind, ref: ObjectRef): Promise<T | undefined>;
   /** One page. `namespace` undefined lists across all namespaces (or a cluster-scoped kind). */

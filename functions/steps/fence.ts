@@ -76,6 +76,7 @@ export function fencedKube(kube: Kube, holder: FenceHolder): Kube {
       for (const item of page.items) t.saw(kind, item, sentAt);
       return page;
     },
+    discover: (group) => kube.discover(group),
     evict: (ref, o) => kube.evict(ref, o),
     exec: (ref, o) => kube.exec(ref, o),
     watch: (kind, ns, o, on) => kube.watch(kind, ns, o, on),

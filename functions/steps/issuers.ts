@@ -5,7 +5,7 @@
  * InvalidIssuerError naming the issuer and why; a missing one too.
  */
 import type { Deps } from '../deps.js';
-import { InvalidIssuerError } from '../errors.js';
+import { InvalidIssuerError, KubeForbiddenError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import {
   CERT_MANAGER_GROUP,
@@ -62,7 +62,8 @@ export async function issuersByAlias(
 async function classifyOne(deps: Deps, ns: string, ref: IssuerRef, resolveCa: boolean): Promise<AliasIssuer> {
   const who = describeIssuer(ref, ns);
   if ((ref.apiGroup || CERT_MANAGER_GROUP) !== CERT_MANAGER_GROUP) {
-    // An external issuer: its CRD and controller are cert-manager's business; it is not read here.
+    // An external issuer: its controller is cert-manager's business, but it must exist.
+    await assertExternalIssuerExists(deps, ns, ref, who);
     return { ref, class: 'cert-manager-only' };
   }
   const issuer =
@@ -86,4 +87,50 @@ async function classifyOne(deps: Deps, ns: string, ref: IssuerRef, resolveCa: bo
     };
   }
   return { ref, class: cls };
+}
+
+/**
+ * An external issuer (another API group, e.g. awspca.cert-manager.io) is taken only when the
+ * cluster serves its group and kind (discovery, which every authenticated client may read) and
+ * the object exists: otherwise cert-manager would only fail the Certificates after the database
+ * was paused and its spec changed. `certmanager.k8s.io`, cert-manager's group before 0.11, is the
+ * usual mistake: no current cluster serves it. An issuer this role may not read (403: RBAC grants
+ * no external groups) is taken on trust; cert-manager reports on it.
+ */
+async function assertExternalIssuerExists(
+  deps: Deps,
+  ns: string,
+  ref: IssuerRef,
+  who: string,
+): Promise<void> {
+  const group = ref.apiGroup!;
+  const served = await deps.kube.discover(group);
+  if (!served)
+    throw new InvalidIssuerError(
+      `${who}: this cluster does not serve API group ${group}${group === 'certmanager.k8s.io' ? " (cert-manager's group before 0.11: issuers are cert-manager.io now)" : ''}`,
+    );
+  const resource = served.resources.find((r) => r.kind === ref.kind);
+  if (!resource)
+    throw new InvalidIssuerError(
+      `${who}: API group ${group} serves no kind ${ref.kind} (it serves ${served.resources.map((r) => r.kind).join(', ') || 'nothing'})`,
+    );
+  const kind = {
+    apiVersion: `${group}/${served.version}`,
+    kind: ref.kind,
+    plural: resource.plural,
+    namespaced: resource.namespaced,
+  };
+  try {
+    const issuer = await deps.kube.get(kind, {
+      ...(resource.namespaced ? { namespace: ns } : {}),
+      name: ref.name,
+    });
+    if (!issuer) throw new InvalidIssuerError(`${who} not found`);
+  } catch (err) {
+    if (err instanceof KubeForbiddenError) {
+      deps.logger.info('external issuer not readable with this role: taken on trust', { issuer: who });
+      return;
+    }
+    throw err;
+  }
 }

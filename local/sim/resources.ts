@@ -72,6 +72,20 @@ export const RESOURCES: SimResource[] = [
     [],
     ['cert-manager'],
   ),
+  // An external cert-manager issuer (AWS Private CA's issuer plugin): served so that discovery
+  // finds it; cert-manager's stand-in signs for it with a simulated CA (addSigner).
+  r(
+    'awspca.cert-manager.io',
+    'v1beta1',
+    'AWSPCAClusterIssuer',
+    'awspcaclusterissuers',
+    false,
+    [],
+    true,
+    false,
+    [],
+  ),
+  r('awspca.cert-manager.io', 'v1beta1', 'AWSPCAIssuer', 'awspcaissuers', true, [], true, false, []),
   // KubeDB's provisioner writes one AppBinding per database (kmodules appcatalog CRD, no status).
   r(
     'appcatalog.appscode.com',

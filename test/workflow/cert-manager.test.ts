@@ -222,6 +222,16 @@ describe('Issuers only cert-manager can sign with: a simulated Vault PKI and a s
         },
       },
     });
+    // The external issuer exists (Validate refuses one the cluster does not serve or have).
+    world.sim.store.create({
+      apiVersion: 'awspca.cert-manager.io/v1beta1',
+      kind: 'AWSPCAClusterIssuer',
+      metadata: { name: pca.name },
+      spec: {
+        arn: 'arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/simulated',
+        region: 'eu-west-1',
+      },
+    });
     world.sim.certManager.addSigner(signerKey({ kind: 'Issuer', name: 'px-vault' }, NS), vaultCa);
     world.sim.certManager.addSigner(
       signerKey({ group: pca.apiGroup, kind: pca.kind, name: pca.name }, NS),

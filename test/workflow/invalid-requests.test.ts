@@ -72,6 +72,27 @@ const CASES: Case[] = [
     reason: /Issuer demo\/nope not found/,
   },
   {
+    why: "cert-manager's pre-1.0 API group (certmanager.k8s.io), which the cluster does not serve",
+    ops: add({ tls: { issuerRef: { apiGroup: 'certmanager.k8s.io', kind: 'Issuer', name: 'px-issuer' } } }),
+    error: 'InvalidIssuerError',
+    reason: /does not serve API group certmanager\.k8s\.io \(cert-manager's group before 0\.11/,
+  },
+  {
+    why: 'an issuer kind its API group does not serve',
+    ops: add({ tls: { issuerRef: { apiGroup: 'awspca.cert-manager.io', kind: 'PCAIssuer', name: 'pca' } } }),
+    error: 'InvalidIssuerError',
+    reason:
+      /API group awspca\.cert-manager\.io serves no kind PCAIssuer \(it serves AWSPCAClusterIssuer, AWSPCAIssuer\)/,
+  },
+  {
+    why: 'an external issuer that does not exist',
+    ops: add({
+      tls: { issuerRef: { apiGroup: 'awspca.cert-manager.io', kind: 'AWSPCAClusterIssuer', name: 'nope' } },
+    }),
+    error: 'InvalidIssuerError',
+    reason: /AWSPCAClusterIssuer\.awspca\.cert-manager\.io nope not found/,
+  },
+  {
     why: 'an ACME issuer (it cannot issue for cluster-internal names)',
     ops: add({ tls: { issuerRef: issuer('Issuer', 'acme-issuer') } }),
     error: 'InvalidIssuerError',
@@ -196,6 +217,11 @@ function versions(world: World): Record<string, string> {
   )) {
     put(`pod/${p.metadata.name}`, p);
   }
+  // No cert-manager Certificate created either.
+  out.certificates = world.sim.store
+    .list<{ metadata: { name: string } }>('cert-manager.io/v1', 'Certificate', NS)
+    .map((c) => c.metadata.name)
+    .join(',');
   return out;
 }
 

@@ -53,6 +53,7 @@ export function fakeKube(objects: KubeObject[]): Kube & { gets: string[] } {
       gets.push(key(kind, ref));
       return store.get(key(kind, ref)) as T | undefined;
     },
+    discover: unsupported,
     list: unsupported,
     create: unsupported,
     replace: unsupported,
