@@ -254,6 +254,13 @@ describe('Rule: from a Pending event to a finished execution', () => {
       signerKey({ group: pca.apiGroup, kind: pca.kind, name: pca.name }, NS),
       await createTestCA(),
     );
+    // The external issuer exists (Validate refuses one the cluster does not serve or have).
+    sim.store.create({
+      apiVersion: 'awspca.cert-manager.io/v1beta1',
+      kind: 'AWSPCAClusterIssuer',
+      metadata: { name: pca.name },
+      spec: { arn: 'arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/simulated' },
+    });
     const created = createPerconaXtraDB(sim, { namespace: NS, name: CM_DB, tls: { certManager: true } });
     await waitForPodsReady(sim, NS, created.podNames);
     for (const ops of [
@@ -295,7 +302,10 @@ describe('Rule: from a Pending event to a finished execution', () => {
       by.add(fn!);
       const req = rbacRequest(r.method, r.path.split('?')[0]!, r.verb);
       const ns = /^\/apis?\/(?:[^/]+\/)?[^/]+\/namespaces\/([^/]+)\/./.exec(r.path)?.[1] ?? null;
-      if (!rbacAllows(groupRules(objects, groups[fn!]!, ns), req))
+      // Discovery (`/apis/<group>[/<version>]`) is a non-resource URL every authenticated client
+      // may read (the default ClusterRole system:discovery).
+      const discovery = /^\/apis\/[^/]+(\/[^/]+)?\/?$/.test(r.path.split('?')[0]!);
+      if (!discovery && !rbacAllows(groupRules(objects, groups[fn!]!, ns), req))
         denied.add(`${fn} (${groups[fn!]}): ${r.verb} ${req.group || 'core'}/${req.resource}`);
       if (req.resource === 'pods/exec') {
         execs.push(req.name!);
