@@ -167,7 +167,15 @@ async function giveUp(
   );
   await recordEvent(deps, ops, 'Warning', 'RecoveryAbandoned', reason, { series: 'recovery-abandoned' });
   recoveryAbandonedMetric(ns);
-  return skip(reason);
+  // The ASL sends this to the recovery dead-letter queue, where undeliverable recoveries wait too.
+  const abandoned = {
+    namespace: ns,
+    opsRequest: ops.metadata.name!,
+    attempts,
+    lastExecution: holder,
+    reason,
+  };
+  return { ...skip(reason), abandoned };
 }
 
 /** One CloudWatch metric in embedded metric format (a log line; no PutMetricData call). */

@@ -86,6 +86,17 @@ export interface ValidateOutput {
   error?: { Error: string; Cause: string };
   /** With a recovery of a request that no longer exists: the database it left paused. */
   database?: string;
+  /** Set once, when recoveries are given up: the message the ASL sends to the recovery dead-letter queue. */
+  abandoned?: AbandonedRecovery;
+}
+
+/** What a person needs to find a request whose recoveries never finished (names only, no material). */
+export interface AbandonedRecovery {
+  namespace: string;
+  opsRequest: string;
+  attempts: number;
+  lastExecution: string;
+  reason: string;
 }
 
 const BY_NAME = ['namespace', 'opsRequest'];

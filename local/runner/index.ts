@@ -188,7 +188,14 @@ export interface RunResult {
   transitions: number;
   /** Entries the putEvents Tasks sent. */
   published: PublishedEvent[];
+  /** Messages the sqs:sendMessage Tasks sent (the recovery dead-letter queue). */
+  sent: SentMessage[];
   executionName: string;
+}
+
+export interface SentMessage {
+  queueUrl: string;
+  body: string;
 }
 
 function fakeContext(functionName: string, executionName: string, invocation?: Invocation): Context {
@@ -220,6 +227,7 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
   };
   const executionName = opts.executionName ?? `local-${randomUUID()}`;
   const published: PublishedEvent[] = [];
+  const sent: SentMessage[] = [];
 
   const timeouts = { ...functionTimeouts(), ...opts.functionTimeouts };
   const taskResourceLocalHandlers: Record<string, TaskFn> = {};
@@ -259,6 +267,16 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
           const entries = ((input as { Entries?: PublishedEvent[] }).Entries ?? []) as PublishedEvent[];
           published.push(...entries);
           return { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: randomUUID() })) };
+        };
+      } else if (s.Resource.startsWith('arn:aws:states:::sqs:sendMessage')) {
+        fn = async (input) => {
+          const { QueueUrl, MessageBody } = input as { QueueUrl: string; MessageBody: unknown };
+          // Step Functions sends a JSON MessageBody as its JSON text.
+          sent.push({
+            queueUrl: QueueUrl,
+            body: typeof MessageBody === 'string' ? MessageBody : JSON.stringify(MessageBody),
+          });
+          return { MessageId: randomUUID() };
         };
       } else {
         const functionName = s.Resource.split(':').pop() ?? '';
@@ -429,7 +447,16 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
   let result: RunResult;
   try {
     const output = await execution.result;
-    result = { status: 'SUCCEEDED', output, events, durationMs: 0, transitions: 0, published, executionName };
+    result = {
+      status: 'SUCCEEDED',
+      output,
+      events,
+      durationMs: 0,
+      transitions: 0,
+      published,
+      sent,
+      executionName,
+    };
   } catch (err) {
     if (err instanceof ExecutionAbortedError || err instanceof ExecutionTimeoutError) {
       aborted = true;
@@ -441,6 +468,7 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
         durationMs: Date.now() - started,
         transitions,
         published,
+        sent,
         executionName,
       };
     }
@@ -456,6 +484,7 @@ export async function runExecution(opts: RunOptions): Promise<RunResult> {
       durationMs: 0,
       transitions: 0,
       published,
+      sent,
       executionName,
     };
   }

@@ -332,6 +332,17 @@ describe('No interrupted execution strands a database', () => {
         events.some((e) => e.reason === 'RecoveryAbandoned' && e.involvedObject.name === 'rec-bounded'),
       ).toBe(true);
       expect(world.logs.slice(from).join('')).toContain('"RecoveriesAbandoned":1');
+      // ... and one message on the recovery dead-letter queue, naming the request and why.
+      expect(entered(fourth)).toContain('Report abandoned recovery');
+      expect(fourth.sent).toHaveLength(1);
+      expect(fourth.sent[0]!.queueUrl).toBe('local-RecoveryDeadLetterQueueUrl');
+      expect(JSON.parse(fourth.sent[0]!.body)).toEqual({
+        namespace: NS,
+        opsRequest: 'rec-bounded',
+        attempts: 3,
+        lastExecution: 'rec-bounded-3',
+        reason: (fourth.output as { reason: string }).reason,
+      });
       expect(world.ops('rec-bounded').metadata.annotations?.[RECOVERY_ATTEMPTS_ANNOTATION]).toBe('3');
       // The sweep starts no more recoveries for it.
       expect(claimNeedsRecovery(world.ops('rec-bounded'), 'FAILED', new Date())).toBe(false);

@@ -43,7 +43,7 @@ describe('statemachine/reconfigure-tls.asl.json', () => {
   it('has only the agreed placeholders', () => {
     const placeholders = new Set([...raw.matchAll(/\$\{([A-Za-z0-9]+)\}/g)].map((m) => m[1]));
     expect([...placeholders].sort()).toEqual(
-      [...Object.keys(HANDLERS).map((f) => `${f}Arn`), 'EventBusName'].sort(),
+      [...Object.keys(HANDLERS).map((f) => `${f}Arn`), 'EventBusName', 'RecoveryDeadLetterQueueUrl'].sort(),
     );
   });
 
