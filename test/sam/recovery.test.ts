@@ -130,10 +130,7 @@ describe('Recovery on AWS: the status-change rule, and the sweep when an event i
   });
 
   beforeAll(async () => {
-    // Without KubeDB's webhooks: with them, the stopped request's run-again below finds it claimed
-    // after it was failed (mayRunAgain false) — an interaction of the recovery with the ops
-    // webhook's resume that is not resolved yet (issue 19 closing note).
-    sim = await startSimulator({ podReadyDelayMs: 150, podDeleteGraceMs: 30, kubedbWebhooks: false });
+    sim = await startSimulator({ podReadyDelayMs: 150, podDeleteGraceMs: 30 });
     kube = kubeFromKubeconfig(sim.kubeconfig);
     runner = standInRunner({ kube, waitScale: 0.05, retryScale: 0.02, logger: silent });
     aws = await startAwsStandIn({
