@@ -76,7 +76,8 @@ Exit codes:
   ${EXIT.failed}  failed: the change was rolled back, the database resumed, the OpsRequest is Failed
   ${EXIT.refused}  refused, nothing changed: invalid request or input, missing database, issuer,
      namespace or kubeconfig (a --dry-run that would be refused too)
-  ${EXIT.nothingToDo}  nothing to do: the request is already finished or another execution has claimed it
+  ${EXIT.nothingToDo}  nothing to do: the request is already finished, another execution has claimed it,
+     or it stays Pending while another change holds its database
   ${EXIT.rollbackIncomplete}  failed and the rollback did not complete: the previous state is kept in the
      backup Secret named in the reason
   ${EXIT.interrupted}  interrupted with Ctrl-C: the request was recovered (Failed, database resumed) and
