@@ -33,7 +33,7 @@ import { findByKind } from './resources.js';
 import { type FaultAction, type FaultRule, Handler, type RequestRecord } from './server.js';
 import type { ExecResult } from './shell.js';
 import { ApiError, clone, type J, type Obj, Store } from './store.js';
-import { SecretVolumes } from './volumes.js';
+import { type KubeletSyncModel, SecretVolumes } from './volumes.js';
 
 export { templateRevision } from './controllers.js';
 export type {
@@ -76,6 +76,13 @@ export interface SimulatorOptions {
    * Secret as it is; subPath mounts never change.
    */
   secretPropagationMs?: number;
+  /**
+   * The realistic kubelet instead of `secretPropagationMs` (volumes.ts): a running pod's Secret
+   * volumes follow the Secret at that pod's periodic sync (every `syncPeriodMs`, each pod at its
+   * own phase), or at once when the pod object's metadata/spec is updated. Opt-in; both mysqld
+   * modes follow it.
+   */
+  kubelet?: KubeletSyncModel;
   /**
    * The KubeDB provisioner stand-in (provisioner.ts): confirms pauses, re-renders workloads and
    * AppBindings of databases that are not paused. On by default, as on a real KubeDB cluster;
@@ -198,7 +205,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const store = new Store(opts.watchHistory);
   const timers = new Timers();
   const api = new Api(store, timers, opts.podDeleteGraceMs ?? 50);
-  const volumes = new SecretVolumes(store, opts.secretPropagationMs ?? 0);
+  const volumes = new SecretVolumes(store, opts.secretPropagationMs ?? 0, Date.now, opts.kubelet);
   const galera =
     opts.mysqld === 'mariadb'
       ? new GaleraServers((ns, name, uid, frozen) => volumes.read(ns, name, uid, frozen), opts.galera)

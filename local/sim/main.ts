@@ -21,6 +21,7 @@ const { values } = parseArgs({
     token: { type: 'string' },
     empty: { type: 'boolean', default: false },
     'secret-propagation-seconds': { type: 'string', default: '0' },
+    'kubelet-sync-seconds': { type: 'string' },
     'pod-restart-seconds': { type: 'string', default: '1.5' },
     mysqld: { type: 'string', default: 'stand-in' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -29,7 +30,7 @@ const { values } = parseArgs({
 
 const USAGE = `usage: npm run sim -- [--kubeconfig <path>] [--port <n>] [--https] [--token <t>] [--empty]
                       [--pod-restart-seconds <s>] [--secret-propagation-seconds <s>]
-                      [--mysqld stand-in|mariadb]
+                      [--kubelet-sync-seconds <s>] [--mysqld stand-in|mariadb]
 
   --kubeconfig <path>          where to write the kubeconfig (default ./sim.kubeconfig)
   --port <n>                   port on 127.0.0.1 (default: a free one)
@@ -41,6 +42,9 @@ const USAGE = `usage: npm run sim -- [--kubeconfig <path>] [--port <n>] [--https
   --secret-propagation-seconds <s>
                                delay before a changed Secret shows in pods' mounted files
                                (default 0; the kubelet takes up to about a minute)
+  --kubelet-sync-seconds <s>   instead, the real kubelet's schedule: each pod's volumes follow
+                               its Secrets at that pod's periodic sync (every <s>, e.g. 60, each
+                               pod at its own phase) or at once when the pod object is updated
   --mysqld <m>                 what runs in each pod's database container: the TLS stand-in
                                (default), or mariadb: a real mariadbd with Galera per pod, the
                                pods one cluster on 127.0.0.1 (apt-get install mariadb-server
@@ -71,6 +75,14 @@ if (!Number.isFinite(propagationS) || propagationS < 0) {
   );
   process.exit(2);
 }
+const syncS =
+  values['kubelet-sync-seconds'] === undefined ? undefined : Number(values['kubelet-sync-seconds']);
+if (syncS !== undefined && (!Number.isFinite(syncS) || syncS <= 0)) {
+  console.error(
+    `--kubelet-sync-seconds must be a number of seconds > 0, not "${values['kubelet-sync-seconds']}"`,
+  );
+  process.exit(2);
+}
 const t0 = performance.now();
 const sim = await startSimulator({
   port: Number(values.port),
@@ -78,6 +90,7 @@ const sim = await startSimulator({
   token: values.token,
   kubeconfigPath,
   secretPropagationMs: propagationS * 1000,
+  ...(syncS === undefined ? {} : { kubelet: { syncPeriodMs: syncS * 1000 } }),
   podReadyDelayMs: Math.round(restartSeconds * 1000),
   mysqld,
 });
@@ -142,7 +155,7 @@ Faults (reserved HTTP paths, JSON bodies):
   curl -X POST ${sim.url}/_sim/reload-fault -d '{"namespace":"demo","pod":"sample-pxc-1"}'  # its TLS reloads fail
   curl ${sim.url}/_sim/mysqld          # TLS reloads run inside pods (ALTER INSTANCE RELOAD TLS, socket.ssl_reload)
 
-Exec (${mysqld === 'mariadb' ? `real mariadbd + Galera per pod under ${sim.galera?.root}` : 'mysqld stand-in'}; secret volumes follow Secrets after ${propagationS} s):
+Exec (${mysqld === 'mariadb' ? `real mariadbd + Galera per pod under ${sim.galera?.root}` : 'mysqld stand-in'}; secret volumes follow Secrets ${syncS === undefined ? `after ${propagationS} s` : `at each pod's kubelet sync, every ${syncS} s, or when the pod is updated`}):
   ${k} exec sample-pxc-0 -c perconaxtradb -- sh -c 'mysql -u"$MYSQL_ROOT_USERNAME" -p"$MYSQL_ROOT_PASSWORD" -N -B -e "$1"' sh "SHOW GLOBAL VARIABLES LIKE 'have_ssl'"
 ${values.https ? '  (HTTPS: add -k to curl, or --cacert with the CA from the kubeconfig)\n' : ''}
 Ctrl-C to stop.`);

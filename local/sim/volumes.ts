@@ -10,6 +10,17 @@
  * `max(mountedAt, now - propagationMs)`, or the version current at `mountedAt` for a subPath
  * mount. With `propagationMs = 0` a running pod sees every change at once (the simulator's
  * behaviour before volumes were modelled).
+ *
+ * That fixed delay is the fast default. The realistic model (`kubelet`, opt-in) is the kubelet's
+ * own schedule: each running pod is synced every `syncPeriodMs` (the kubelet's `syncFrequency`,
+ * 1 min by default) at its own phase (the pod worker re-queues itself with jitter, so pods of one
+ * node do not sync together), and a pod sees the Secret as it was at its last sync. An update of
+ * the pod object's metadata or spec (e.g. an annotation) makes the kubelet sync that pod at once
+ * and remount its Secret volumes (Kubernetes docs, kubernetes/website PR 32513; Elastic's
+ * cloud-on-k8s PR 496 annotates pods for exactly that). `cacheMs` models the kubelet's Secret
+ * cache (0: the default Watch strategy, fresh at each sync; a TTL cache shows content up to that
+ * old). Everything is computed when asked, so the real-server mode's `..data` swaps (galera.ts
+ * polls `read`) follow the same schedule.
  */
 import { RESOURCES } from './resources.js';
 import type { Obj, Store, StoreEvent } from './store.js';
@@ -25,10 +36,32 @@ interface Version {
 
 /** Versions older than the one in force this long ago are dropped (bounded memory). */
 const KEEP_MS = 10 * 60_000;
+const POD = RESOURCES.find((r) => r.kind === 'Pod')!;
+
+/** The realistic kubelet schedule (see the top of this file). */
+export interface KubeletSyncModel {
+  /** Period of each pod's sync (the kubelet's syncFrequency); 60,000 on a default kubelet. */
+  syncPeriodMs: number;
+  /** Age of the Secret content a sync can read (a TTL cache); default 0 (Watch strategy). */
+  cacheMs?: number;
+  /** Phase of a pod's syncs, from its UID; default: spread over the period by a hash of the UID. */
+  phaseMs?: (podUid: string) => number;
+}
+
+/** A stable phase in [0, period) from the pod's UID: pods sync at different moments. */
+function hashPhase(uid: string, period: number): number {
+  let h = 2166136261;
+  for (let i = 0; i < uid.length; i++) h = Math.imul(h ^ uid.charCodeAt(i), 16777619);
+  return (h >>> 0) % Math.max(1, period);
+}
 
 export class SecretVolumes {
   private readonly versions = new Map<string, Version[]>();
   private readonly mounts = new Map<string, number>();
+  /** Per pod UID: when an update of the pod object last made the kubelet sync it. */
+  private readonly touched = new Map<string, number>();
+  /** Per pod UID: every sync the realistic model saw the pod take because of a pod update. */
+  readonly podSyncs: Array<{ uid: string; at: number }> = [];
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -36,6 +69,8 @@ export class SecretVolumes {
     /** Delay between a Secret write and running pods seeing it in their volumes. */
     public propagationMs: number,
     private readonly clock: () => number = Date.now,
+    /** The realistic kubelet schedule; undefined: the fixed `propagationMs` delay. */
+    public kubelet?: KubeletSyncModel,
   ) {
     this.unsubscribe = store.subscribe((ev) => this.onEvent(ev));
   }
@@ -51,6 +86,7 @@ export class SecretVolumes {
 
   unmount(podUid: string): void {
     this.mounts.delete(podUid);
+    this.touched.delete(podUid);
   }
 
   /**
@@ -60,8 +96,21 @@ export class SecretVolumes {
   read(namespace: string, name: string, podUid: string, frozen = false): Obj | undefined {
     const mountedAt = this.mounts.get(podUid);
     if (mountedAt === undefined) return this.store.get(SECRET, namespace, name);
-    const t = frozen ? mountedAt : Math.max(mountedAt, this.clock() - this.propagationMs);
+    const t = frozen ? mountedAt : this.seenAt(podUid, mountedAt);
     return this.versionAt(namespace, name, t);
+  }
+
+  /** The moment whose Secret content the pod's volumes show now. */
+  private seenAt(podUid: string, mountedAt: number): number {
+    const now = this.clock();
+    if (!this.kubelet) return Math.max(mountedAt, now - this.propagationMs);
+    const period = Math.max(1, this.kubelet.syncPeriodMs);
+    const phase = this.kubelet.phaseMs?.(podUid) ?? hashPhase(podUid, period);
+    // Periodic syncs at mountedAt + phase + k·period; the last one not after now.
+    const first = mountedAt + phase;
+    const periodic = now < first ? mountedAt : first + Math.floor((now - first) / period) * period;
+    const lastSync = Math.max(periodic, this.touched.get(podUid) ?? mountedAt);
+    return Math.max(mountedAt, lastSync - (this.kubelet.cacheMs ?? 0));
   }
 
   private versionAt(namespace: string, name: string, t: number): Obj | undefined {
@@ -77,6 +126,10 @@ export class SecretVolumes {
   }
 
   private onEvent(ev: StoreEvent): void {
+    if (ev.res === POD) {
+      this.onPodEvent(ev);
+      return;
+    }
     if (ev.res !== SECRET) return;
     const key = `${ev.obj.metadata.namespace}/${ev.obj.metadata.name}`;
     const now = this.clock();
@@ -89,10 +142,29 @@ export class SecretVolumes {
     if (list.length === 0) entry.before = ev.type === 'ADDED' ? undefined : ev.old;
     list.push(entry);
     // Keep the newest version older than the window (it is what lagging pods still show).
-    const horizon = now - Math.max(this.propagationMs, KEEP_MS);
+    const horizon = now - Math.max(this.propagationMs, this.kubelet?.syncPeriodMs ?? 0, KEEP_MS);
     while (list.length > 1 && list[1]!.at <= horizon) {
       const dropped = list.shift()!;
       list[0]!.before = dropped.secret;
     }
+  }
+
+  /**
+   * The kubelet syncs a pod at once when the pod object's metadata or spec changes (not on its
+   * own status writes): its config source hands the pod worker an UPDATE.
+   */
+  private onPodEvent(ev: StoreEvent): void {
+    if (!this.kubelet || ev.type !== 'MODIFIED' || !ev.old) return;
+    const uid = ev.obj.metadata.uid;
+    if (!uid || !this.mounts.has(uid)) return;
+    const meta = (o: Obj) => {
+      const { resourceVersion: _rv, managedFields: _mf, ...rest } = o.metadata as Record<string, unknown>;
+      return JSON.stringify([rest, (o as { spec?: unknown }).spec]);
+    };
+    if (meta(ev.obj) === meta(ev.old)) return;
+    const now = this.clock();
+    this.touched.set(uid, now);
+    this.podSyncs.push({ uid, at: now });
+    if (this.podSyncs.length > 1000) this.podSyncs.shift();
   }
 }

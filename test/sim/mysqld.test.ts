@@ -316,6 +316,79 @@ describe('mysqld stand-in: Secret volumes follow the Secret after the propagatio
   });
 });
 
+describe("mysqld stand-in: with the realistic kubelet, volumes follow the Secret at the pod's sync", () => {
+  let sim: Simulator;
+  let kc: KubeConfig;
+  // Every pod's first periodic sync comes 30 s after it mounted: far beyond these tests.
+  beforeAll(async () => {
+    sim = await startFast({ kubelet: { syncPeriodMs: 60_000, phaseMs: () => 30_000 } });
+    kc = new KubeConfig();
+    kc.loadFromString(sim.kubeconfig);
+  });
+  afterAll(async () => {
+    await sim.stop();
+  });
+
+  const cat = (pod: string) => execIn(kc, 'demo', pod, ['cat', '/etc/mysql/certs/server/tls.crt']);
+  const annotate = (pod: string, annotations: Record<string, string>) => {
+    const p = sim.store.get<J>('v1', 'Pod', 'demo', pod)!;
+    p.metadata.annotations = { ...(p.metadata.annotations ?? {}), ...annotations };
+    sim.store.put(p);
+  };
+
+  it('a running pod keeps the old files until its next sync; an annotation on the pod syncs it now', async () => {
+    const db = await tlsDatabase(sim, 'sync');
+    const next = db.rotate();
+    expect((await cat('sync-0')).stdout).toBe(db.server.certPem);
+    annotate('sync-0', { 'example.com/touch': '1' });
+    expect((await cat('sync-0')).stdout).toBe(next.certPem);
+    // Only the touched pod synced.
+    expect((await cat('sync-1')).stdout).toBe(db.server.certPem);
+  });
+
+  it("the pod's own status writes do not sync it", async () => {
+    const db = await tlsDatabase(sim, 'status');
+    db.rotate();
+    const p = sim.store.get<J>('v1', 'Pod', 'demo', 'status-0')!;
+    p.status = { ...p.status, message: 'a status write' };
+    sim.store.put(p);
+    expect((await cat('status-0')).stdout).toBe(db.server.certPem);
+  });
+
+  it('a sync reads the Secret as it was then: a later write waits for the next sync', async () => {
+    const db = await tlsDatabase(sim, 'later');
+    const next = db.rotate();
+    annotate('later-0', { 'example.com/touch': '1' });
+    db.rotate();
+    expect((await cat('later-0')).stdout).toBe(next.certPem);
+  });
+});
+
+describe('mysqld stand-in: with the realistic kubelet, the periodic sync alone brings the new files', () => {
+  let sim: Simulator;
+  let kc: KubeConfig;
+  beforeAll(async () => {
+    sim = await startFast({ kubelet: { syncPeriodMs: 500, phaseMs: () => 0 } });
+    kc = new KubeConfig();
+    kc.loadFromString(sim.kubeconfig);
+  });
+  afterAll(async () => {
+    await sim.stop();
+  });
+
+  it('with no update of the pod, the files change at a periodic sync', async () => {
+    const db = await tlsDatabase(sim, 'periodic');
+    const next = db.rotate();
+    await eventually(
+      async () =>
+        (await execIn(kc, 'demo', 'periodic-0', ['cat', '/etc/mysql/certs/server/tls.crt'])).stdout ===
+        next.certPem,
+      10_000,
+      'new files at a periodic sync',
+    );
+  });
+});
+
 describe('mysqld stand-in: the command line it understands', () => {
   it.each([
     [
