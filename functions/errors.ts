@@ -158,6 +158,16 @@ export class LeaseLostError extends FatalError {
 }
 
 /**
+ * The database's `Paused` condition no longer names this request: KubeDB's ops webhook removes it
+ * when any OpsRequest of the database completes, someone ran `kubectl kubedb resume`, or another
+ * holder took it. The provisioner may be reconciling the database mid-change, so the step writes
+ * and evicts nothing; the ASL rolls back and marks the request Failed.
+ */
+export class PauseLostError extends FatalError {
+  override readonly name = 'PauseLostError';
+}
+
+/**
  * Not thrown: the error name a recovery records on a request whose execution was interrupted
  * (stopped, timed out, killed) before its own failure path could run. A request that failed this
  * way may be run again.
@@ -185,6 +195,7 @@ export const ERROR_CLASSES = {
   CertificateIssuanceError,
   RollbackError,
   LeaseLostError,
+  PauseLostError,
 } as const;
 
 export type ErrorName = keyof typeof ERROR_CLASSES;

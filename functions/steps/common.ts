@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Deps } from '../deps.js';
-import { DatabaseBusyError, InvalidRequestError, KubeAlreadyExistsError } from '../errors.js';
+import { DatabaseBusyError, InvalidRequestError, KubeAlreadyExistsError, PauseLostError } from '../errors.js';
 import type { Kube, KubeObject } from '../kube/types.js';
 import { KINDS } from '../kube/types.js';
 import { type ConditionInput, setConditions } from '../model/conditions.js';
@@ -188,6 +188,46 @@ export function opsRef(ns: string, name: string, database: string, uid?: string)
 }
 
 export { pausedBy } from '../model/pause.js';
+
+/**
+ * Throws PauseLostError unless the database is still paused by this OpsRequest. On a real cluster
+ * KubeDB's ops webhook removes `Paused` when any OpsRequest of the database completes, whoever set
+ * it; the provisioner then reconciles the database from its spec in the middle of our change.
+ * Steps that write certificates, evict or reload call this on a database they have just read,
+ * before acting: the failure path then rolls back what was done.
+ */
+export function assertPausedByUs(
+  db: PerconaXtraDB,
+  ops: { namespace: string; name: string },
+  action: string,
+): void {
+  const me = `${ops.namespace}/${ops.name}`;
+  const holder = pausedBy(db);
+  if (holder === me) return;
+  const now =
+    holder === undefined
+      ? 'is no longer Paused (KubeDB resumes a database when any of its OpsRequests completes, or someone resumed it)'
+      : `is now Paused by ${holder ? `PerconaXtraDBOpsRequest ${holder}` : 'someone else'}`;
+  throw new PauseLostError(
+    `PerconaXtraDB ${db.metadata.namespace}/${db.metadata.name} ${now}: PerconaXtraDBOpsRequest ${me} does not ${action} on a database it no longer holds`,
+  );
+}
+
+/** Reads the database and asserts the pause is still ours (for steps that do not read it otherwise): one GET. */
+export async function readPausedByUs(
+  deps: Deps,
+  ops: { namespace: string; name: string },
+  database: string,
+  action: string,
+): Promise<PerconaXtraDB> {
+  const db = await getDatabase(deps.kube, ops.namespace, database);
+  if (!db)
+    throw new PauseLostError(
+      `PerconaXtraDB ${ops.namespace}/${database} is gone: PerconaXtraDBOpsRequest ${ops.namespace}/${ops.name} does not ${action}`,
+    );
+  assertPausedByUs(db, ops, action);
+  return db;
+}
 
 /**
  * Pauses or resumes the database on behalf of one OpsRequest, as KubeDB's ops requests do (see

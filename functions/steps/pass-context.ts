@@ -15,6 +15,7 @@ import type { Pki } from '../pki/load.js';
 import { defaultSecretName } from '../pki/profile.js';
 import { type AppBinding, base64, ensureAppBinding, getAppBinding } from './appbinding.js';
 import {
+  assertPausedByUs,
   getDatabase,
   getOpsRequest,
   getWorkload,
@@ -89,6 +90,8 @@ export async function gatherPass(input: ChangeCertificatesInput, deps: Deps): Pr
   const lease = input.execution ? await holdLease(deps, ops, input.execution) : undefined;
   const db = await getDatabase(kube, ns, plan.database);
   if (!db) throw new DatabaseStateError(`PerconaXtraDB ${ns}/${plan.database} not found`);
+  // Every pass acts only while the pause is still ours (PauseLostError otherwise), before any write.
+  assertPausedByUs(db, { namespace: ns, name: opsRequest }, 'change certificates');
   const workload = await getWorkload(kube, ns, plan.database);
   if (!workload)
     throw new DatabaseStateError(`PerconaXtraDB ${ns}/${plan.database} has no PetSet or StatefulSet`);

@@ -43,6 +43,7 @@ import {
   isPodReady,
   type PodObject,
   type RequestIds,
+  readPausedByUs,
   recordEvent,
   type SecretObject,
   updateOpsStatus,
@@ -124,6 +125,15 @@ export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<Re
   const lease = ops && input.execution ? await holdLease(deps, ops, input.execution) : (round.lease ?? null);
   const state = round.reload ? structuredClone(round.reload) : startReload(input, deps, now);
 
+  // Reloading pods of a database KubeDB has resumed races its provisioner: only while the pause is
+  // ours (PauseLostError otherwise). A rollback reloads whatever holds the pause: it restores.
+  if (!rollback && state.pending.length)
+    await readPausedByUs(
+      deps,
+      { namespace: ns, name: input.opsRequest },
+      input.plan.database,
+      'reload TLS in pods',
+    );
   const expected = state.pending.length ? await expectedMaterial(input, deps) : undefined;
   const hold = Math.min(holdSeconds(), Math.max(0, (Date.parse(state.deadline) - now) / 1000));
   const events = await reloadPending(input, deps, state, now + hold * 1000, expected);

@@ -33,7 +33,14 @@ import { annotationPointer, claimOf, type Lease } from '../model/lease.js';
 import { CLAIM_ANNOTATION, evictedAnnotation } from '../model/names.js';
 import type { PerconaXtraDBOpsRequest } from '../model/types.js';
 import { awaitRestart, type CheckPodOutput } from './check-pod.js';
-import { isPodReady, opsRef, type PodObject, readinessMessage, recordEvent } from './common.js';
+import {
+  isPodReady,
+  opsRef,
+  type PodObject,
+  readinessMessage,
+  readPausedByUs,
+  recordEvent,
+} from './common.js';
 import { keepLease } from './lease.js';
 import type { PodToRestart } from './round.js';
 
@@ -105,6 +112,14 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
     await replaceAndRecord(input, current!, deps);
     evictedAt = deps.clock.now().toISOString();
   } else if (evict) {
+    // Never evict on a database KubeDB has resumed (its provisioner reconciles it mid-change): one
+    // GET per pod, before the eviction is recorded (PauseLostError, rolled back, otherwise).
+    await readPausedByUs(
+      deps,
+      { namespace: ns, name: input.opsRequest },
+      input.database,
+      `evict pod ${pod.name}`,
+    );
     // Recorded first, under the claim (the API server refuses it once the request is taken over,
     // so a late try evicts nothing): a rollback replaces only pods this request evicted.
     if (input.execution) await recordEviction(deps, input, input.execution);
