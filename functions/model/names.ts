@@ -33,6 +33,12 @@ export const CLAIM_LABEL = `${GROUP}/claimed-by`;
  * accepts (../steps/fence.ts). A take-over changes it first, so a late write of the old holder is refused.
  */
 export const FENCE_ANNOTATION = `${GROUP}/fenced-by`;
+/**
+ * On each pod a Reload pass reloads: the resourceVersion of the Secret its volume should show.
+ * Updating the pod object makes the kubelet sync that pod's Secret volumes at once instead of at its
+ * next periodic sync (about a minute; kubernetes/website PR 32513), so a pass waits seconds, not minutes.
+ */
+export const TLS_SECRET_VERSION_ANNOTATION = `${GROUP}/tls-secret-version`;
 /** On the OpsRequest: `Reload` or `Restart`, how pods pick up new certificates (default: the stack's DefaultRestartMode). */
 export const RESTART_MODE_ANNOTATION = `${GROUP}/restart-mode`;
 /** On console-created OpsRequests: where the request came from. */

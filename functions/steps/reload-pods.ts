@@ -2,6 +2,15 @@
  * Reload pods (Reload mode): after a pass has written its Secrets, ensures every pod of the pass
  * serves the new files without a restart, or is handed to Restart pods.
  *
+ * First each pod is touched: its annotation `pxc-tls-ops.io/tls-secret-version` set to the server
+ * Secret's resourceVersion (once per pod per pass, an ensure; under the pod's UID and
+ * resourceVersion as read). An update of the pod object makes the kubelet sync that pod's volumes at
+ * once (kubernetes/website PR 32513; Elastic's operator does the same, cloud-on-k8s PR 496), where
+ * it would otherwise show the new files only at its periodic sync, about a minute later — a
+ * change of issuer waits for that three times. A touch that fails (no `patch` on pods, a conflict)
+ * costs only time: the wait below still ends at the periodic sync. A late touch by an execution
+ * that lost the request is harmless: it only brings forward what the kubelet would show anyway.
+ *
  * For each pod, through `pods/exec` in the `perconaxtradb` container (credentials expanded by the
  * container's own shell, never sent): waits until the mounted Secret volume shows the pass's
  * `tls.crt` and `ca.crt` (the kubelet's sync), reloads (`ALTER INSTANCE RELOAD TLS`, and Galera's
@@ -25,7 +34,7 @@ import type { Deps } from '../deps.js';
 import { KubeForbiddenError, KubeRequestError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import type { ConditionInput } from '../model/conditions.js';
-import { backupKey, backupSecretName } from '../model/names.js';
+import { backupKey, backupSecretName, TLS_SECRET_VERSION_ANNOTATION } from '../model/names.js';
 import type { Plan } from '../model/plan.js';
 import {
   galeraReload,
@@ -102,6 +111,8 @@ type PodOutcome =
 
 interface Expected {
   secretName: string;
+  /** The server Secret's resourceVersion: what each pod is touched with. */
+  version: string;
   files: string;
   validity: Validity;
   /** Set when this pass replaced the server certificate: the one it replaced. */
@@ -211,6 +222,7 @@ async function reloadPending(
   const events: ReloadEvent[] = [];
   for (;;) {
     const pods = await podsByName(input, deps, round.selector);
+    if (expected) await touchPods(input, deps, state.pending, pods, expected);
     const outcomes = await Promise.all(
       state.pending.map(
         async (pod) => [pod, await reloadOne(input, deps, pods.get(pod.name), pod, expected!)] as const,
@@ -276,7 +288,60 @@ async function expectedMaterial(input: ReloadPodsInput, deps: Deps): Promise<Exp
     const before = pem(backup?.data?.[backupKey(secretName, 'tls.crt')]);
     if (before) replaced = validityOf(before);
   }
-  return { secretName, files: crt + ca, validity: validityOf(crt), ...(replaced ? { replaced } : {}) };
+  return {
+    secretName,
+    version: secret?.metadata.resourceVersion ?? '',
+    files: crt + ca,
+    validity: validityOf(crt),
+    ...(replaced ? { replaced } : {}),
+  };
+}
+
+/**
+ * Ensures every pending pod carries the Secret version it should see (see the top of this file):
+ * one merge patch per pod not yet carrying it, under the UID and resourceVersion of the pod as
+ * listed, so it never lands on a successor pod nor over a change it did not see. A refusal is
+ * logged and left to the next check (a conflict) or to the kubelet's periodic sync (no RBAC).
+ */
+async function touchPods(
+  input: ReloadPodsInput,
+  deps: Deps,
+  pending: PodToRestart[],
+  pods: Map<string, PodObject>,
+  expected: Expected,
+): Promise<void> {
+  if (!expected.version) return;
+  await Promise.all(
+    pending.map(async (target) => {
+      const pod = pods.get(target.name);
+      if (!pod || pod.metadata.uid !== target.uid || pod.metadata.deletionTimestamp) return;
+      if (pod.metadata.annotations?.[TLS_SECRET_VERSION_ANNOTATION] === expected.version) return;
+      try {
+        await deps.kube.patch(
+          KINDS.Pod,
+          { namespace: input.namespace, name: target.name },
+          {
+            metadata: {
+              uid: pod.metadata.uid,
+              resourceVersion: pod.metadata.resourceVersion,
+              annotations: { [TLS_SECRET_VERSION_ANNOTATION]: expected.version },
+            },
+          },
+          'merge',
+        );
+      } catch (err) {
+        // Any refusal (403 without `patch` on pods, 409, network trouble) only costs time: the
+        // files still arrive at the periodic sync, and the next check tries the touch again.
+        deps.logger.warn(
+          'could not touch the pod to make the kubelet sync its volumes now; waiting for its periodic sync',
+          {
+            pod: target.name,
+            error: (err as Error).message,
+          },
+        );
+      }
+    }),
+  );
 }
 
 async function podsByName(

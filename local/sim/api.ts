@@ -262,6 +262,14 @@ export class Api {
     ) {
       throw conflict(res, name);
     }
+    if (next.metadata.uid !== prev.metadata.uid) {
+      // A patch naming another UID is a precondition, as the API server treats it.
+      throw new ApiError(
+        409,
+        'Conflict',
+        `Precondition failed: UID in precondition: ${next.metadata.uid}, UID in object meta: ${prev.metadata.uid}`,
+      );
+    }
     if (next.metadata.name !== name) {
       throw new ApiError(
         422,

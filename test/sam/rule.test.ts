@@ -341,6 +341,13 @@ describe('Rule: from a Pending event to a finished execution', () => {
         verbs: ['get', 'create'],
         resourceNames: [`${DB}-0`, `${DB}-1`, `${DB}-2`],
       },
+      // The touch that makes the kubelet sync the pod's volumes now (docs/reload.md).
+      {
+        apiGroups: [''],
+        resources: ['pods'],
+        verbs: ['patch'],
+        resourceNames: [`${DB}-0`, `${DB}-1`, `${DB}-2`],
+      },
     ]);
     for (const rule of anyFunctionRules(
       rbacObjects('k8s/rbac.yaml', 'k8s/rbac-reload.yaml', 'k8s/rbac-namespaced.yaml'),
