@@ -11,6 +11,7 @@
  *   npm run bench -- --runs 5              # repetitions of each rotation case (default 3)
  *   npm run bench -- --only recovery       # time a database stays paused after an interruption (about 6 minutes)
  *   npm run bench -- --only fleet          # hourly scans of 3 clusters + 1 unreachable over 21 simulated days (docs/fleet.md)
+ *   npm run bench -- --only reload-kubelet # Reload rotate/change issuer with a 60 s kubelet sync, touch off/on (~5 min)
  *   npm run bench -- --only disruption     # what clients feel per action and mode, on 3 real Galera servers
  *
  * Groups: rotation, transitions, requests (these three share the executions), reload (Reload
@@ -28,6 +29,7 @@ import { benchFleet } from './fleet.js';
 import { benchCertificates } from './pki.js';
 import { benchRecovery } from './recovery.js';
 import { benchReload } from './reload.js';
+import { benchReloadKubelet } from './reload-kubelet.js';
 import { benchScale } from './scale.js';
 import { type Figure, renderTable } from './stats.js';
 
@@ -36,6 +38,7 @@ export const GROUPS = [
   'transitions',
   'requests',
   'reload',
+  'reload-kubelet',
   'coldstart',
   'certificates',
   'scale',
@@ -44,10 +47,10 @@ export const GROUPS = [
   'disruption',
 ] as const;
 /**
- * Groups that run only when named with --only: recovery and fleet take minutes; disruption needs
+ * Groups that run only when named with --only: recovery, fleet and reload-kubelet take minutes; disruption needs
  * real servers (apt-get install mariadb-server galera-4 rsync).
  */
-const ON_REQUEST: readonly Group[] = ['recovery', 'fleet', 'disruption'];
+const ON_REQUEST: readonly Group[] = ['recovery', 'fleet', 'disruption', 'reload-kubelet'];
 type Group = (typeof GROUPS)[number];
 
 const { values } = parseArgs({
@@ -181,6 +184,19 @@ if (selected('reload')) {
       onProgress: log,
     });
     details.reload = r.runs;
+    figures.push(...r.figures);
+  });
+}
+
+if (selected('reload-kubelet')) {
+  await section('reload-kubelet', async () => {
+    const r = await benchReloadKubelet({
+      syncPeriodMs: 60_000,
+      podReadyDelayMs: quick ? 1000 : 5000,
+      replicas: 3,
+      onProgress: log,
+    });
+    details.reloadKubelet = r.runs;
     figures.push(...r.figures);
   });
 }

@@ -10,6 +10,7 @@ import type { EventLog } from '../local/runner/index.js';
 import { runExecution } from '../local/runner/index.js';
 import { createCaIssuer, opsRequestFrom } from '../local/runner/world.js';
 import type { ReadinessRecord } from '../local/sim/index.js';
+import type { KubeletSyncModel } from '../local/sim/volumes.js';
 import { type BenchWorld, DB, NS, quietLogger, startBenchWorld } from './world.js';
 
 export const ACTIONS = ['add', 'rotate', 'update', 'change-issuer', 'require-ssl', 'remove'] as const;
@@ -79,12 +80,14 @@ export async function startCase(o: {
   replicas: number;
   podReadyDelayMs: number;
   secretPropagationMs?: number;
+  kubelet?: KubeletSyncModel;
 }): Promise<BenchWorld> {
   return startBenchWorld({
     replicas: o.replicas,
     podReadyDelayMs: o.podReadyDelayMs,
     tls: o.action !== 'add',
     ...(o.secretPropagationMs ? { secretPropagationMs: o.secretPropagationMs } : {}),
+    ...(o.kubelet ? { kubelet: o.kubelet } : {}),
   });
 }
 
@@ -165,6 +168,7 @@ export async function measureExecutions(o: {
   replicas: number;
   podReadyDelayMs: number;
   secretPropagationMs?: number;
+  kubelet?: KubeletSyncModel;
   restartMode?: 'Reload' | 'Restart';
   runs?: number;
   onRun?: (r: ExecutionFigures, i: number) => void;

@@ -4,6 +4,7 @@
  * Kubernetes client the workflow uses. Fixtures are written in-process, so `sim.requests` counts
  * only what the workflow itself sends.
  */
+
 import { Logger } from '@aws-lambda-powertools/logger';
 import { kubeFromKubeconfig } from '../functions/kube/client.js';
 import type { Kube } from '../functions/kube/types.js';
@@ -16,6 +17,7 @@ import {
 import { createCaIssuer } from '../local/runner/world.js';
 import { createPerconaXtraDB, waitForPodsReady } from '../local/sim/fixtures.js';
 import { type Simulator, startSimulator } from '../local/sim/index.js';
+import type { KubeletSyncModel } from '../local/sim/volumes.js';
 
 export const NS = 'demo';
 export const DB = 'sample-pxc';
@@ -37,10 +39,13 @@ export async function startBenchWorld(o: {
   tls: boolean;
   /** Kubelet sync delay of Secret volumes in running pods (Reload mode waits for it). */
   secretPropagationMs?: number;
+  /** The realistic kubelet instead (local/sim/volumes.ts). */
+  kubelet?: KubeletSyncModel;
 }): Promise<BenchWorld> {
   const sim = await startSimulator({
     podReadyDelayMs: o.podReadyDelayMs,
     ...(o.secretPropagationMs ? { secretPropagationMs: o.secretPropagationMs } : {}),
+    ...(o.kubelet ? { kubelet: o.kubelet } : {}),
   });
   try {
     const root = await createTestCA({ commonName: 'px-issuer CA' });

@@ -44,6 +44,11 @@ export interface KubeletSyncModel {
   syncPeriodMs: number;
   /** Age of the Secret content a sync can read (a TTL cache); default 0 (Watch strategy). */
   cacheMs?: number;
+  /**
+   * Whether an update of the pod object syncs it at once, as a real kubelet does; default true.
+   * `false` gives a workflow's touch no effect: the timing of Reload before it touched pods.
+   */
+  syncOnPodUpdate?: boolean;
   /** Phase of a pod's syncs, from its UID; default: spread over the period by a hash of the UID. */
   phaseMs?: (podUid: string) => number;
 }
@@ -154,7 +159,7 @@ export class SecretVolumes {
    * own status writes): its config source hands the pod worker an UPDATE.
    */
   private onPodEvent(ev: StoreEvent): void {
-    if (!this.kubelet || ev.type !== 'MODIFIED' || !ev.old) return;
+    if (!this.kubelet || this.kubelet.syncOnPodUpdate === false || ev.type !== 'MODIFIED' || !ev.old) return;
     const uid = ev.obj.metadata.uid;
     if (!uid || !this.mounts.has(uid)) return;
     const meta = (o: Obj) => {
