@@ -102,7 +102,11 @@ export class SecretVolumes {
     const mountedAt = this.mounts.get(podUid);
     if (mountedAt === undefined) return this.store.get(SECRET, namespace, name);
     const t = frozen ? mountedAt : this.seenAt(podUid, mountedAt);
-    return this.versionAt(namespace, name, t);
+    const seen = this.versionAt(namespace, name, t);
+    // A volume whose Secret did not exist yet never mounted: the kubelet retries the mount (the pod
+    // stays ContainerCreating) and mounts the Secret as soon as it exists, not at the next sync.
+    if (!seen && this.kubelet) return this.store.get(SECRET, namespace, name);
+    return seen;
   }
 
   /** The moment whose Secret content the pod's volumes show now. */
