@@ -1,4 +1,4 @@
-/** ScanExpiryFunction: on a daily schedule, renews certificates that are due or expired. */
+/** ScanExpiryFunction: on a schedule, renews certificates that are due or expired, on the cluster its input names (default: the stack's). */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
@@ -8,7 +8,7 @@ import { logger, metrics, triggerDeps } from '../triggers/deps.js';
 
 export const handler = middy(
   async (event: ScanExpiryInput | null | undefined) =>
-    scanExpiry({ dryRun: event?.dryRun === true }, await triggerDeps()),
+    scanExpiry({ dryRun: event?.dryRun === true }, await triggerDeps(process.env, event?.cluster)),
   MIDDY_OPTIONS,
 )
   .use(injectLambdaContext(logger))

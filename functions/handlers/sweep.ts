@@ -5,10 +5,13 @@ import { MIDDY_OPTIONS } from '../middleware/options.js';
 import { sweep } from '../steps/sweep.js';
 import { logger, triggerDeps } from '../triggers/deps.js';
 
-export const handler = middy(async () => {
+export const handler = middy(async (event: { cluster?: string } | null | undefined) => {
   // Recoveries need the state machine (the template sets STATE_MACHINE_ARN); without it, announce only.
-  const { pending, recovered, listed, listCalls } = await sweep(await triggerDeps(), {
-    recover: Boolean(process.env.STATE_MACHINE_ARN),
-  });
+  const { pending, recovered, listed, listCalls } = await sweep(
+    await triggerDeps(process.env, event?.cluster),
+    {
+      recover: Boolean(process.env.STATE_MACHINE_ARN),
+    },
+  );
   return { listed, pending: pending.length, recovered: recovered.length, listCalls };
 }, MIDDY_OPTIONS).use(injectLambdaContext(logger));

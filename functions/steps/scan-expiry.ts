@@ -63,6 +63,8 @@ export const DEFAULT_REQUESTS_PER_SECOND = 20;
 export interface ScanExpiryInput {
   /** Plan and report only: create nothing, start nothing. */
   dryRun?: boolean;
+  /** The EKS cluster to scan (the fleet fan-out's item); absent: the stack's EKS_CLUSTER_NAME. Read by the handler. */
+  cluster?: string;
 }
 
 export interface ScanExpiryResult {

@@ -90,9 +90,17 @@ function expiryMetrics(cluster: string): (summary: ExpirySummary) => void {
   };
 }
 
-export async function triggerDeps(env: NodeJS.ProcessEnv = process.env): Promise<TriggerDeps> {
+/**
+ * `cluster`: the EKS cluster this invocation works on (the fleet fan-out names one per item);
+ * absent, the stack's EKS_CLUSTER_NAME, as a single-cluster deployment always did.
+ */
+export async function triggerDeps(
+  env: NodeJS.ProcessEnv = process.env,
+  cluster?: string,
+): Promise<TriggerDeps> {
+  const name = overrides.cluster ?? (cluster || env.EKS_CLUSTER_NAME || 'local');
   return {
-    kube: overrides.kube ?? (await getKube(env)),
+    kube: overrides.kube ?? (await getKube(env, cluster)),
     get publish() {
       if (overrides.publish) return overrides.publish;
       publish ??= eventBridgePublish(required('EVENT_BUS_NAME', env));
@@ -108,9 +116,8 @@ export async function triggerDeps(env: NodeJS.ProcessEnv = process.env): Promise
       describeExecution ??= sfnDescribeExecution(required('STATE_MACHINE_ARN', env));
       return describeExecution;
     },
-    recordExpiry:
-      overrides.recordExpiry ?? expiryMetrics(overrides.cluster ?? env.EKS_CLUSTER_NAME ?? 'local'),
-    cluster: overrides.cluster ?? env.EKS_CLUSTER_NAME ?? 'local',
+    recordExpiry: overrides.recordExpiry ?? expiryMetrics(name),
+    cluster: name,
     namespaces: overrides.namespaces ?? watchedNamespaces(env),
     now: overrides.now ?? (() => new Date()),
     logger: overrides.logger ?? powertoolsLogger,

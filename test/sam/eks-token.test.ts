@@ -248,3 +248,83 @@ describe('EKS access', () => {
     }
   });
 });
+
+describe('getKube() with several clusters from one deployment', () => {
+  const OTHER = 'other-cluster';
+  let sims: Simulator[];
+  let aws: AwsStandIn;
+  const saved: Record<string, string | undefined> = {};
+
+  beforeAll(async () => {
+    const now = () => new Date();
+    sims = await Promise.all(
+      [CLUSTER, OTHER].map((clusterName) =>
+        startSimulator({ https: true, authenticate: eksAuthenticator({ clusterName, credentials, now }) }),
+      ),
+    );
+    const ca = (sim: Simulator) => {
+      const kc = parse(sim.kubeconfig) as { clusters: Array<{ cluster: Record<string, string> }> };
+      return Buffer.from(kc.clusters[0]!.cluster['certificate-authority-data']!, 'base64').toString();
+    };
+    aws = await startAwsStandIn({
+      region: REGION,
+      clusters: {
+        [CLUSTER]: { endpoint: sims[0]!.url, caPem: ca(sims[0]!) },
+        [OTHER]: { endpoint: sims[1]!.url, caPem: ca(sims[1]!) },
+      },
+    });
+    const env = {
+      EKS_CLUSTER_NAME: CLUSTER,
+      AWS_REGION: REGION,
+      AWS_ENDPOINT_URL: aws.endpoint,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      AWS_SESSION_TOKEN: credentials.sessionToken,
+    };
+    for (const k of ['KUBECONFIG', ...Object.keys(env)]) saved[k] = process.env[k];
+    Object.assign(process.env, env);
+    delete process.env.KUBECONFIG;
+    resetKube();
+    resetEksAccessCache();
+  });
+
+  afterAll(async () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    resetKube();
+    resetEksAccessCache();
+    await aws?.stop();
+    await Promise.all(sims.map((s) => s.stop()));
+  });
+
+  const marker = async (cluster: string | undefined) => {
+    const kube = await getKube({ ...process.env }, cluster);
+    const names = (await kube.list(KINDS.Namespace, undefined)).items.map((n) => n.metadata.name);
+    return names.filter((n) => n?.startsWith('only-on-'));
+  };
+
+  it('reaches the cluster its caller names, and the stack cluster when none is named', async () => {
+    sims[0]!.store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `only-on-${CLUSTER}` } });
+    sims[1]!.store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `only-on-${OTHER}` } });
+
+    expect(await marker(OTHER)).toEqual([`only-on-${OTHER}`]);
+    expect(await marker(CLUSTER)).toEqual([`only-on-${CLUSTER}`]);
+    expect(await marker(undefined)).toEqual([`only-on-${CLUSTER}`]);
+  });
+
+  it('refuses an unknown cluster without poisoning the others', async () => {
+    await expect(getKube({ ...process.env }, 'no-such-cluster')).rejects.toBeInstanceOf(KubeForbiddenError);
+    expect(await marker(OTHER)).toEqual([`only-on-${OTHER}`]);
+  });
+
+  it('forgets a failed start, so the next scan tries that cluster again', async () => {
+    resetKube();
+    resetEksAccessCache();
+    aws.failNext('EKS.DescribeCluster', { type: 'ThrottlingException', status: 429, times: 10 });
+    await expect(getKube({ ...process.env }, OTHER)).rejects.toBeInstanceOf(AwsUnavailableError);
+    aws.failNext('EKS.DescribeCluster', { type: 'ThrottlingException', status: 429, times: 0 });
+    expect(await marker(OTHER)).toEqual([`only-on-${OTHER}`]);
+  });
+});
