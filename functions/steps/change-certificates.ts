@@ -49,6 +49,16 @@ export async function changeCertificates(input: ChangeCertificatesInput, given: 
     : { specChanged: false, templateChanged: false };
   const conditions = [...outcome.conditions, ...(final.conditions ?? [])];
   const pickup = await podPickup(deps, ctx, { changedTrust: outcome.changedTrust, ...final });
+  // cert-manager writes the issuing CA alone into ca.crt at every issuance, renewals included:
+  // each pod of the pass checks the overlap right before it restarts or reloads (keep-trust.ts).
+  const mustTrust =
+    plan.issuance === 'cert-manager' && outcome.trustBundle && kind !== 'retire-ca'
+      ? {
+          secret: kind === 'certificates' ? ctx.targetNames.server : ctx.currentNames.server,
+          cas: outcome.trustBundle,
+        }
+      : undefined;
+  if (mustTrust) pickup.pods = pickup.pods.map((p) => ({ ...p, mustTrust }));
 
   await updateOpsStatus(deps, ctx.ops, { conditions });
   await recordEvent(

@@ -52,7 +52,18 @@ function pod(o: Record<string, unknown>, what: string): PodToRestart {
   const p = objectOf(o.pod, `${what}.pod`);
   stringField(p, 'name', `${what}.pod`);
   if (typeof p.uid !== 'string') throw new InvalidRequestError(`${what}.pod: "uid" must be a string`);
-  return { name: p.name as string, uid: p.uid, index: Number(p.index ?? 0), total: Number(p.total ?? 1) };
+  const keep = p.mustTrust as Record<string, unknown> | undefined | null;
+  const mustTrust =
+    keep && typeof keep.secret === 'string' && typeof keep.cas === 'string'
+      ? { mustTrust: { secret: keep.secret, cas: keep.cas } }
+      : {};
+  return {
+    name: p.name as string,
+    uid: p.uid,
+    index: Number(p.index ?? 0),
+    total: Number(p.total ?? 1),
+    ...mustTrust,
+  };
 }
 
 export function parsePause(event: unknown): PauseInput {

@@ -29,6 +29,8 @@ export interface PassOutcome {
   conditions: ConditionInput[];
   /** A trust pass changed some ca.crt (or must restart pods that never loaded it). */
   changedTrust: boolean;
+  /** The server ca.crt the pass wrote when it must keep the old CA beside the new (a change of CA). */
+  trustBundle?: string;
 }
 
 /** Issues the certificates with the issuers' CAs here, and writes the Secrets. */
@@ -155,6 +157,7 @@ export async function issueWithCertManager(deps: Deps, ctx: PassContext): Promis
       },
     ],
     changedTrust: false,
+    ...(old ? { trustBundle: serverCa } : {}),
   };
 }
 

@@ -57,6 +57,7 @@ import {
   type SecretObject,
   updateOpsStatus,
 } from './common.js';
+import { keepTrustOf } from './keep-trust.js';
 import { holdLease } from './lease.js';
 import type { PodToRestart, Round } from './round.js';
 
@@ -145,6 +146,8 @@ export async function reloadPods(input: ReloadPodsInput, deps: Deps): Promise<Re
       input.plan.database,
       'reload TLS in pods',
     );
+  // A change of CA under cert-manager: ca.crt must still hold both CAs before any pod reloads it.
+  if (!rollback) await keepTrustOf(deps, input, state.pending);
   const expected = state.pending.length ? await expectedMaterial(input, deps) : undefined;
   const hold = Math.min(holdSeconds(), Math.max(0, (Date.parse(state.deadline) - now) / 1000));
   const events = await reloadPending(input, deps, state, now + hold * 1000, expected);

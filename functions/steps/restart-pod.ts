@@ -41,6 +41,7 @@ import {
   readPausedByUs,
   recordEvent,
 } from './common.js';
+import { keepTrustOf } from './keep-trust.js';
 import { keepLease } from './lease.js';
 import type { PodToRestart } from './round.js';
 
@@ -112,14 +113,7 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
     await replaceAndRecord(input, current!, deps);
     evictedAt = deps.clock.now().toISOString();
   } else if (evict) {
-    // Never evict on a database KubeDB has resumed (its provisioner reconciles it mid-change): one
-    // GET per pod, before the eviction is recorded (PauseLostError, rolled back, otherwise).
-    await readPausedByUs(
-      deps,
-      { namespace: ns, name: input.opsRequest },
-      input.database,
-      `evict pod ${pod.name}`,
-    );
+    await beforeEviction(input, deps);
     // Recorded first, under the claim (the API server refuses it once the request is taken over,
     // so a late try evicts nothing): a rollback replaces only pods this request evicted.
     if (input.execution) await recordEviction(deps, input, input.execution);
@@ -178,6 +172,23 @@ export async function restartPod(input: RestartPodInput, deps: Deps): Promise<Re
     lease,
   );
   return { evicted: !!evictedAt, ...(evictedAt ? { evictedAt } : {}), ...check, lease: lease ?? null };
+}
+
+/**
+ * What must hold right before an eviction: the database is still paused by this request (one GET:
+ * KubeDB resumes it when any of its OpsRequests completes; PauseLostError otherwise), and on a
+ * change of CA under cert-manager, ca.crt still holds both CAs (a renewal writes the issuing CA
+ * alone): written back, fenced, when it does not.
+ */
+async function beforeEviction(input: RestartPodInput, deps: Deps): Promise<void> {
+  const { namespace: ns, pod } = input;
+  await readPausedByUs(
+    deps,
+    { namespace: ns, name: input.opsRequest },
+    input.database,
+    `evict pod ${pod.name}`,
+  );
+  await keepTrustOf(deps, input, [pod]);
 }
 
 /** Notes on the OpsRequest that this request evicts `pod` (its UID now), testing the claim in the same patch. */

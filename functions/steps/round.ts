@@ -7,12 +7,24 @@
 import type { Lease } from '../model/lease.js';
 import type { PassKind, RestartMode } from '../model/plan.js';
 
+/** What a pod must trust when it starts: every CA of `cas` in Secret `secret`'s ca.crt (see keep-trust.ts). */
+export interface TrustToKeep {
+  secret: string;
+  /** PEM bundle of the CA certificates (public) the pass must keep trusted. */
+  cas: string;
+}
+
 export interface PodToRestart {
   name: string;
   /** UID before the restart ('' when the pod did not exist). */
   uid: string;
   index: number;
   total: number;
+  /**
+   * On a change of CA whose Secrets cert-manager owns: the CAs ca.crt must hold when this pod
+   * (re)starts or reloads (steps/keep-trust.ts). Public certificates only.
+   */
+  mustTrust?: TrustToKeep;
 }
 
 export interface Round {

@@ -64,6 +64,7 @@ export async function addIssuerToTrust(deps: Deps, ctx: PassContext): Promise<Pa
   if (!changedTrust && !ctx.pods.every((p) => loadedCurrentCa(secrets.get(currentNames.server), p)))
     changedTrust = true;
   return {
+    ...(serverBundle ? { trustBundle: serverBundle } : {}),
     certificates: [],
     conditions: [
       {
