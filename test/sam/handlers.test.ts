@@ -101,6 +101,31 @@ describe('Trigger handlers, configured by the environment', () => {
     ]);
   });
 
+  it('sweep and scan-expiry: work on, and name, the cluster their input names (the fleet fan-out)', async () => {
+    aws.events.length = 0;
+    putOpsRequest(sim, 'shop', 'pxops-fleet');
+
+    await invoke('SweepFunction', () => sweepHandler({ cluster: 'prod-eu' }, context('sweep')));
+
+    expect(
+      aws.events
+        .map((e) => e.detail as { cluster: string; name: string })
+        .filter((d) => d.name === 'pxops-fleet')
+        .map((d) => d.cluster),
+    ).toEqual(['prod-eu']);
+
+    const from = stdout.length;
+    await invoke('ScanExpiryFunction', () =>
+      scanExpiryHandler({ dryRun: true, cluster: 'prod-eu' }, context('scan-expiry')),
+    );
+    const emf = stdout
+      .slice(from)
+      .flatMap((s) => s.split('\n'))
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l));
+    expect(emf.map((e) => e.Cluster)).toEqual(['prod-eu']);
+  });
+
   it('forward-audit: turns the sample subscription payload into the same event', async () => {
     aws.events.length = 0;
 
