@@ -34,7 +34,7 @@ import type { Deps } from '../deps.js';
 import { KubeForbiddenError, KubeRequestError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import type { ConditionInput } from '../model/conditions.js';
-import { backupKey, backupSecretName, TLS_SECRET_VERSION_ANNOTATION } from '../model/names.js';
+import { backupKey, backupSecretName } from '../model/names.js';
 import type { Plan } from '../model/plan.js';
 import {
   galeraReload,
@@ -59,11 +59,9 @@ import {
 } from './common.js';
 import { keepTrustOf } from './keep-trust.js';
 import { holdLease } from './lease.js';
+import { CONTAINER, mountProblem, SERVER_MOUNT, SERVER_VOLUME, touchPods } from './pod-volumes.js';
 import type { PodToRestart, Round } from './round.js';
 
-export const CONTAINER = 'perconaxtradb';
-export const SERVER_MOUNT = '/etc/mysql/certs/server';
-export const SERVER_VOLUME = 'tls-server-config';
 export const DEFAULT_RELOAD_HOLD_SECONDS = 10;
 const POLL_MS = 250;
 const EXEC_TIMEOUT_SECONDS = 8;
@@ -225,7 +223,7 @@ async function reloadPending(
   const events: ReloadEvent[] = [];
   for (;;) {
     const pods = await podsByName(input, deps, round.selector);
-    if (expected) await touchPods(input, deps, state.pending, pods, expected);
+    if (expected) await touchPods(input.namespace, expected.version, deps, state.pending, pods);
     const outcomes = await Promise.all(
       state.pending.map(
         async (pod) => [pod, await reloadOne(input, deps, pods.get(pod.name), pod, expected!)] as const,
@@ -300,53 +298,6 @@ async function expectedMaterial(input: ReloadPodsInput, deps: Deps): Promise<Exp
   };
 }
 
-/**
- * Ensures every pending pod carries the Secret version it should see (see the top of this file):
- * one merge patch per pod not yet carrying it, under the UID and resourceVersion of the pod as
- * listed, so it never lands on a successor pod nor over a change it did not see. A refusal is
- * logged and left to the next check (a conflict) or to the kubelet's periodic sync (no RBAC).
- */
-async function touchPods(
-  input: ReloadPodsInput,
-  deps: Deps,
-  pending: PodToRestart[],
-  pods: Map<string, PodObject>,
-  expected: Expected,
-): Promise<void> {
-  if (!expected.version) return;
-  await Promise.all(
-    pending.map(async (target) => {
-      const pod = pods.get(target.name);
-      if (!pod || pod.metadata.uid !== target.uid || pod.metadata.deletionTimestamp) return;
-      if (pod.metadata.annotations?.[TLS_SECRET_VERSION_ANNOTATION] === expected.version) return;
-      try {
-        await deps.kube.patch(
-          KINDS.Pod,
-          { namespace: input.namespace, name: target.name },
-          {
-            metadata: {
-              uid: pod.metadata.uid,
-              resourceVersion: pod.metadata.resourceVersion,
-              annotations: { [TLS_SECRET_VERSION_ANNOTATION]: expected.version },
-            },
-          },
-          'merge',
-        );
-      } catch (err) {
-        // Any refusal (403 without `patch` on pods, 409, network trouble) only costs time: the
-        // files still arrive at the periodic sync, and the next check tries the touch again.
-        deps.logger.warn(
-          'could not touch the pod to make the kubelet sync its volumes now; waiting for its periodic sync',
-          {
-            pod: target.name,
-            error: (err as Error).message,
-          },
-        );
-      }
-    }),
-  );
-}
-
 async function podsByName(
   input: ReloadPodsInput,
   deps: Deps,
@@ -354,28 +305,6 @@ async function podsByName(
 ): Promise<Map<string, PodObject>> {
   const list = await deps.kube.list<PodObject>(KINDS.Pod, input.namespace, { labelSelector: selector });
   return new Map(list.items.map((p) => [p.metadata.name!, p]));
-}
-
-/** Why this pod's files can never change in place, if they cannot. */
-export function mountProblem(pod: PodObject | undefined, secretName: string): string | undefined {
-  const spec = pod?.spec as
-    | {
-        containers?: Array<{
-          name: string;
-          volumeMounts?: Array<{ name: string; mountPath: string; subPath?: string }>;
-        }>;
-        volumes?: Array<{ name: string; secret?: { secretName?: string } }>;
-      }
-    | undefined;
-  const c = spec?.containers?.find((x) => x.name === CONTAINER);
-  if (!c) return `the pod has no ${CONTAINER} container`;
-  const vol = spec?.volumes?.find((v) => v.secret?.secretName === secretName);
-  const mounts = (c.volumeMounts ?? []).filter((m) => m.name === vol?.name);
-  if (mounts.some((m) => m.subPath))
-    return `Secret ${secretName} is mounted through subPath, which the kubelet never updates in a running pod`;
-  if (!mounts.some((m) => m.mountPath.replace(/\/$/, '') === SERVER_MOUNT))
-    return `Secret ${secretName} is not mounted at ${SERVER_MOUNT}`;
-  return undefined;
 }
 
 async function reloadOne(

@@ -22,13 +22,7 @@
  * anything is paused, in plan-request.ts (`planRequest`).
  */
 import type { Deps } from '../deps.js';
-import {
-  DatabaseBusyError,
-  DatabaseStateError,
-  EXECUTION_INTERRUPTED,
-  InvalidRequestError,
-  PxcTlsOpsError,
-} from '../errors.js';
+import { DatabaseBusyError, EXECUTION_INTERRUPTED, InvalidRequestError, PxcTlsOpsError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import { assertSpecFrozen, frozenHash } from '../model/frozen-spec.js';
 import {

@@ -6,7 +6,7 @@ import { parseRows, sqlError, unproven } from '../../../functions/model/reload.j
 import type { PerconaXtraDBOpsRequest } from '../../../functions/model/types.js';
 import { mergeTrustBundle, retireTrust, trustOverlap } from '../../../functions/pki/index.js';
 import { issueTime } from '../../../functions/steps/issue-certificates.js';
-import { mountProblem } from '../../../functions/steps/reload-pods.js';
+import { mountProblem } from '../../../functions/steps/pod-volumes.js';
 import {
   renewalOpsRequest,
   renewalRestartMode,
