@@ -372,7 +372,9 @@ async function waitForLease(
     const leased = !!ops?.metadata.annotations?.[LEASE_UNTIL_ANNOTATION];
     if (!ops || !claim.holder || !claim.lease || !leased || phase === 'Successful' || phase === 'Failed')
       return ops;
-    const left = leaseLeft(claim.lease, new Date());
+    // Judged as Validate judges it (functions/steps/lease.ts leaseTime, as an observer): in the API
+    // server's time at its earliest, since the holder wrote lease-until in that time at its latest.
+    const left = leaseLeft(claim.lease, ctx.kube.serverTime?.()?.earliest ?? new Date());
     if (left <= 0) return ops;
     console.log(
       `PerconaXtraDBOpsRequest ${namespace}/${name} is claimed by execution ${claim.holder} until ${claim.lease.until}: ` +
