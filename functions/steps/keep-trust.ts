@@ -13,11 +13,10 @@
  */
 import type { Deps } from '../deps.js';
 import { KINDS } from '../kube/types.js';
-import { CA_SINCE_ANNOTATION } from '../model/names.js';
 import { loadPki } from '../pki/load.js';
 import type { SecretObject } from './common.js';
 import { fenced } from './fence.js';
-import { decoded } from './pass-context.js';
+import { decoded, writeCaBundle } from './pass-context.js';
 import type { PodToRestart, TrustToKeep } from './round.js';
 
 /**
@@ -34,17 +33,7 @@ export async function ensureTrustKept(deps: Deps, ns: string, keep: TrustToKeep)
   deps.logger.warn('ca.crt lost a CA the pods must still trust (cert-manager re-issued): writing it back', {
     secret: keep.secret,
   });
-  await deps.kube.replace(KINDS.Secret, {
-    ...secret,
-    metadata: {
-      ...secret.metadata,
-      annotations: {
-        ...(secret.metadata.annotations ?? {}),
-        [CA_SINCE_ANNOTATION]: deps.clock.now().toISOString(),
-      },
-    },
-    data: { ...secret.data, 'ca.crt': Buffer.from(bundle, 'utf8').toString('base64') },
-  });
+  await writeCaBundle(deps, secret, bundle);
   return true;
 }
 

@@ -8,6 +8,7 @@ import { DatabaseStateError, InvalidRequestError } from '../errors.js';
 import { KINDS } from '../kube/types.js';
 import { assertSpecFrozen } from '../model/frozen-spec.js';
 import type { Lease } from '../model/lease.js';
+import { CA_SINCE_ANNOTATION } from '../model/names.js';
 import { type PassKind, type Plan, type TargetTls, targetTls } from '../model/plan.js';
 import type { CertificateAlias, PerconaXtraDB, PerconaXtraDBOpsRequest } from '../model/types.js';
 import { CERTIFICATE_ALIASES } from '../model/types.js';
@@ -171,4 +172,22 @@ export async function readSecrets(
     if (s) byName.set(name, s);
   }
   return byName;
+}
+
+/**
+ * Writes `bundle` (PEM) as the Secret's ca.crt, stamping when it changed: pods started before that
+ * time do not hold it yet (model/trust.ts). A replace under the Secret's resourceVersion as read.
+ */
+export async function writeCaBundle(deps: Deps, secret: SecretObject, bundle: string): Promise<void> {
+  await deps.kube.replace(KINDS.Secret, {
+    ...secret,
+    metadata: {
+      ...secret.metadata,
+      annotations: {
+        ...(secret.metadata.annotations ?? {}),
+        [CA_SINCE_ANNOTATION]: deps.clock.now().toISOString(),
+      },
+    },
+    data: { ...secret.data, 'ca.crt': Buffer.from(bundle, 'utf8').toString('base64') },
+  });
 }

@@ -6,7 +6,7 @@
  */
 import type { Deps } from '../deps.js';
 import { KINDS } from '../kube/types.js';
-import { backupKey, backupSecretName, CA_SINCE_ANNOTATION } from '../model/names.js';
+import { backupKey, backupSecretName } from '../model/names.js';
 import { loadedCurrentCa } from '../model/trust.js';
 import { loadPki } from '../pki/load.js';
 import { base64 } from './appbinding.js';
@@ -14,7 +14,7 @@ import { desiredSpecs, probeRoot } from './cert-manager.js';
 import type { SecretObject } from './common.js';
 import { neverTheCa, type PassOutcome } from './issue-certificates.js';
 import { describeIssuer, issuersByAlias } from './issuers.js';
-import { decoded, type PassContext, syncAppBinding } from './pass-context.js';
+import { decoded, type PassContext, syncAppBinding, writeCaBundle } from './pass-context.js';
 
 /** Adds the new issuer's CA to every certificate Secret's ca.crt (and the AppBinding's caBundle). */
 export async function addIssuerToTrust(deps: Deps, ctx: PassContext): Promise<PassOutcome> {
@@ -44,17 +44,7 @@ export async function addIssuerToTrust(deps: Deps, ctx: PassContext): Promise<Pa
     if (name === currentNames.server) serverBundle = bundle;
     if (bundle === data['ca.crt']) continue;
     changedTrust = true;
-    await deps.kube.replace(KINDS.Secret, {
-      ...secret,
-      metadata: {
-        ...secret.metadata,
-        annotations: {
-          ...(secret.metadata.annotations ?? {}),
-          [CA_SINCE_ANNOTATION]: deps.clock.now().toISOString(),
-        },
-      },
-      data: { ...secret.data, 'ca.crt': Buffer.from(bundle, 'utf8').toString('base64') },
-    });
+    await writeCaBundle(deps, secret, bundle);
   }
   // Clients verify the pods with the AppBinding: it trusts both CAs from now on, like the pods.
   if (serverBundle) await syncAppBinding(deps, ctx, serverBundle, currentNames.client);
