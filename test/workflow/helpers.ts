@@ -10,6 +10,7 @@ import { kubeFromKubeconfig } from '../../functions/kube/client.js';
 import type { Kube } from '../../functions/kube/types.js';
 import { KINDS } from '../../functions/kube/types.js';
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
+import { sweep } from '../../functions/steps/sweep.js';
 import { type RunOptions, type RunResult, runExecution } from '../../local/runner/index.js';
 import { type CaIssuer, createCaIssuer, opsRequestFrom } from '../../local/runner/world.js';
 import {
@@ -18,6 +19,7 @@ import {
   waitForPodsReady,
 } from '../../local/sim/fixtures.js';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../../local/sim/index.js';
+import { recordingLogger } from '../sam/helpers.js';
 
 export const NS = 'demo';
 
@@ -214,4 +216,24 @@ function isReady(p: PodShape): boolean {
     !p.metadata.deletionTimestamp &&
     !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
   );
+}
+
+/**
+ * One run of the sweep against the world's cluster, as the scheduled function runs it: the
+ * executions it would start are recorded, not started; `statuses` answers DescribeExecution.
+ */
+export async function sweepOnce(world: World, statuses: Record<string, string | undefined> = {}) {
+  const started: Array<{ name: string; input: object }> = [];
+  const result = await sweep({
+    kube: world.kube,
+    publish: async () => {},
+    cluster: 'local',
+    logger: recordingLogger(),
+    startExecution: async (name, input) => {
+      started.push({ name, input });
+      return { alreadyExisted: false };
+    },
+    describeExecution: async (execution) => statuses[execution],
+  });
+  return { result, started };
 }

@@ -13,11 +13,10 @@ import {
   LEASE_UNTIL_ANNOTATION,
 } from '../../functions/model/names.js';
 import type { PerconaXtraDB, PerconaXtraDBOpsRequest } from '../../functions/model/types.js';
-import { claimNeedsRecovery, stalePauses, sweep } from '../../functions/steps/sweep.js';
+import { claimNeedsRecovery, stalePauses } from '../../functions/steps/sweep.js';
 import type { TaskFn } from '../../local/runner/index.js';
 import { opsRequestFrom } from '../../local/runner/world.js';
-import { recordingLogger } from '../sam/helpers.js';
-import { NS, paused, startWorld, type World } from './helpers.js';
+import { NS, paused, startWorld, sweepOnce, type World } from './helpers.js';
 
 const DB = 'px-edges';
 
@@ -161,20 +160,7 @@ describe('Recovery and sweep edge cases', () => {
       [CLAIM_ANNOTATION]: 'exec-nolease-new',
       [CLAIMED_AT_ANNOTATION]: new Date().toISOString(),
     });
-    const started: Array<{ name: string; input: object }> = [];
-    const statuses: Record<string, string | undefined> = { 'exec-failed': 'FAILED' };
-
-    const result = await sweep({
-      kube: world.kube,
-      publish: async () => {},
-      cluster: 'local',
-      logger: recordingLogger(),
-      startExecution: async (name, input) => {
-        started.push({ name, input });
-        return { alreadyExisted: false };
-      },
-      describeExecution: async (execution) => statuses[execution],
-    });
+    const { result, started } = await sweepOnce(world, { 'exec-failed': 'FAILED' });
 
     expect(result.recovered.map((r) => `${r.opsRequest} ${r.status}`).sort()).toEqual([
       'edge-failed FAILED',
@@ -206,18 +192,7 @@ describe('Recovery and sweep edge cases', () => {
     };
     world.sim.store.put(mine);
     try {
-      const started: string[] = [];
-      const result = await sweep({
-        kube: world.kube,
-        publish: async () => {},
-        cluster: 'local',
-        logger: recordingLogger(),
-        startExecution: async (name) => {
-          started.push(name);
-          return { alreadyExisted: false };
-        },
-        describeExecution: async () => undefined,
-      });
+      const { result, started } = await sweepOnce(world);
 
       expect(result.recovered).toEqual([]);
       expect(started).toEqual([]);

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KINDS, type Kube } from '../../functions/kube/types.js';
 import { RECOVERY_ATTEMPTS_ANNOTATION } from '../../functions/model/names.js';
 import { inspectTlsSecret } from '../../functions/pki/index.js';
-import { claimNeedsRecovery, sweep } from '../../functions/steps/sweep.js';
+import { claimNeedsRecovery } from '../../functions/steps/sweep.js';
 import type { RunResult, TaskFn } from '../../local/runner/index.js';
 import { opsRequestFrom } from '../../local/runner/world.js';
-import { anyFunctionRules, rbacAllows, rbacObjects, rbacRequest, recordingLogger } from '../sam/helpers.js';
-import { addTls, NS, paused, secretPem, startWorld, type World } from './helpers.js';
+import { anyFunctionRules, rbacAllows, rbacObjects, rbacRequest } from '../sam/helpers.js';
+import { addTls, NS, paused, secretPem, startWorld, sweepOnce, type World } from './helpers.js';
 
 const DB = 'px-rec';
 const LEASE = 2;
@@ -388,18 +388,7 @@ describe('No interrupted execution strands a database', () => {
         skip: true,
         reason: expect.stringMatching(/^claimed by execution rec-skew-laptop \(lease until /),
       });
-      const started: string[] = [];
-      const swept = await sweep({
-        kube: world.kube,
-        publish: async () => {},
-        cluster: 'local',
-        logger: recordingLogger(),
-        startExecution: async (name) => {
-          started.push(name);
-          return { alreadyExisted: false };
-        },
-        describeExecution: async () => undefined,
-      });
+      const { result: swept, started } = await sweepOnce(world);
       expect(swept.recovered).toEqual([]);
       expect(started).toEqual([]);
     } finally {
